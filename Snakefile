@@ -1,0 +1,36 @@
+# expanse: the Aya Expanse post-training recipe (arXiv 2412.04261) as a build graph.
+# Wiring only: rules/ declare the artifacts, the expanse package does the work.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/tiny.smk"
+include: "rules/prompts.smk"
+include: "rules/arbitrage.smk"
+include: "rules/preference.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        arbitrage_targets("tiny"),
+
+
+rule arbitrage_tiny:
+    input:
+        arbitrage_targets("tiny"),
+
+
+rule arbitrage_8b:
+    input:
+        arbitrage_targets("8b"),
+
+
+rule arbitrage_32b:
+    input:
+        arbitrage_targets("32b"),

@@ -1,0 +1,80 @@
+"""Registry of arbiters. Each scores (prompt, completion, language) rows; `score_rows` combines the
+configured method's score with the language gate: a completion whose target-language probability
+is below `min_lang_prob` gets `lang_ok = False` and can never win selection or be a chosen answer.
+
+- `reward_model`: a sequence-classification reward model (the arbiter at 8b/32b)
+- `language_fidelity`: lingua confidence in the target language - repetition - shortness penalties
+- `combined`: weights.reward_model * reward + weights.language_fidelity * fidelity
+"""
+
+from __future__ import annotations
+
+import math
+
+ARBITERS = ("reward_model", "language_fidelity", "combined")
+
+
+def uses_reward_model(method: str) -> bool:
+    check(method)
+    return method in ("reward_model", "combined")
+
+
+def check(method: str) -> None:
+    if method not in ARBITERS:
+        raise KeyError(f"unknown arbiter {method!r} (known: {', '.join(ARBITERS)})")
+
+
+def combine(method: str, weights: dict, reward: float | None, fidelity: float) -> float:
+    check(method)
+    if method == "language_fidelity":
+        return fidelity
+    if reward is None or math.isnan(reward):
+        raise ValueError(f"arbiter {method!r} needs a reward")
+    if method == "reward_model":
+        return reward
+    return weights.get("reward_model", 1.0) * reward + weights.get("language_fidelity", 1.0) * fidelity
+
+
+def score_rows(rows: list[dict], *, method: str, weights: dict, min_lang_prob: float, target_chars: int,
+               high_accuracy: bool, reward_model=None) -> list[dict]:
+    """rows carry prompt, completion, lang; returns reward, lang_prob, lang_ok, score per row."""
+    from expanse.arbiter.language_fidelity import LanguageFidelity
+
+    fidelity = LanguageFidelity(target_chars=target_chars, high_accuracy=high_accuracy)
+    fid = fidelity.score([r["completion"] for r in rows], [r["lang"] for r in rows])
+    rewards: list[float | None] = [None] * len(rows)
+    if uses_reward_model(method):
+        if reward_model is None:
+            raise ValueError(f"arbiter {method!r} needs a reward model")
+        rewards = reward_model.score([r["prompt"] for r in rows], [r["completion"] for r in rows])
+    out = []
+    for (lang_prob, f), reward in zip(fid, rewards):
+        out.append({"reward": reward, "lang_prob": lang_prob, "lang_ok": lang_prob >= min_lang_prob,
+                    "score": combine(method, weights, reward, f)})
+    return out
+
+
+def run_scoring(generations_path: str, prompts_path: str, out_path: str, *, arbiter: dict,
+                reward_model: dict | None, gpus: int = 0) -> None:
+    """Score one generations file with the configured arbiter; writes the scores contract.
+    `reward_model` is {location, load} (None when the method needs no reward model)."""
+    import polars as pl
+
+    from expanse.io import read_parquet, write_parquet
+
+    gens = read_parquet(generations_path, "generations")
+    prompts = read_parquet(prompts_path, "prompts").select(pl.col("id").alias("prompt_id"), "prompt")
+    rows = gens.join(prompts, on="prompt_id", how="left", maintain_order="left")
+    if rows["prompt"].null_count():
+        raise ValueError(f"{generations_path}: prompt ids not in {prompts_path}")
+    rm = None
+    if uses_reward_model(arbiter["method"]):
+        from expanse.arbiter.reward_model import RewardModel
+
+        rm = RewardModel(reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus)
+    scores = score_rows(rows.to_dicts(), method=arbiter["method"], weights=arbiter["weights"],
+                        min_lang_prob=arbiter["min_lang_prob"], target_chars=arbiter["target_chars"],
+                        high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm)
+    out = pl.concat([gens, pl.DataFrame(scores, schema={"reward": pl.Float64, "lang_prob": pl.Float64,
+                                                          "lang_ok": pl.Boolean, "score": pl.Float64})], how="horizontal")
+    write_parquet(out, out_path, contract="scores")

@@ -1,0 +1,34 @@
+"""Pairwise accuracy of every arbiter on held-out preference pairs (the tiny default is chosen by
+it). A pair counts as correct when the arbitrage ranking (lang_ok, score) puts chosen first."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from expanse.arbiter import ARBITERS, score_rows
+from expanse.io import write_json
+from expanse.tiny import preference_rows
+
+
+def measure_accuracy(corpus_path: str, reward_model_dir: str, out_path: str, *, arbiter: dict, codes: list[str],
+                     n_per_language: int, seed: int) -> dict:
+    from expanse.arbiter.reward_model import RewardModel
+
+    rows = preference_rows(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
+    rm = RewardModel(reward_model_dir, load={"use_safetensors": True}, batch_size=arbiter["batch_size"])
+    chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
+    rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]
+    common = {k: arbiter[k] for k in ("weights", "min_lang_prob", "target_chars")}
+    result = {"n_pairs": len(rows), "accuracy": {}, "by_kind": {}, "configured": arbiter["method"]}
+    for method in ARBITERS:
+        a = score_rows(chosen, method=method, high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm, **common)
+        b = score_rows(rejected, method=method, high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm, **common)
+        correct = [(x["lang_ok"], x["score"]) > (y["lang_ok"], y["score"]) for x, y in zip(a, b)]
+        result["accuracy"][method] = round(sum(correct) / len(correct), 4)
+        kinds: dict[str, list[bool]] = {}
+        for r, ok in zip(rows, correct):
+            kinds.setdefault(r["kind"], []).append(ok)
+        result["by_kind"][method] = {k: round(sum(v) / len(v), 4) for k, v in sorted(kinds.items())}
+    result["best"] = max(ARBITERS, key=lambda m: (result["accuracy"][m], m == arbiter["method"]))
+    write_json(result, out_path)
+    return result

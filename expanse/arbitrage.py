@@ -1,0 +1,72 @@
+"""Data arbitrage: for each prompt, the best completion across the teacher pool becomes SFT data.
+
+Candidates are ranked by (lang_ok, score): a completion in the wrong language never outranks one
+in the right language, and a prompt whose every completion is in the wrong language gets no SFT
+row. Ties in score break by teacher name, then sample, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from expanse.io import read_parquet, write_json, write_parquet
+
+
+def rank(scores: pl.DataFrame) -> pl.DataFrame:
+    """Candidates per prompt, best first, with `rank` 0..n-1."""
+    ranked = scores.sort(["prompt_id", "lang_ok", "score", "model", "sample"],
+                         descending=[False, True, True, False, False], nulls_last=True)
+    return ranked.with_columns(pl.int_range(pl.len()).over("prompt_id").alias("rank"))
+
+
+def load_scores(paths: list[str]) -> pl.DataFrame:
+    return pl.concat([read_parquet(p, "scores") for p in paths])
+
+
+def select(scores: pl.DataFrame, prompts: pl.DataFrame) -> pl.DataFrame:
+    """Best valid completion per prompt; margin = its score minus the runner-up's (null if alone)."""
+    ranked = rank(scores)
+    runner_up = ranked.filter(pl.col("rank") == 1).select("prompt_id", pl.col("score").alias("second"))
+    best = (ranked.filter((pl.col("rank") == 0) & pl.col("lang_ok"))
+            .join(runner_up, on="prompt_id", how="left")
+            .join(prompts.select(pl.col("id").alias("prompt_id"), "prompt"), on="prompt_id", how="left"))
+    return best.select("prompt_id", "lang", "prompt", "completion", pl.col("model").alias("teacher"), "score",
+                       (pl.col("score") - pl.col("second")).alias("margin")).sort("prompt_id")
+
+
+def win_table(scores: pl.DataFrame, selected: pl.DataFrame, lang: str) -> dict:
+    """How often each teacher won, each teacher's mean score and language-ok rate, and the mean
+    score of the arbitraged set against each single teacher on the same prompts."""
+    teachers = sorted(scores["model"].unique().to_list())
+    wins = selected.group_by("teacher").len()
+    wins = dict(zip(wins["teacher"], wins["len"]))
+    on_selected = scores.filter(pl.col("prompt_id").is_in(selected["prompt_id"].implode()))
+    per_teacher = {}
+    for t in teachers:
+        own = scores.filter(pl.col("model") == t)
+        same = on_selected.filter(pl.col("model") == t)
+        per_teacher[t] = {
+            "wins": int(wins.get(t, 0)),
+            "mean_score": round(float(own["score"].mean()), 6),
+            "lang_ok_rate": round(float(own["lang_ok"].mean()), 6),
+            "mean_score_on_selected_prompts": round(float(same["score"].mean()), 6) if same.height else None,
+        }
+    n_prompts = scores["prompt_id"].n_unique()
+    return {
+        "lang": lang,
+        "n_prompts": n_prompts,
+        "n_selected": selected.height,
+        "n_no_valid_completion": n_prompts - selected.height,
+        "selected_mean_score": round(float(selected["score"].mean()), 6) if selected.height else None,
+        "teachers": per_teacher,
+    }
+
+
+def run_selection(score_paths: list[str], prompts_path: str, out_path: str, wins_path: str, *, lang: str) -> dict:
+    scores = load_scores(score_paths)
+    prompts = read_parquet(prompts_path, "prompts")
+    selected = select(scores, prompts)
+    table = win_table(scores, selected, lang)
+    write_parquet(selected, out_path, contract="arbitrage")
+    write_json(table, wins_path)
+    return table

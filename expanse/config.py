@@ -1,0 +1,287 @@
+"""The pydantic model of params.yaml.
+
+Unknown keys are rejected everywhere; cross-field checks (every language in exactly one family,
+families with languages, model references of the right shape, known backends and arbiters) run
+when the workflow starts. `validate` turns the first problem into one line naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from expanse.arbiter import ARBITERS
+from expanse.errors import ConfigError
+from expanse.generation import BACKENDS
+from expanse.languages import LANGUAGES
+
+NAME = r"^[a-z][a-z0-9_]*$"
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Name = Annotated[str, Field(pattern=NAME)]
+ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+
+# The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
+# a typo in params.yaml and is rejected.
+RESOURCE_CLASSES = ("default", "tiny", "generate", "score")
+GENERATION_BACKENDS = tuple(BACKENDS)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TinySpec(Strict):
+    """A model built locally by rules/tiny.smk (no hub). `init` names the tiny model it starts from."""
+
+    arch: Literal["cohere"] = "cohere"
+    hidden: PositiveInt = 128
+    layers: PositiveInt = 4
+    heads: PositiveInt = 4
+    kv_heads: PositiveInt = 2
+    ffn: PositiveInt = 512
+    init: Literal["base"] | None = None
+    languages: list[str] | None = None  # pretraining focus; None = all configured languages
+    other_weight: Annotated[float, Field(ge=0)] = 0.05
+    steps: PositiveInt = 100
+    lr: PositiveFloat = 1e-3
+    batch_size: PositiveInt = 16
+    seq_len: PositiveInt = 128
+
+    @field_validator("languages")
+    @classmethod
+    def _known_codes(cls, v):
+        for code in v or []:
+            if code not in LANGUAGES:
+                raise ValueError(f"unknown language code {code!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _heads(self):
+        if self.hidden % self.heads or self.heads % self.kv_heads:
+            raise ValueError("hidden must be divisible by heads, heads by kv_heads")
+        return self
+
+
+class ModelRef(Strict):
+    """Exactly one of `hf` (a hub ID), `path` (a local directory) or `tiny` (built by a rule)."""
+
+    hf: str | None = None
+    path: str | None = None
+    tiny: TinySpec | None = None
+    revision: str | None = None
+    trust_remote_code: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, v: Any):
+        if not isinstance(v, dict):
+            raise ValueError(f"a model reference is a mapping {{hf: ID}}, {{path: DIR}} or {{tiny: {{...}}}}, got {v!r}")
+        kinds = [k for k in ("hf", "path", "tiny") if k in v]
+        if len(kinds) != 1:
+            raise ValueError(f"a model reference needs exactly one of hf, path, tiny (got {kinds or 'none'})")
+        if "hf" in v and (not isinstance(v["hf"], str) or v["hf"].count("/") != 1):
+            raise ValueError(f"hf must be a hub ID 'owner/name', got {v['hf']!r}")
+        return v
+
+
+class TinyTokenizer(Strict):
+    vocab_size: PositiveInt = 4096
+    min_frequency: PositiveInt = 2
+
+
+class TinyCorpus(Strict):
+    heldout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    reward_pairs_per_language: PositiveInt = 60
+
+
+class TinyBuild(Strict):
+    tokenizer: TinyTokenizer = TinyTokenizer()
+    corpus: TinyCorpus = TinyCorpus()
+
+
+class PromptsCfg(Strict):
+    dev_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    max_train: PositiveInt | None = None  # cap per language (shrunken test runs)
+
+
+class GenerationCfg(Strict):
+    backend: str = "transformers"
+    max_new_tokens: PositiveInt = 64
+    temperature: Annotated[float, Field(ge=0)] = 0.0
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
+    repetition_penalty: PositiveFloat = 1.0
+    no_repeat_ngram_size: Annotated[int, Field(ge=0)] = 0
+    batch_size: PositiveInt = 16
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "auto"
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, v):
+        if v not in GENERATION_BACKENDS:
+            raise ValueError(f"unknown generation backend {v!r} (known: {', '.join(GENERATION_BACKENDS)})")
+        return v
+
+
+class ArbiterCfg(Strict):
+    method: str = "combined"
+    weights: dict[str, Annotated[float, Field(ge=0)]] = {"reward_model": 1.0, "language_fidelity": 1.0}
+    min_lang_prob: Annotated[float, Field(ge=0, le=1)] = 0.5
+    target_chars: PositiveInt = 200
+    lingua_high_accuracy: bool = False
+    batch_size: PositiveInt = 16
+
+    @model_validator(mode="after")
+    def _known(self):
+        if self.method not in ARBITERS:
+            raise ValueError(f"unknown arbiter {self.method!r} (known: {', '.join(ARBITERS)})")
+        for k in self.weights:
+            if k not in ("reward_model", "language_fidelity"):
+                raise ValueError(f"weights: unknown arbiter {k!r}")
+        return self
+
+
+class PairsCfg(Strict):
+    min_margin: Annotated[float, Field(ge=0)] = 0.1
+
+
+class Resources(Strict):
+    gpu: Annotated[int, Field(ge=0)] = 0
+    gpu_model: str | None = None
+    nodes: PositiveInt = 1
+    cpus_per_task: PositiveInt = 1
+    mem_mb: PositiveInt = 4000
+    runtime: PositiveInt = 60
+    slurm_partition: str | None = None
+    slurm_extra: str | None = None
+
+
+class Scale(Strict):
+    base: ModelRef
+    teachers: dict[Name, ModelRef]
+    reward_model: ModelRef
+    arbiter: ArbiterCfg = ArbiterCfg()
+    generation: GenerationCfg = GenerationCfg()
+    prompts: PromptsCfg = PromptsCfg()
+    pairs: PairsCfg = PairsCfg()
+    tiny: TinyBuild | None = None
+    resources: dict[str, Resources] = {}
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if not self.teachers:
+            raise ValueError("teachers: at least one teacher is needed")
+        for key in self.resources:
+            if key not in RESOURCE_CLASSES:
+                raise ValueError(f"resources.{key}: unknown resource class (known: {', '.join(RESOURCE_CLASSES)})")
+        refs = {"base": self.base, "reward_model": self.reward_model, **{f"teachers.{k}": v for k, v in self.teachers.items()}}
+        tiny = [k for k, r in refs.items() if r.tiny is not None]
+        if tiny and self.tiny is None:
+            raise ValueError(f"{tiny[0]} is a tiny model, so the scale needs a `tiny:` block")
+        if self.base.tiny is not None and self.base.tiny.init is not None:
+            raise ValueError("base.tiny.init: the base model is built from scratch")
+        if self.reward_model.tiny is not None and self.reward_model.tiny.init != "base":
+            raise ValueError("reward_model.tiny.init: a tiny reward model starts from the tiny base (init: base)")
+        for k in tiny:
+            if k != "base" and refs[k].tiny.init == "base" and self.base.tiny is None:
+                raise ValueError(f"{k}.tiny.init: 'base' needs a tiny base model")
+        return self
+
+
+class LanguageCfg(Strict):
+    family: str
+    prompts: str
+    eval_prompts: str
+
+    @field_validator("family", mode="before")
+    @classmethod
+    def _one_family(cls, v):
+        if isinstance(v, list):
+            raise ValueError(f"a language belongs to exactly one family, got {len(v)}: {v}")
+        return v
+
+
+class Params(Strict):
+    seed: int
+    languages: dict[str, LanguageCfg]
+    families: dict[Name, PositiveFloat]
+    scales: dict[ScaleName, Scale]
+
+    @model_validator(mode="after")
+    def _cross(self):
+        if not self.languages:
+            raise ValueError("languages: at least one language is needed")
+        if not self.scales:
+            raise ValueError("scales: at least one scale is needed")
+        for code, lang in self.languages.items():
+            if code not in LANGUAGES:
+                raise ValueError(f"languages.{code}: unknown language code (known: {', '.join(sorted(LANGUAGES))})")
+            if lang.family not in self.families:
+                raise ValueError(f"languages.{code}.family: {lang.family!r} is not in families ({', '.join(self.families)})")
+        for fam in self.families:
+            if not self.family_languages(fam):
+                raise ValueError(f"families.{fam}: no language belongs to this family")
+        return self
+
+    def family_languages(self, family: str) -> list[str]:
+        return [c for c, lang in self.languages.items() if lang.family == family]
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys (YAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML file strictly: syntax errors and duplicate keys are one-line ConfigErrors."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _format(error: ValidationError, source: str) -> str:
+    err = error.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    # Messages of cross-field checks already start with the key they concern.
+    if msg.split(":")[0].split(".")[0] in ("languages", "families", "scales", "teachers", "resources", "base", "reward_model", "weights") and ":" in msg:
+        loc = f"{loc}.{msg.split(':', 1)[0]}" if loc else msg.split(":", 1)[0]
+        msg = msg.split(":", 1)[1].strip()
+    return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
+
+
+def validate(data: dict, source: str = "params.yaml") -> Params:
+    try:
+        return Params.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format(e, source)) from None
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    return validate(load_yaml(path), source=str(path))

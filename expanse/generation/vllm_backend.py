@@ -1,0 +1,48 @@
+"""vLLM generation (GPU only, optional extra `expanse[gpu]`): a thin adapter over vLLM's documented
+`LLM(...)`, `SamplingParams(...)` and `LLM.chat(...)`. Tensor parallelism comes from the rule's GPU
+count. The mapping from our config to vLLM's arguments and back is ours and is unit-tested."""
+
+from __future__ import annotations
+
+from expanse.generation import Completion
+
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto"}
+
+
+def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: int) -> dict:
+    if gpus < 1:
+        raise ValueError("the vllm backend needs at least one GPU (resources.generate.gpu)")
+    kwargs = {"model": model, "tensor_parallel_size": gpus, "dtype": DTYPES[generation["dtype"]], "seed": seed,
+              "trust_remote_code": bool(load.get("trust_remote_code", False))}
+    if load.get("revision"):
+        kwargs["revision"] = load["revision"]
+    return kwargs
+
+
+def sampling_kwargs(generation: dict, n: int, seed: int) -> dict:
+    return {"n": n, "temperature": generation["temperature"], "top_p": generation["top_p"],
+            "max_tokens": generation["max_new_tokens"], "repetition_penalty": generation["repetition_penalty"],
+            "seed": seed}
+
+
+def completions(request_outputs) -> list[list[Completion]]:
+    """vLLM RequestOutputs (one per conversation, in order) -> our Completions."""
+    result = []
+    for req in request_outputs:
+        result.append([Completion(c.text.strip(), len(c.token_ids), "stop" if c.finish_reason == "stop" else "length")
+                       for c in req.outputs])
+    return result
+
+
+class Backend:
+    def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 1):
+        from vllm import LLM  # imported only here: GPU-only optional dependency
+
+        self.generation, self.seed = generation, seed
+        self.llm = LLM(**engine_kwargs(model, load=load, generation=generation, seed=seed, gpus=gpus))
+
+    def generate(self, conversations: list[list[dict]], n: int = 1) -> list[list[Completion]]:
+        from vllm import SamplingParams
+
+        params = SamplingParams(**sampling_kwargs(self.generation, n, self.seed))
+        return completions(self.llm.chat(conversations, sampling_params=params, use_tqdm=False))

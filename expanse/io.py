@@ -1,0 +1,133 @@
+"""Atomic artifact I/O and the data contracts of DESIGN.md.
+
+Every artifact is written to a temporary sibling and renamed into place, so a killed job never
+leaves a file (or checkpoint directory) that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from expanse.errors import DataError
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "prompts": {"id": pl.String, "lang": pl.String, "prompt": pl.String, "split": pl.String},
+    "generations": {
+        "prompt_id": pl.String,
+        "lang": pl.String,
+        "model": pl.String,
+        "sample": pl.Int32,
+        "completion": pl.String,
+        "n_tokens": pl.Int32,
+        "finish_reason": pl.String,
+    },
+    "arbitrage": {
+        "prompt_id": pl.String,
+        "lang": pl.String,
+        "prompt": pl.String,
+        "completion": pl.String,
+        "teacher": pl.String,
+        "score": pl.Float64,
+        "margin": pl.Float64,
+    },
+    "pairs": {
+        "prompt_id": pl.String,
+        "lang": pl.String,
+        "prompt": pl.String,
+        "chosen": pl.String,
+        "rejected": pl.String,
+        "chosen_score": pl.Float64,
+        "rejected_score": pl.Float64,
+        "origin": pl.String,
+    },
+}
+SCHEMAS["scores"] = {
+    **SCHEMAS["generations"],
+    "reward": pl.Float64,
+    "lang_prob": pl.Float64,
+    "lang_ok": pl.Boolean,
+    "score": pl.Float64,
+}
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+        if directory and path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def conform(df: pl.DataFrame, contract: str) -> pl.DataFrame:
+    """Select and cast the contract's columns, in order; a missing column is an error."""
+    schema = SCHEMAS[contract]
+    missing = [c for c in schema if c not in df.columns]
+    if missing:
+        raise DataError(f"{contract} rows lack column(s) {', '.join(missing)}")
+    return df.select([pl.col(c).cast(t) for c, t in schema.items()])
+
+
+def write_parquet(df: pl.DataFrame, path: str | os.PathLike, contract: str | None = None) -> None:
+    if contract is not None:
+        df = conform(df, contract)
+    with atomic_path(path) as tmp:
+        df.write_parquet(tmp, compression="zstd", statistics=False)
+
+
+def read_parquet(path: str | os.PathLike, contract: str | None = None) -> pl.DataFrame:
+    df = pl.read_parquet(path)
+    if contract is not None:
+        try:
+            df = conform(df, contract)
+        except DataError as e:
+            raise DataError(f"{path}: {e}") from None
+    return df
+
+
+def write_json(obj, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; a bad line is a DataError at file:line."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+            yield lineno, obj

@@ -1,0 +1,126 @@
+"""Prompt files: validation (file:line and the reason), deduplication and the train/dev/test split.
+
+A prompt file is JSON Lines, one object per line with `id`, `prompt` and optionally `task`. The
+language's training file gives the train and dev splits (dev by a seeded hash of the id); its
+held-out eval file gives the test split. A training prompt that repeats a test prompt is dropped
+(no eval contamination); an exact repeat within a file is dropped with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import unicodedata
+
+import polars as pl
+
+from expanse.errors import DataError
+from expanse.io import read_jsonl, write_parquet
+from expanse.languages import LANGUAGES, lingua_language
+
+REQUIRED = ("id", "prompt")
+OPTIONAL = ("task",)
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+MIN_LANG_CONFIDENCE = 0.5  # lingua's confidence that the text is in the declared language
+
+
+def _normalise(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_DETECTOR = None
+
+
+def detector():
+    """One lingua detector over the 23 languages (low-accuracy mode: fast, 0.94 on short texts)."""
+    global _DETECTOR
+    if _DETECTOR is None:
+        from lingua import LanguageDetectorBuilder
+
+        _DETECTOR = (LanguageDetectorBuilder.from_languages(*[lingua_language(c) for c in LANGUAGES])
+                     .with_low_accuracy_mode().build())
+    return _DETECTOR
+
+
+def read_prompt_file(path: str, lang: str, *, check_language: bool = True) -> list[dict]:
+    """Validated rows of one prompt file; the first problem is a DataError naming file:line."""
+    if lang not in LANGUAGES:
+        raise DataError(f"{path}: unknown language code {lang!r}")
+    rows, seen_ids = [], {}
+    target = lingua_language(lang) if check_language else None
+    for lineno, obj in read_jsonl(path):
+        where = f"{path}:{lineno}"
+        for key in REQUIRED:
+            if key not in obj:
+                raise DataError(f"{where}: missing field {key!r}")
+        unknown = set(obj) - set(REQUIRED) - set(OPTIONAL)
+        if unknown:
+            raise DataError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        pid, text = obj["id"], obj["prompt"]
+        if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+            raise DataError(f"{where}: id must be a non-empty string of letters, digits, '_', '.', '-' (got {pid!r})")
+        if not isinstance(text, str) or not text.strip():
+            raise DataError(f"{where}: empty prompt")
+        if pid in seen_ids:
+            raise DataError(f"{where}: duplicate id {pid!r} (first on line {seen_ids[pid]})")
+        seen_ids[pid] = lineno
+        if target is not None:
+            confidence = detector().compute_language_confidence(text, target)
+            if confidence < MIN_LANG_CONFIDENCE:
+                found = detector().detect_language_of(text)
+                name = found.name.title() if found else "unknown"
+                raise DataError(f"{where}: text is mostly not {LANGUAGES[lang].name} "
+                                f"(confidence {confidence:.2f}; looks like {name})")
+        rows.append({"id": pid, "lang": lang, "prompt": text.strip(), "task": obj.get("task"), "line": lineno})
+    if not rows:
+        raise DataError(f"{path}: no prompts")
+    return rows
+
+
+def _dedupe(rows: list[dict], path: str) -> list[dict]:
+    out, seen = [], {}
+    for row in rows:
+        key = _normalise(row["prompt"])
+        if key in seen:
+            print(f"{path}:{row['line']}: duplicate of line {seen[key]}, dropped", file=sys.stderr)
+            continue
+        seen[key] = row["line"]
+        out.append(row)
+    return out
+
+
+def _is_dev(pid: str, seed: int, dev_fraction: float) -> bool:
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{pid}".encode()).digest()[:8], "big")
+    return h / 2**64 < dev_fraction
+
+
+def prepare_prompts(prompts_path: str, eval_path: str, lang: str, out_path: str, *, seed: int,
+                    dev_fraction: float, max_train: int | None = None) -> pl.DataFrame:
+    train = _dedupe(read_prompt_file(prompts_path, lang), prompts_path)
+    test = _dedupe(read_prompt_file(eval_path, lang), eval_path)
+    test_keys = {_normalise(r["prompt"]) for r in test}
+    clash = {r["id"] for r in train} & {r["id"] for r in test}
+    if clash:
+        raise DataError(f"{eval_path}: id {sorted(clash)[0]!r} is also used in {prompts_path}")
+    rows = []
+    for row in train:
+        if _normalise(row["prompt"]) in test_keys:
+            print(f"{prompts_path}:{row['line']}: also a held-out eval prompt, dropped from training", file=sys.stderr)
+            continue
+        rows.append({**row, "split": "dev" if _is_dev(row["id"], seed, dev_fraction) else "train"})
+    if max_train is not None:
+        kept, n = [], 0
+        for row in rows:
+            if row["split"] == "train":
+                n += 1
+                if n > max_train:
+                    continue
+            kept.append(row)
+        rows = kept
+    rows += [{**row, "split": "test"} for row in test]
+    if not any(r["split"] == "train" for r in rows):
+        raise DataError(f"{prompts_path}: no training prompts left after the dev split")
+    df = pl.DataFrame([{k: r[k] for k in ("id", "lang", "prompt", "split")} for r in rows])
+    write_parquet(df, out_path, contract="prompts")
+    return df

@@ -1,0 +1,120 @@
+"""What rules/common.smk needs from params: wildcard constraints, model inputs, per-job params,
+resources and targets. Pure functions of the validated Params, unit-tested without Snakemake."""
+
+from __future__ import annotations
+
+import re
+
+from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
+from expanse.arbiter import uses_reward_model
+
+RESOURCE_DEFAULTS = Resources()
+
+
+def check_yaml(path: str) -> None:
+    """Duplicate keys and syntax errors in a config file (Snakemake's own loader ignores duplicates)."""
+    load_yaml(path)
+
+
+def alternation(names) -> str:
+    names = sorted(set(names), key=lambda n: (-len(n), n))
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def all_teachers(params: Params) -> list[str]:
+    return sorted({t for s in params.scales.values() for t in s.teachers})
+
+
+def _lookup(params: Params, scale: str, role: str) -> ModelRef:
+    s = params.scales[scale]
+    if role.startswith("teachers."):
+        return s.teachers[role.split(".", 1)[1]]
+    return getattr(s, role)
+
+
+def model_dir(scale: str, role: str) -> str:
+    """Where rules/tiny.smk builds a tiny model."""
+    if role.startswith("teachers."):
+        return f"results/{scale}/models/teachers/{role.split('.', 1)[1]}"
+    return f"results/{scale}/models/{role}"
+
+
+def model_inputs(params: Params, scale: str, role: str) -> list[str]:
+    """The model as a rule input: its build directory when tiny, nothing for a hub ID or a path."""
+    ref = _lookup(params, scale, role)
+    if ref.tiny is not None:
+        return [model_dir(scale, role)]
+    if ref.path is not None:
+        return [ref.path]
+    return []
+
+
+def model_ref(params: Params, scale: str, role: str) -> dict:
+    """The resolved reference a script loads: location + from_pretrained kwargs (safetensors only;
+    remote code only where the params entry opts in)."""
+    ref = _lookup(params, scale, role)
+    location = ref.hf or ref.path or model_dir(scale, role)
+    load = {"use_safetensors": True, "trust_remote_code": ref.trust_remote_code}
+    if ref.revision:
+        load["revision"] = ref.revision
+    return {"location": location, "load": load}
+
+
+def needs_reward_model(params: Params, scale: str) -> bool:
+    return uses_reward_model(params.scales[scale].arbiter.method)
+
+
+def tiny_spec(params: Params, scale: str, role: str) -> dict:
+    ref = _lookup(params, scale, role)
+    if ref.tiny is None:
+        raise ValueError(f"scales.{scale}.{role} is not a tiny model; nothing to build")
+    spec = ref.tiny.model_dump()
+    if spec["init"] == "base":  # architecture comes from the base it continues
+        base = params.scales[scale].base.tiny.model_dump()
+        spec.update({k: base[k] for k in ("arch", "hidden", "layers", "heads", "kv_heads", "ffn")})
+    return spec
+
+
+def tiny_init_inputs(params: Params, scale: str, role: str) -> list[str]:
+    ref = _lookup(params, scale, role)
+    return [model_dir(scale, "base")] if ref.tiny is not None and ref.tiny.init == "base" else []
+
+
+def tiny_teachers(params: Params, scale: str) -> list[str]:
+    return [t for t, ref in params.scales[scale].teachers.items() if ref.tiny is not None]
+
+
+def tiny_build(params: Params, scale: str) -> dict:
+    build = params.scales[scale].tiny
+    if build is None:
+        raise ValueError(f"scales.{scale} has no tiny models")
+    return build.model_dump()
+
+
+def resources(params: Params, scale: str, key: str) -> Resources:
+    table = params.scales[scale].resources
+    return table.get(key) or table.get("default") or RESOURCE_DEFAULTS
+
+
+def resource_callables(params: Params, key: str) -> dict:
+    """name -> callable(wildcards) for a rule's `resources:`; unset optional values are left out
+    of the SLURM request (None)."""
+    def value(name):
+        return lambda wildcards: getattr(resources(params, wildcards.scale, key), name)
+
+    return {name: value(name) for name in Resources.model_fields}
+
+
+def threads_callable(params: Params, key: str):
+    return lambda wildcards: resources(params, wildcards.scale, key).cpus_per_task
+
+
+def arbitrage_targets(params: Params, scale: str) -> list[str]:
+    s = params.scales[scale]
+    out = []
+    for lang in params.languages:
+        out += [f"results/{scale}/arbitrage/{lang}.parquet", f"results/{scale}/arbitrage/{lang}.wins.json",
+                f"results/{scale}/pairs/offline/{lang}.parquet"]
+    if s.tiny is not None:
+        out += [f"results/{scale}/models/teacher_heldout_loss.json", f"results/{scale}/models/arbiter_accuracy.json"]
+    return out

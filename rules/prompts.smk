@@ -1,0 +1,22 @@
+# Validate, deduplicate and split one language's prompts (train/dev from its prompt file, test
+# from its held-out eval file).
+
+
+rule prepare_prompts:
+    input:
+        unpack(get_prompt_files),
+    output:
+        prompts="results/{scale}/prompts/{lang}.parquet",
+    log:
+        "logs/{scale}/prepare_prompts/{lang}.log",
+    params:
+        language=get_language_params,
+        prompts=get_scale_section("prompts"),
+        seed=config["seed"],
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/prepare_prompts.py"

@@ -1,0 +1,154 @@
+# The tiny scale's models, built here with no hub: corpus -> tokenizer -> base -> teachers and the
+# reward model; plus two measurements (teachers' held-out loss, arbiters' pairwise accuracy).
+
+
+rule build_corpus:
+    output:
+        corpus="results/{scale}/corpus.parquet",
+    log:
+        "logs/{scale}/build_corpus.log",
+    params:
+        codes=LANGS,
+        seed=config["seed"],
+        corpus=get_tiny_build("corpus"),
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/build_corpus.py"
+
+
+rule train_tokenizer:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+    output:
+        tokenizer=directory("results/{scale}/models/tokenizer"),
+    log:
+        "logs/{scale}/train_tokenizer.log",
+    params:
+        tokenizer=get_tiny_build("tokenizer"),
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_tokenizer.py"
+
+
+rule pretrain_base:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+        tokenizer="results/{scale}/models/tokenizer",
+    output:
+        model=directory("results/{scale}/models/base"),
+    log:
+        "logs/{scale}/pretrain_base.log",
+    benchmark:
+        "benchmarks/{scale}/pretrain_base.tsv"
+    params:
+        spec=get_tiny_spec("base"),
+        codes=LANGS,
+        seed=config["seed"],
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/pretrain_base.py"
+
+
+rule pretrain_teacher:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+        tokenizer="results/{scale}/models/tokenizer",
+        init=get_tiny_init,
+    output:
+        model=directory("results/{scale}/models/teachers/{teacher}"),
+    log:
+        "logs/{scale}/pretrain_teacher/{teacher}.log",
+    benchmark:
+        "benchmarks/{scale}/pretrain_teacher/{teacher}.tsv"
+    params:
+        spec=get_tiny_spec("teacher"),
+        codes=LANGS,
+        seed=config["seed"],
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/pretrain_teacher.py"
+
+
+rule train_reward_model:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+        init="results/{scale}/models/base",
+    output:
+        model=directory("results/{scale}/models/reward_model"),
+    log:
+        "logs/{scale}/train_reward_model.log",
+    benchmark:
+        "benchmarks/{scale}/train_reward_model.tsv"
+    params:
+        spec=get_tiny_spec("reward_model"),
+        corpus=get_tiny_build("corpus"),
+        codes=LANGS,
+        seed=config["seed"],
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_reward_model.py"
+
+
+rule measure_teacher_loss:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+        tokenizer="results/{scale}/models/tokenizer",
+        base="results/{scale}/models/base",
+        teachers=get_tiny_teachers,
+    output:
+        json="results/{scale}/models/teacher_heldout_loss.json",
+    log:
+        "logs/{scale}/measure_teacher_loss.log",
+    params:
+        codes=LANGS,
+        spec=get_tiny_spec("base"),
+        seed=config["seed"],
+    resources:
+        **resources_for("tiny"),
+    threads: threads_for("tiny")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/measure_teacher_loss.py"
+
+
+rule measure_arbiter_accuracy:
+    input:
+        corpus="results/{scale}/corpus.parquet",
+        reward_model="results/{scale}/models/reward_model",
+    output:
+        json="results/{scale}/models/arbiter_accuracy.json",
+    log:
+        "logs/{scale}/measure_arbiter_accuracy.log",
+    params:
+        arbiter=get_scale_section("arbiter"),
+        corpus=get_tiny_build("corpus"),
+        codes=LANGS,
+        seed=config["seed"],
+    resources:
+        **resources_for("score"),
+    threads: threads_for("score")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/measure_arbiter_accuracy.py"

@@ -1,0 +1,16 @@
+"""Rule generate_teacher: one teacher answers one language's training prompts.
+
+snakemake -c1 results/tiny/generations/fr/euro.parquet
+"""
+from expanse.generation import run_generation
+from expanse.logs import run_script
+
+
+def main(smk):
+    teacher = smk.params.teacher
+    run_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang,
+                   model_name=smk.wildcards.teacher, location=teacher["location"], load=teacher["load"],
+                   generation=smk.params.generation, samples=1, seed=smk.params.seed, gpus=smk.params.gpus)
+
+
+run_script(main, snakemake)  # noqa: F821

@@ -1,0 +1,15 @@
+"""Rule pretrain_base: the tiny base model (CohereForCausalLM, use_qk_norm=False) on every language.
+
+snakemake -c1 results/tiny/models/base
+"""
+from expanse.logs import run_script
+from expanse.tiny import pretrain
+
+
+def main(smk):
+    pretrain(smk.params.spec, corpus_path=smk.input.corpus, tokenizer_dir=smk.input.tokenizer,
+             out_dir=smk.output.model, init_dir=None, codes=smk.params.codes, seed=smk.params.seed,
+             threads=smk.threads, name="base")
+
+
+run_script(main, snakemake)  # noqa: F821
