@@ -7,6 +7,7 @@ when the workflow starts. `validate` turns the first problem into one line namin
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -180,7 +181,7 @@ class Scale(Strict):
         refs = {"base": self.base, "reward_model": self.reward_model, **{f"teachers.{k}": v for k, v in self.teachers.items()}}
         tiny = [k for k, r in refs.items() if r.tiny is not None]
         if tiny and self.tiny is None:
-            raise ValueError(f"{tiny[0]} is a tiny model, so the scale needs a `tiny:` block")
+            raise ValueError(f"{tiny[0]}: a tiny model needs the scale's `tiny:` block")
         if self.base.tiny is not None and self.base.tiny.init is not None:
             raise ValueError("base.tiny.init: the base model is built from scratch")
         if self.reward_model.tiny is not None and self.reward_model.tiny.init != "base":
@@ -239,7 +240,7 @@ def _construct_mapping(loader, node, deep=False):
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ConfigError(f"{node.start_mark.name}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
+            raise ConfigError(f"{loader.source}:{key_node.start_mark.line + 1}: duplicate key {key!r}")
         seen.add(key)
     return loader.construct_mapping(node, deep)
 
@@ -250,15 +251,22 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _c
 def load_yaml(path: str | Path) -> dict:
     """Read a YAML file strictly: syntax errors and duplicate keys are one-line ConfigErrors."""
     text = Path(path).read_text(encoding="utf-8")
+    loader = _StrictLoader(text)
+    loader.source = str(path)
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = loader.get_single_data()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return data
+
+
+_KEY_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
 
 
 def _format(error: ValidationError, source: str) -> str:
@@ -269,10 +277,11 @@ def _format(error: ValidationError, source: str) -> str:
         msg = "unknown key"
     elif err["type"] == "missing":
         msg = "required key is missing"
-    # Messages of cross-field checks already start with the key they concern.
-    if msg.split(":")[0].split(".")[0] in ("languages", "families", "scales", "teachers", "resources", "base", "reward_model", "weights") and ":" in msg:
-        loc = f"{loc}.{msg.split(':', 1)[0]}" if loc else msg.split(":", 1)[0]
-        msg = msg.split(":", 1)[1].strip()
+    # Cross-field checks start their message with the key they concern, relative to loc.
+    key = _KEY_PREFIX.match(msg)
+    if key:
+        loc = f"{loc}.{key.group(1)}" if loc else key.group(1)
+        msg = msg[key.end():]
     return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
 
 
