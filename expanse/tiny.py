@@ -16,6 +16,7 @@ import hashlib
 import math
 import random
 import re
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -41,7 +42,10 @@ def _clean(text: str) -> str:
 
 
 def _usable(text: str) -> bool:
-    return len(text) >= 8 and sum(ch.isalpha() for ch in text) >= 0.6 * len(text)
+    """Long enough and mostly letters (combining marks count: Devanagari vowel signs are marks)."""
+    letters = sum(unicodedata.category(ch)[0] in "LM" for ch in text)
+    min_chars = 8 if " " in text else 4  # Chinese/Japanese carry more per character
+    return len(text) >= min_chars and letters >= 0.6 * len(text)
 
 
 def _split_of(text: str, lang: str, seed: int, heldout_fraction: float) -> str:

@@ -26,11 +26,11 @@ def sampling_kwargs(generation: dict, n: int, seed: int) -> dict:
 
 
 def completions(request_outputs) -> list[list[Completion]]:
-    """vLLM RequestOutputs (one per conversation, in order) -> our Completions."""
+    """vLLM RequestOutputs (one per conversation, in order) -> our Completions. vLLM's finish
+    reasons are "stop" and "length" as ours; anything else (e.g. "abort") is kept as it is."""
     result = []
     for req in request_outputs:
-        result.append([Completion(c.text.strip(), len(c.token_ids), "stop" if c.finish_reason == "stop" else "length")
-                       for c in req.outputs])
+        result.append([Completion(c.text.strip(), len(c.token_ids), str(c.finish_reason)) for c in req.outputs])
     return result
 
 

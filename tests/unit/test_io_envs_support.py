@@ -1,0 +1,98 @@
+"""Atomic writes, env pins in sync with pyproject, and the workflow helpers (resources, inputs)."""
+
+import tomllib
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+import yaml
+
+from expanse import workflow_support as ws
+from expanse.config import validate
+from expanse.errors import DataError
+from expanse.io import atomic_path, read_parquet, write_parquet
+
+from conftest import REPO
+
+
+def test_atomic_write_leaves_nothing_when_the_writer_dies(tmp_path):
+    target = tmp_path / "out.parquet"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "ckpt", directory=True) as tmp:
+            (tmp / "model.safetensors").write_text("half")
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_contract_enforced_on_write_and_read(tmp_path):
+    with pytest.raises(DataError, match="pairs rows lack column"):
+        write_parquet(pl.DataFrame({"prompt_id": ["a"]}), tmp_path / "x.parquet", contract="pairs")
+    pl.DataFrame({"id": ["a"]}).write_parquet(tmp_path / "y.parquet")
+    with pytest.raises(DataError, match=r"y.parquet: prompts rows lack column\(s\) lang, prompt, split"):
+        read_parquet(tmp_path / "y.parquet", "prompts")
+
+
+def _pins(reqs):
+    out = {}
+    for r in reqs:
+        if "==" in r:
+            name, version = r.split("==")
+            out[name.strip().lower()] = version.strip()
+    return out
+
+
+def test_envs_parse_and_pin_the_versions_of_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pinned = _pins(project["dependencies"] + [d for ds in project["optional-dependencies"].values() for d in ds])
+    envs = sorted((REPO / "envs").glob("*.yaml"))
+    assert {e.stem for e in envs} >= {"data", "train", "vllm"}
+    for env in envs:
+        spec = yaml.safe_load(env.read_text())
+        pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+        assert "python=3.11" in spec["dependencies"]
+        for name, version in _pins(pip).items():
+            assert pinned.get(name) == version, f"{env.name}: {name}=={version} but pyproject pins {pinned.get(name)}"
+
+
+def test_every_rule_env_exists():
+    for smk in (REPO / "rules").glob("*.smk"):
+        for line in smk.read_text().splitlines():
+            if line.strip().startswith('"../envs/'):
+                assert (REPO / "rules" / line.strip().strip('"')).resolve().exists(), line
+
+
+def test_resources_come_from_the_scale_table(shipped_params):
+    p = validate(shipped_params)
+    res = ws.resource_callables(p, "generate")
+    tiny, big = SimpleNamespace(scale="tiny"), SimpleNamespace(scale="32b")
+    assert res["gpu"](tiny) == 0 and res["gpu_model"](tiny) is None
+    assert (res["gpu"](big), res["gpu_model"](big), res["cpus_per_task"](big)) == (4, "h100", 32)
+    assert ws.threads_callable(p, "generate")(big) == 32
+    # a class missing from a scale's table falls back to its default entry
+    assert ws.resources(p, "8b", "tiny") == p.scales["8b"].resources["default"]
+
+
+def test_model_inputs_and_refs(shipped_params):
+    p = validate(shipped_params)
+    assert ws.model_inputs(p, "tiny", "teachers.euro") == ["results/tiny/models/teachers/euro"]
+    assert ws.model_inputs(p, "32b", "teachers.gemma2_27b") == []
+    ref = ws.model_ref(p, "32b", "teachers.gemma2_27b")
+    assert ref == {"location": "google/gemma-2-27b-it", "load": {"use_safetensors": True, "trust_remote_code": False}}
+    assert ws.tiny_init_inputs(p, "tiny", "teachers.euro") == ["results/tiny/models/base"]
+    spec = ws.tiny_spec(p, "tiny", "teachers.asia")
+    assert spec["hidden"] == p.scales["tiny"].base.tiny.hidden and spec["languages"][0] == "zh"
+    with pytest.raises(ValueError, match="not a tiny model"):
+        ws.tiny_spec(p, "8b", "base")
+
+
+def test_wildcard_alternation_matches_only_configured_names():
+    import re
+
+    pattern = re.compile(f"^(?:{ws.alternation(['fr', 'es', 'fr_ca'])})$")
+    assert pattern.match("fr_ca") and pattern.match("es") and not pattern.match("de")
+    assert not re.match(f"^(?:{ws.alternation([])})$", "")
