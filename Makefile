@@ -1,0 +1,31 @@
+# The two commands: `make run` (install if needed, build the default target) and `make test`.
+# Each creates the virtualenv when it is missing.
+PYTHON ?= python3.11
+VENV ?= .venv
+CORES ?= 2
+BIN = $(VENV)/bin
+
+.PHONY: run test lint dry-run-32b clean-results
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	# the CPU wheel on CPU machines; must come before anything that depends on torch
+	$(BIN)/python -m pip install torch==2.13.0
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/snakemake -c$(CORES)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/snakemake --lint
+
+dry-run-32b: $(BIN)/.installed
+	$(BIN)/snakemake -n arbitrage_32b
+
+clean-results:
+	rm -rf results logs benchmarks/tiny benchmarks/8b benchmarks/32b

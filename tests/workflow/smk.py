@@ -1,0 +1,42 @@
+"""Run Snakemake in a copy of the repo and read its dry-run plan."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+_RULE = re.compile(r"^(?:local)?rule (\w+):$")
+
+
+def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job `snakemake -n` plans, target rules excluded."""
+    out = snakemake(cwd, "-n", *targets).stdout
+    jobs, current = [], None
+    for line in out.splitlines():
+        m = _RULE.match(line.strip())
+        if m:
+            current = [m.group(1), {}]
+            jobs.append(current)
+        elif current is not None and line.strip().startswith("wildcards:"):
+            pairs = line.strip()[len("wildcards:"):].split(",")
+            current[1] = dict(p.strip().split("=", 1) for p in pairs if "=" in p)
+        elif current is not None and line.strip().startswith("resources:"):
+            current[1]["_resources"] = line.strip()[len("resources:"):].strip()
+    return [(r, w) for r, w in jobs if r not in TARGET_RULES]
+
+
+TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "merged", "eval") for s in ("tiny", "8b", "32b"))}

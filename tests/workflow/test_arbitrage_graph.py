@@ -1,0 +1,175 @@
+"""The tiny arbitrage graph, run for real with Snakemake on a shrunken copy of params.yaml
+(6 languages, 3 teachers, few steps), then checked artifact by artifact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+import yaml
+
+from shrink import REPO, TEST_LANGUAGES, copy_repo, shrink_params
+from smk import planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, shipped_params):
+    """The shrunk tiny arbitrage graph, built once for the session."""
+    root = copy_repo(tmp_path_factory.mktemp("tiny") / "repo", shrink_params(shipped_params))
+    snakemake(root, "-c2", "all")
+    return root
+
+
+@pytest.fixture
+def built_copy(built, tmp_path):
+    """A copy of the built repo (mtimes and Snakemake metadata kept) to edit freely."""
+    dest = tmp_path / "repo"
+    shutil.copytree(built, dest, symlinks=True)
+    return dest
+
+
+def params_of(root):
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def test_artifacts_follow_the_contracts_and_the_selection_is_right(built):
+    p = params_of(built)
+    teachers = list(p["scales"]["tiny"]["teachers"])
+    min_lang_prob = p["scales"]["tiny"]["arbiter"]["min_lang_prob"]
+    min_margin = p["scales"]["tiny"]["pairs"]["min_margin"]
+    res = built / "results/tiny"
+    for lang in TEST_LANGUAGES:
+        prompts = pl.read_parquet(res / f"prompts/{lang}.parquet")
+        assert prompts.columns == ["id", "lang", "prompt", "split"]
+        assert set(prompts["split"]) <= {"train", "dev", "test"} and (prompts["lang"] == lang).all()
+        n_train = prompts.filter(pl.col("split") == "train").height
+        assert n_train == p["scales"]["tiny"]["prompts"]["max_train"]
+        assert prompts.filter(pl.col("split") == "test").height >= 10
+        all_scores = []
+        for t in teachers:
+            gen = pl.read_parquet(res / f"generations/{lang}/{t}.parquet")
+            assert gen.columns == ["prompt_id", "lang", "model", "sample", "completion", "n_tokens", "finish_reason"]
+            assert gen.height == n_train and (gen["model"] == t).all()
+            assert set(gen["finish_reason"]) <= {"stop", "length"} and (gen["n_tokens"] > 0).any()
+            sc = pl.read_parquet(res / f"scores/{lang}/{t}.parquet")
+            assert sc.columns == gen.columns + ["reward", "lang_prob", "lang_ok", "score"]
+            assert sc.select(gen.columns).equals(gen)
+            assert ((sc["lang_prob"] >= 0) & (sc["lang_prob"] <= 1)).all()
+            assert (sc["lang_ok"] == (sc["lang_prob"] >= min_lang_prob)).all()
+            all_scores.append(sc)
+        scores = pl.concat(all_scores)
+        sft = pl.read_parquet(res / f"arbitrage/{lang}.parquet")
+        assert sft.columns == ["prompt_id", "lang", "prompt", "completion", "teacher", "score", "margin"]
+        for row in sft.iter_rows(named=True):
+            cands = scores.filter(pl.col("prompt_id") == row["prompt_id"])
+            assert row["score"] == cands.filter(pl.col("lang_ok"))["score"].max()
+            assert cands.filter((pl.col("model") == row["teacher"]) & pl.col("lang_ok"))["completion"].to_list() == [row["completion"]]
+        no_valid = scores.group_by("prompt_id").agg(pl.col("lang_ok").any()).filter(~pl.col("lang_ok")).height
+        assert sft.height == n_train - no_valid
+        wins = json.loads((res / f"arbitrage/{lang}.wins.json").read_text())
+        assert sum(v["wins"] for v in wins["teachers"].values()) == wins["n_selected"] == sft.height
+        pairs = pl.read_parquet(res / f"pairs/offline/{lang}.parquet")
+        assert pairs.columns == ["prompt_id", "lang", "prompt", "chosen", "rejected", "chosen_score", "rejected_score", "origin"]
+        for row in pairs.iter_rows(named=True):
+            rej = scores.filter((pl.col("prompt_id") == row["prompt_id"]) & (pl.col("completion") == row["rejected"]))
+            assert row["chosen"] != row["rejected"]
+            assert (not rej["lang_ok"][0]) or row["chosen_score"] - row["rejected_score"] >= min_margin
+
+
+def test_each_teacher_wins_on_its_own_languages(built):
+    p = params_of(built)
+    result = json.loads((built / "results/tiny/models/teacher_heldout_loss.json").read_text())
+    for teacher, ref in p["scales"]["tiny"]["teachers"].items():
+        own = [c for c in ref["tiny"]["languages"] if c in TEST_LANGUAGES]
+        assert own
+        for lang in own:
+            assert result["best"][lang] == teacher, (lang, result["loss"])
+            assert result["loss"][teacher][lang] < result["loss"]["base"][lang]
+
+
+def test_tiny_models_are_aya_architecture_in_safetensors(built):
+    models = built / "results/tiny/models"
+    for d in [models / "base", *sorted((models / "teachers").iterdir()), models / "reward_model"]:
+        cfg = json.loads((d / "config.json").read_text())
+        assert cfg["model_type"] == "cohere" and cfg["use_qk_norm"] is False and cfg["tie_word_embeddings"]
+        assert (d / "model.safetensors").exists() and not list(d.glob("*.bin"))
+        assert (d / "tokenizer.json").exists() and (d / "README.md").exists() and (d / "expanse_config.json").exists()
+    rm = json.loads((models / "reward_model/config.json").read_text())
+    assert rm["architectures"] == ["CohereForSequenceClassification"] and rm["num_labels"] == 1
+
+
+def test_reward_model_really_learned(built):
+    metrics = json.loads((built / "results/tiny/models/reward_model/metrics.json").read_text())
+    assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    acc = json.loads((built / "results/tiny/models/arbiter_accuracy.json").read_text())
+    assert acc["n_pairs"] > 0 and set(acc["accuracy"]) == {"reward_model", "language_fidelity", "combined"}
+    assert acc["accuracy"]["reward_model"] > 0.6  # chance is 0.5
+    assert acc["by_kind"]["language_fidelity"]["wrong_language"] > 0.8
+
+
+def test_second_run_has_nothing_to_do(built):
+    assert planned_jobs(built) == []
+
+
+def test_rerun_is_byte_identical(built_copy):
+    paths = ["results/tiny/prompts/fr.parquet", "results/tiny/generations/fr/euro.parquet",
+             "results/tiny/scores/fr/euro.parquet", "results/tiny/corpus.parquet"]
+    before = {p: (built_copy / p).read_bytes() for p in paths}
+    snakemake(built_copy, "-c2", "--forcerun", "build_corpus", "prepare_prompts", "generate_teacher", "score_arbiter",
+              "--allowed-rules", "build_corpus", "prepare_prompts", "generate_teacher", "score_arbiter", "--", *paths)
+    for p in paths:
+        assert (built_copy / p).read_bytes() == before[p], p
+
+
+def _langs_and_rules(jobs):
+    return {w.get("lang") for _, w in jobs}, {r for r, _ in jobs}
+
+
+def test_editing_one_prompt_file_rebuilds_only_that_language(built_copy):
+    f = built_copy / "data/prompts/fr.jsonl"
+    f.write_text(f.read_text().replace("\n", "\n", 1).replace('"fr-001"', '"fr-001b"', 1))
+    jobs = planned_jobs(built_copy)
+    langs, rules = _langs_and_rules(jobs)
+    assert langs == {"fr"}
+    assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs"}
+    assert len(jobs) == 1 + 3 + 3 + 1 + 1
+
+
+def test_editing_one_language_entry_in_params_rebuilds_only_that_language(built_copy):
+    p = params_of(built_copy)
+    p["languages"]["fr"]["family"] = "asian"
+    (built_copy / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
+    langs, rules = _langs_and_rules(planned_jobs(built_copy))
+    assert langs == {"fr"} and "pretrain_base" not in rules
+
+
+def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
+    p = params_of(built_copy)
+    p["scales"]["tiny"]["teachers"]["euro"]["tiny"]["steps"] += 1
+    (built_copy / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
+    jobs = planned_jobs(built_copy)
+    teachers = {w["teacher"] for r, w in jobs if "teacher" in w}
+    assert teachers == {"euro"}
+    rules = {r for r, _ in jobs}
+    assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
+                     "measure_teacher_loss"}
+    assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
+
+
+def test_bad_prompt_file_fails_with_file_and_line(built_copy):
+    f = built_copy / "data/prompts/es.jsonl"
+    lines = f.read_text().splitlines()
+    lines[2] = '{"id": "es-003", "prompt": '
+    f.write_text("\n".join(lines) + "\n")
+    before = (built_copy / "results/tiny/prompts/es.parquet").read_bytes()
+    proc = snakemake(built_copy, "-c1", "results/tiny/prompts/es.parquet", check=False)
+    assert proc.returncode != 0
+    assert "error: data/prompts/es.jsonl:3: invalid JSON" in proc.stderr
+    # the failed job's output is removed by Snakemake; no half-written file stays behind
+    assert not (built_copy / "results/tiny/prompts/es.parquet").exists() or \
+        (built_copy / "results/tiny/prompts/es.parquet").read_bytes() == before
+    assert not list((built_copy / "results/tiny/prompts").glob(".*tmp"))

@@ -1,0 +1,55 @@
+"""Planning without running: bad params fail in one line; 8b/32b plan with their GPU resources;
+the workflow lints clean. Runs on the real repo (dry runs write nothing but .snakemake metadata)."""
+
+from __future__ import annotations
+
+import yaml
+
+from shrink import REPO, copy_repo
+from smk import planned_jobs, snakemake
+
+
+def test_32b_arbitrage_plans_with_gpu_resources(shipped_params):
+    jobs = planned_jobs(REPO, "arbitrage_32b")
+    gen = [w for r, w in jobs if r == "generate_teacher"]
+    score = [w for r, w in jobs if r == "score_arbiter"]
+    n_teachers = len(shipped_params["scales"]["32b"]["teachers"])
+    assert len(gen) == len(score) == 23 * n_teachers
+    assert all("gpu=4" in w["_resources"] and "gpu_model=h100" in w["_resources"] for w in gen)
+    assert all("gpu=1" in w["_resources"] for w in score)
+    assert not any(r.startswith("pretrain") for r, _ in jobs)  # hub models: nothing to build
+
+
+def test_8b_arbitrage_plans():
+    jobs = planned_jobs(REPO, "arbitrage_8b")
+    assert {r for r, _ in jobs} == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs"}
+    assert all("gpu=1" in w["_resources"] for r, w in jobs if r == "generate_teacher")
+
+
+def test_tiny_plans_every_job_without_gpu(tmp_path):
+    jobs = planned_jobs(copy_repo(tmp_path / "repo"), "all")
+    assert len(jobs) > 200
+    assert all("gpu=0" in w["_resources"] and "gpu_model" not in w["_resources"] for _, w in jobs)
+
+
+def test_lint_is_clean():
+    proc = snakemake(REPO, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in proc.stdout + proc.stderr
+
+
+def test_bad_params_fail_with_one_line_naming_the_key(tmp_path, params):
+    params["scales"]["tiny"]["generation"]["temprature"] = 0.5
+    root = copy_repo(tmp_path / "repo", params)
+    proc = snakemake(root, "-n", check=False)
+    assert proc.returncode != 0
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert errors == ["error: params.yaml: scales.tiny.generation.temprature: unknown key"]
+    assert not (root / "results").exists()
+
+
+def test_duplicate_key_in_params_fails(tmp_path):
+    root = copy_repo(tmp_path / "repo")
+    text = (root / "params.yaml").read_text().replace("seed: 1234", "seed: 1234\nseed: 99")
+    (root / "params.yaml").write_text(text)
+    proc = snakemake(root, "-n", check=False)
+    assert proc.returncode != 0 and "error: params.yaml:" in proc.stderr and "duplicate key 'seed'" in proc.stderr
