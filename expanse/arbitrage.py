@@ -70,3 +70,32 @@ def run_selection(score_paths: list[str], prompts_path: str, out_path: str, wins
     write_parquet(selected, out_path, contract="arbitrage")
     write_json(table, wins_path)
     return table
+
+
+def summarize(wins_paths: list[str], out_path: str) -> dict:
+    """All languages' win tables in one: per language the winning teacher counts, and whether the
+    arbitraged set beats every single teacher in mean arbiter score on the same prompts."""
+    import json
+
+    per_lang, totals = {}, {}
+    for path in wins_paths:
+        table = json.loads(open(path, encoding="utf-8").read())
+        teachers = table["teachers"]
+        singles = {t: v["mean_score_on_selected_prompts"] for t, v in teachers.items()}
+        selected = table["selected_mean_score"]
+        per_lang[table["lang"]] = {
+            "wins": {t: v["wins"] for t, v in teachers.items()},
+            "top_teacher": max(sorted(teachers), key=lambda t: teachers[t]["wins"]) if table["n_selected"] else None,
+            "n_prompts": table["n_prompts"],
+            "n_selected": table["n_selected"],
+            "selected_mean_score": selected,
+            "teacher_mean_score_on_selected_prompts": singles,
+            "beats_every_teacher": selected is not None and all(s is None or selected >= s for s in singles.values()),
+        }
+        for t, v in teachers.items():
+            totals[t] = totals.get(t, 0) + v["wins"]
+    summary = {"languages": per_lang, "total_wins": totals,
+               "languages_where_arbitrage_beats_every_teacher": sum(v["beats_every_teacher"] for v in per_lang.values()),
+               "n_languages": len(per_lang)}
+    write_json(summary, out_path)
+    return summary

@@ -115,6 +115,7 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
     for lang in params.languages:
         out += [f"results/{scale}/arbitrage/{lang}.parquet", f"results/{scale}/arbitrage/{lang}.wins.json",
                 f"results/{scale}/pairs/offline/{lang}.parquet"]
+    out.append(f"results/{scale}/arbitrage/summary.json")
     if s.tiny is not None:
         out += [f"results/{scale}/models/teacher_heldout_loss.json", f"results/{scale}/models/arbiter_accuracy.json"]
     return out

@@ -66,3 +66,19 @@ rule select_arbitrage:
         "../envs/data.yaml"
     script:
         "../scripts/select_arbitrage.py"
+
+
+rule summarize_arbitrage:
+    input:
+        wins=expand("results/{{scale}}/arbitrage/{lang}.wins.json", lang=LANGS),
+    output:
+        summary="results/{scale}/arbitrage/summary.json",
+    log:
+        "logs/{scale}/summarize_arbitrage.log",
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/summarize_arbitrage.py"

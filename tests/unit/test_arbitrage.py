@@ -87,3 +87,22 @@ def test_margin_is_not_nan_for_pairs():
     df = scores([("p1", "a", "x", 1.0, True), ("p1", "b", "y", 0.0, True)])
     p = best_vs_worst(df, PROMPTS, min_margin=0.1, origin="offline").row(0, named=True)
     assert not math.isnan(p["chosen_score"] - p["rejected_score"])
+
+
+def test_summary_over_languages(tmp_path):
+    import json
+
+    from expanse.arbitrage import summarize
+
+    paths = []
+    for lang, sel, singles in [("fr", 0.9, {"a": 0.5, "b": 0.9}), ("ru", 0.4, {"a": 0.6, "b": None})]:
+        table = {"lang": lang, "n_prompts": 4, "n_selected": 3, "selected_mean_score": sel,
+                 "teachers": {t: {"wins": 2 if t == "a" else 1, "mean_score_on_selected_prompts": s}
+                              for t, s in singles.items()}}
+        paths.append(tmp_path / f"{lang}.wins.json")
+        paths[-1].write_text(json.dumps(table))
+    s = summarize([str(p) for p in paths], str(tmp_path / "summary.json"))
+    assert s["languages"]["fr"]["beats_every_teacher"] and not s["languages"]["ru"]["beats_every_teacher"]
+    assert s["languages"]["fr"]["top_teacher"] == "a" and s["total_wins"] == {"a": 4, "b": 2}
+    assert s["languages_where_arbitrage_beats_every_teacher"] == 1
+    assert json.loads((tmp_path / "summary.json").read_text()) == s

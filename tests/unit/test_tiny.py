@@ -1,0 +1,59 @@
+"""The tiny scale's building blocks: corpus from installed packages, tokenizer, architecture,
+reward-model preferences."""
+
+import polars as pl
+import pytest
+
+from expanse import tiny
+from expanse.languages import LANGUAGES
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "corpus.parquet"
+    return str(path), tiny.build_corpus(["fr", "ru", "ja", "hi"], str(path), seed=1, heldout_fraction=0.1)
+
+
+def test_catalogs_give_a_few_hundred_sentences_in_every_language():
+    counts = {c: len(tiny.catalog_sentences(c)) for c in LANGUAGES}
+    assert min(counts.values()) >= 300, counts
+
+
+def test_corpus_split_is_seeded_and_disjoint(corpus, tmp_path):
+    path, df = corpus
+    assert set(df["split"]) == {"train", "heldout"}
+    train = set(df.filter(pl.col("split") == "train")["text"])
+    assert not train & set(df.filter(pl.col("split") == "heldout")["text"])
+    again = tmp_path / "again.parquet"
+    tiny.build_corpus(["fr", "ru", "ja", "hi"], str(again), seed=1, heldout_fraction=0.1)
+    assert open(path, "rb").read() == again.read_bytes()
+
+
+def test_tokenizer_round_trips_and_has_the_aya_chat_template(corpus, tmp_path):
+    from transformers import AutoTokenizer
+
+    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    for text in ["Réécris cette phrase, s'il te plaît.", "Объясни, почему небо голубое.", "なぜ空は青いのですか。",
+                 "आसमान नीला क्यों है?"]:
+        assert tok.decode(tok(text)["input_ids"], skip_special_tokens=True) == text
+    chat = tok.apply_chat_template([{"role": "user", "content": "Salut"}], tokenize=False, add_generation_prompt=True)
+    assert chat == "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Salut<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"
+    assert tok.eos_token == "<|END_OF_TURN_TOKEN|>" and tok.pad_token == "<PAD>"
+    cfg = tiny.cohere_config({"hidden": 64, "ffn": 128, "layers": 2, "heads": 4, "kv_heads": 2}, tok)
+    assert cfg.model_type == "cohere" and cfg.use_qk_norm is False and cfg.vocab_size == len(tok)
+
+
+def test_preference_rows_rotate_rejection_kinds(corpus):
+    _, df = corpus
+    rows = tiny.preference_rows(df, ["fr", "ru"], "train", 8, seed=3)
+    assert len(rows) == 16
+    assert [r["kind"] for r in rows[:4]] == list(tiny.REJECTION_KINDS)
+    for r in rows:
+        assert r["chosen"] != r["rejected"] and r["chosen"] and r["prompt"]
+    wrong = [r for r in rows if r["kind"] == "wrong_language" and r["lang"] == "fr"]
+    assert wrong and all(r["rejected"] in set(df.filter(pl.col("lang") == "ru")["text"].to_list()) or
+                         any(s in r["rejected"] for s in df.filter(pl.col("lang") == "ru")["text"].to_list())
+                         for r in wrong)
+    single = tiny.preference_rows(df, ["fr"], "train", 4, seed=3)
+    assert "wrong_language" not in {r["kind"] for r in single}
