@@ -112,6 +112,7 @@ class PromptsCfg(Strict):
 class GenerationCfg(Strict):
     backend: str = "transformers"
     max_new_tokens: PositiveInt = 64
+    min_new_tokens: Annotated[int, Field(ge=0)] = 0
     temperature: Annotated[float, Field(ge=0)] = 0.0
     top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
     repetition_penalty: PositiveFloat = 1.0

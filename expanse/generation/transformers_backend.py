@@ -40,7 +40,8 @@ class Backend:
             sampling = cfg["temperature"] > 0
             with torch.no_grad():
                 out = self.model.generate(
-                    **enc, max_new_tokens=cfg["max_new_tokens"], do_sample=sampling, num_return_sequences=n,
+                    **enc, max_new_tokens=cfg["max_new_tokens"], min_new_tokens=cfg.get("min_new_tokens", 0),
+                    do_sample=sampling, num_return_sequences=n,
                     temperature=cfg["temperature"] if sampling else None, top_p=cfg["top_p"] if sampling else None,
                     repetition_penalty=cfg["repetition_penalty"], no_repeat_ngram_size=cfg["no_repeat_ngram_size"],
                     pad_token_id=self.tokenizer.pad_token_id)

@@ -21,7 +21,8 @@ def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: 
 
 def sampling_kwargs(generation: dict, n: int, seed: int) -> dict:
     return {"n": n, "temperature": generation["temperature"], "top_p": generation["top_p"],
-            "max_tokens": generation["max_new_tokens"], "repetition_penalty": generation["repetition_penalty"],
+            "max_tokens": generation["max_new_tokens"], "min_tokens": generation.get("min_new_tokens", 0),
+            "repetition_penalty": generation["repetition_penalty"],
             "seed": seed}
 
 

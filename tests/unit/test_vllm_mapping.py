@@ -22,7 +22,7 @@ def test_tensor_parallel_from_the_rules_gpus_and_safe_loading():
 
 def test_sampling_kwargs():
     assert v.sampling_kwargs(GEN, 4, 9) == {"n": 4, "temperature": 0.7, "top_p": 0.95, "max_tokens": 2048,
-                                            "repetition_penalty": 1.0, "seed": 9}
+                                            "min_tokens": 0, "repetition_penalty": 1.0, "seed": 9}
 
 
 def test_request_outputs_to_completions():
