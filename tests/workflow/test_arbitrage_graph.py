@@ -126,7 +126,10 @@ def test_rerun_is_byte_identical(built_copy):
 
 
 def _langs_and_rules(jobs):
-    return {w.get("lang") for _, w in jobs}, {r for r, _ in jobs}
+    """Languages of the per-language jobs, and every rule planned. The only job without a language
+    may be the scale's summary of all win tables."""
+    assert {r for r, w in jobs if "lang" not in w} <= {"summarize_arbitrage"}
+    return {w["lang"] for _, w in jobs if "lang" in w}, {r for r, _ in jobs}
 
 
 def test_editing_one_prompt_file_rebuilds_only_that_language(built_copy):
@@ -135,8 +138,9 @@ def test_editing_one_prompt_file_rebuilds_only_that_language(built_copy):
     jobs = planned_jobs(built_copy)
     langs, rules = _langs_and_rules(jobs)
     assert langs == {"fr"}
-    assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs"}
-    assert len(jobs) == 1 + 3 + 3 + 1 + 1
+    assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
+                     "summarize_arbitrage"}
+    assert len(jobs) == 1 + 3 + 3 + 1 + 1 + 1
 
 
 def test_editing_one_language_entry_in_params_rebuilds_only_that_language(built_copy):
@@ -156,7 +160,7 @@ def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     assert teachers == {"euro"}
     rules = {r for r, _ in jobs}
     assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "measure_teacher_loss"}
+                     "summarize_arbitrage", "measure_teacher_loss"}
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 

@@ -22,7 +22,8 @@ def test_32b_arbitrage_plans_with_gpu_resources(shipped_params):
 
 def test_8b_arbitrage_plans():
     jobs = planned_jobs(REPO, "arbitrage_8b")
-    assert {r for r, _ in jobs} == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs"}
+    assert {r for r, _ in jobs} == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
+                                     "summarize_arbitrage"}
     assert all("gpu=1" in w["_resources"] for r, w in jobs if r == "generate_teacher")
 
 
