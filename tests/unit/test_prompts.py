@@ -25,7 +25,7 @@ def write(path, rows):
 
 
 def fr_rows(n=4, prefix="fr"):
-    return [{"id": f"{prefix}-{i}", "task": "explain", "prompt": FR[i % len(FR)] + (" " * 0)} for i in range(n)]
+    return [{"id": f"{prefix}-{i}", "task": "explain", "prompt": FR[i % len(FR)]} for i in range(n)]
 
 
 @pytest.mark.parametrize("code", sorted(LANGUAGES))
