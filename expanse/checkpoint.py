@@ -23,3 +23,15 @@ def save_checkpoint(out_dir, model, tokenizer, *, title: str, made_by: dict, met
         (tmp / "expanse_config.json").write_text(json.dumps(made_by, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         if metrics is not None:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def load_tokenizer(location: str, load: dict, *, padding_side: str):
+    """The tokenizer of a model reference (the from_pretrained kwargs minus use_safetensors, which
+    only concerns weights), with a pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(location, **{k: v for k, v in load.items() if k != "use_safetensors"})
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

@@ -7,6 +7,7 @@ locale directory of the Django gettext catalogs the tiny corpus is read from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -56,3 +57,13 @@ def lingua_language(code: str):
     from lingua import Language as LinguaLanguage
 
     return LinguaLanguage.from_iso_code_639_1(getattr(IsoCode639_1, code.upper()))
+
+
+@lru_cache(maxsize=2)
+def detector(high_accuracy: bool = False):
+    """One lingua detector over the 23 languages, built once per process. Low-accuracy mode is
+    fast and small (0.94 on short texts); high-accuracy mode needs ~10 s and ~0.5 GB to load."""
+    from lingua import LanguageDetectorBuilder
+
+    builder = LanguageDetectorBuilder.from_languages(*[lingua_language(c) for c in LANGUAGES])
+    return (builder if high_accuracy else builder.with_low_accuracy_mode()).build()

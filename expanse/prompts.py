@@ -17,7 +17,7 @@ import polars as pl
 
 from expanse.errors import DataError
 from expanse.io import read_jsonl, write_parquet
-from expanse.languages import LANGUAGES, lingua_language
+from expanse.languages import LANGUAGES, detector, lingua_language
 
 REQUIRED = ("id", "prompt")
 OPTIONAL = ("task",)
@@ -27,20 +27,6 @@ MIN_LANG_CONFIDENCE = 0.5  # lingua's confidence that the text is in the declare
 
 def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-_DETECTOR = None
-
-
-def detector():
-    """One lingua detector over the 23 languages (low-accuracy mode: fast, 0.94 on short texts)."""
-    global _DETECTOR
-    if _DETECTOR is None:
-        from lingua import LanguageDetectorBuilder
-
-        _DETECTOR = (LanguageDetectorBuilder.from_languages(*[lingua_language(c) for c in LANGUAGES])
-                     .with_low_accuracy_mode().build())
-    return _DETECTOR
 
 
 def read_prompt_file(path: str, lang: str, *, check_language: bool = True) -> list[dict]:

@@ -7,7 +7,7 @@ for Chinese and Japanese too), and shortness = max(0, 1 - chars / target_chars) 
 
 from __future__ import annotations
 
-from expanse.languages import LANGUAGES, lingua_language
+from expanse.languages import detector, lingua_language
 
 
 def repetition(text: str, n: int = 4) -> float:
@@ -23,10 +23,7 @@ def shortness(text: str, target_chars: int) -> float:
 
 class LanguageFidelity:
     def __init__(self, *, target_chars: int, high_accuracy: bool = False):
-        from lingua import LanguageDetectorBuilder
-
-        builder = LanguageDetectorBuilder.from_languages(*[lingua_language(c) for c in LANGUAGES])
-        self.detector = (builder if high_accuracy else builder.with_low_accuracy_mode()).build()
+        self.detector = detector(high_accuracy)
         self.target_chars = target_chars
 
     def lang_prob(self, text: str, lang: str) -> float:

@@ -8,16 +8,14 @@ from __future__ import annotations
 class RewardModel:
     def __init__(self, location: str, *, load: dict, batch_size: int, gpus: int = 0, max_length: int = 4096):
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification
 
+        from expanse.checkpoint import load_tokenizer
         from expanse.tiny import register_cohere_sequence_classification
 
         register_cohere_sequence_classification()  # tiny Cohere reward models; harmless otherwise
         self.torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(location, **{k: v for k, v in load.items() if k != "use_safetensors"})
-        self.tokenizer.padding_side = "right"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer = load_tokenizer(location, load, padding_side="right")
         kwargs = {"dtype": torch.bfloat16 if gpus else torch.float32}
         if gpus > 1:
             kwargs["device_map"] = "auto"

@@ -10,15 +10,14 @@ DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "a
 class Backend:
     def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 0):
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
+
+        from expanse.checkpoint import load_tokenizer
 
         self.torch = torch
         self.cfg = generation
         self.seed = seed
-        self.tokenizer = AutoTokenizer.from_pretrained(model, **{k: v for k, v in load.items() if k != "use_safetensors"})
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer = load_tokenizer(model, load, padding_side="left")
         kwargs = {"dtype": getattr(torch, DTYPES[generation["dtype"]]) if generation["dtype"] != "auto" else "auto"}
         if gpus > 1:
             kwargs["device_map"] = "auto"
