@@ -56,3 +56,17 @@ def test_preference_rows_rotate_rejection_kinds(corpus):
     assert wrong and all(any(s in r["rejected"] for s in russian) for r in wrong)
     single = tiny.preference_rows(df, ["fr"], "train", 4, seed=3)
     assert "wrong_language" not in {r["kind"] for r in single}
+
+
+def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp_path):
+    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    spec = {"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1, "steps": 3, "lr": 1e-3,
+            "batch_size": 2, "seq_len": 32, "other_weight": 0.0, "languages": ["fr"]}
+    for run in ("a", "b"):
+        tiny.pretrain(spec, corpus_path=corpus[0], tokenizer_dir=str(tmp_path / "tok"), out_dir=str(tmp_path / run),
+                      init_dir=None, codes=["fr", "ru"], seed=5, threads=1, name="t")
+        tiny.train_reward_model({**spec, "batch_size": 4}, corpus_path=corpus[0], init_dir=str(tmp_path / run),
+                                out_dir=str(tmp_path / f"rm_{run}"), codes=["fr", "ru"], pairs_per_language=4,
+                                seed=5, threads=1)
+    assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
+    assert (tmp_path / "rm_a/model.safetensors").read_bytes() == (tmp_path / "rm_b/model.safetensors").read_bytes()
