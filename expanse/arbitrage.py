@@ -76,10 +76,11 @@ def summarize(wins_paths: list[str], out_path: str) -> dict:
     """All languages' win tables in one: per language the winning teacher counts, and whether the
     arbitraged set beats every single teacher in mean arbiter score on the same prompts."""
     import json
+    from pathlib import Path
 
     per_lang, totals = {}, {}
     for path in wins_paths:
-        table = json.loads(open(path, encoding="utf-8").read())
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
         teachers = table["teachers"]
         singles = {t: v["mean_score_on_selected_prompts"] for t, v in teachers.items()}
         selected = table["selected_mean_score"]

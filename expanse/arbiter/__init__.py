@@ -35,23 +35,33 @@ def combine(method: str, weights: dict, reward: float | None, fidelity: float) -
     return weights.get("reward_model", 1.0) * reward + weights.get("language_fidelity", 1.0) * fidelity
 
 
-def score_rows(rows: list[dict], *, method: str, weights: dict, min_lang_prob: float, target_chars: int,
-               high_accuracy: bool, reward_model=None) -> list[dict]:
-    """rows carry prompt, completion, lang; returns reward, lang_prob, lang_ok, score per row."""
+def measure_rows(rows: list[dict], *, target_chars: int, high_accuracy: bool, reward_model=None) -> list[tuple]:
+    """(reward, lang_prob, fidelity) per row of prompt, completion, lang; reward is None without a
+    reward model. Every arbiter method is a combination of these (see `verdicts`)."""
     from expanse.arbiter.language_fidelity import LanguageFidelity
 
     fidelity = LanguageFidelity(target_chars=target_chars, high_accuracy=high_accuracy)
     fid = fidelity.score([r["completion"] for r in rows], [r["lang"] for r in rows])
     rewards: list[float | None] = [None] * len(rows)
-    if uses_reward_model(method):
-        if reward_model is None:
-            raise ValueError(f"arbiter {method!r} needs a reward model")
+    if reward_model is not None:
         rewards = reward_model.score([r["prompt"] for r in rows], [r["completion"] for r in rows])
-    out = []
-    for (lang_prob, f), reward in zip(fid, rewards):
-        out.append({"reward": reward, "lang_prob": lang_prob, "lang_ok": lang_prob >= min_lang_prob,
-                    "score": combine(method, weights, reward, f)})
-    return out
+    return [(reward, lang_prob, f) for (lang_prob, f), reward in zip(fid, rewards)]
+
+
+def verdicts(measures: list[tuple], *, method: str, weights: dict, min_lang_prob: float) -> list[dict]:
+    """reward, lang_prob, lang_ok, score per measured row under one arbiter method."""
+    return [{"reward": reward, "lang_prob": lang_prob, "lang_ok": lang_prob >= min_lang_prob,
+             "score": combine(method, weights, reward, f)} for reward, lang_prob, f in measures]
+
+
+def score_rows(rows: list[dict], *, method: str, weights: dict, min_lang_prob: float, target_chars: int,
+               high_accuracy: bool, reward_model=None) -> list[dict]:
+    """rows carry prompt, completion, lang; returns reward, lang_prob, lang_ok, score per row."""
+    if uses_reward_model(method) and reward_model is None:
+        raise ValueError(f"arbiter {method!r} needs a reward model")
+    measures = measure_rows(rows, target_chars=target_chars, high_accuracy=high_accuracy,
+                            reward_model=reward_model if uses_reward_model(method) else None)
+    return verdicts(measures, method=method, weights=weights, min_lang_prob=min_lang_prob)
 
 
 def run_scoring(generations_path: str, prompts_path: str, out_path: str, *, arbiter: dict,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from expanse.arbiter import ARBITERS, score_rows
+from expanse.arbiter import ARBITERS, measure_rows, verdicts
 from expanse.io import write_json
 from expanse.tiny import preference_rows
 
@@ -18,11 +18,13 @@ def measure_accuracy(corpus_path: str, reward_model_dir: str, out_path: str, *, 
     rm = RewardModel(reward_model_dir, load={"use_safetensors": True}, batch_size=arbiter["batch_size"])
     chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
     rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]
-    common = {k: arbiter[k] for k in ("weights", "min_lang_prob", "target_chars")}
+    # Reward and fidelity are measured once; each method only combines them differently.
+    measured = [measure_rows(side, target_chars=arbiter["target_chars"], high_accuracy=arbiter["lingua_high_accuracy"],
+                             reward_model=rm) for side in (chosen, rejected)]
     result = {"n_pairs": len(rows), "accuracy": {}, "by_kind": {}, "configured": arbiter["method"]}
     for method in ARBITERS:
-        a = score_rows(chosen, method=method, high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm, **common)
-        b = score_rows(rejected, method=method, high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm, **common)
+        a, b = (verdicts(m, method=method, weights=arbiter["weights"], min_lang_prob=arbiter["min_lang_prob"])
+                for m in measured)
         correct = [(x["lang_ok"], x["score"]) > (y["lang_ok"], y["score"]) for x, y in zip(a, b)]
         result["accuracy"][method] = round(sum(correct) / len(correct), 4)
         kinds: dict[str, list[bool]] = {}
