@@ -13,12 +13,15 @@ include: "rules/tiny.smk"
 include: "rules/prompts.smk"
 include: "rules/arbitrage.smk"
 include: "rules/preference.smk"
+include: "rules/sft.smk"
+include: "rules/online.smk"
 
 
 rule all:
     default_target: True
     input:
         arbitrage_targets("tiny"),
+        training_targets("tiny"),
 
 
 rule arbitrage_tiny:
@@ -34,3 +37,18 @@ rule arbitrage_8b:
 rule arbitrage_32b:
     input:
         arbitrage_targets("32b"),
+
+
+rule train_tiny:
+    input:
+        training_targets("tiny"),
+
+
+rule train_8b:
+    input:
+        training_targets("8b"),
+
+
+rule train_32b:
+    input:
+        training_targets("32b"),

@@ -13,16 +13,24 @@ def model_card(title: str, made_by: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_card(directory, *, title: str, made_by: dict, metrics: dict | None = None) -> None:
+    """The model card README, the resolved config that made the model and its metrics."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    (directory / "README.md").write_text(model_card(title, made_by), encoding="utf-8")
+    (directory / "expanse_config.json").write_text(json.dumps(made_by, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    if metrics is not None:
+        (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
 def save_checkpoint(out_dir, model, tokenizer, *, title: str, made_by: dict, metrics: dict | None = None) -> None:
     """save_pretrained (safetensors) + tokenizer + model card + resolved config, renamed into place at once."""
     with atomic_path(out_dir, directory=True) as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
-        (tmp / "README.md").write_text(model_card(title, made_by), encoding="utf-8")
-        (tmp / "expanse_config.json").write_text(json.dumps(made_by, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-        if metrics is not None:
-            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        write_card(tmp, title=title, made_by=made_by, metrics=metrics)
 
 
 def load_tokenizer(location: str, load: dict, *, padding_side: str):

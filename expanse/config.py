@@ -27,7 +27,7 @@ ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
-RESOURCE_CLASSES = ("default", "tiny", "generate", "score")
+RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo")
 GENERATION_BACKENDS = tuple(BACKENDS)
 
 
@@ -151,6 +151,8 @@ class PairsCfg(Strict):
 
 
 class Resources(Strict):
+    """A SLURM request. `gpu` is the job's total (sbatch --gpus), spread evenly over `nodes`."""
+
     gpu: Annotated[int, Field(ge=0)] = 0
     gpu_model: str | None = None
     nodes: PositiveInt = 1
@@ -159,6 +161,68 @@ class Resources(Strict):
     runtime: PositiveInt = 60
     slurm_partition: str | None = None
     slurm_extra: str | None = None
+
+    @model_validator(mode="after")
+    def _per_node(self):
+        if self.nodes > 1 and (self.gpu == 0 or self.gpu % self.nodes):
+            raise ValueError(f"gpu: {self.gpu} GPUs cannot be spread evenly over {self.nodes} nodes")
+        return self
+
+
+class LoraCfg(Strict):
+    """LoRA through peft; merged back into full weights when training ends."""
+
+    r: PositiveInt = 16
+    alpha: PositiveInt = 32
+    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class TrainCfg(Strict):
+    """What every trl trainer here shares. `epochs` unless `max_steps` is set; a checkpoint every
+    `save_steps` optimizer steps makes a killed job resume where it stopped."""
+
+    lr: PositiveFloat = 1e-5
+    epochs: PositiveFloat = 1.0
+    max_steps: PositiveInt | None = None
+    batch_size: PositiveInt = 8
+    grad_accum: PositiveInt = 1
+    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    max_length: PositiveInt = 1024
+    save_steps: PositiveInt = 100
+    precision: Literal["fp32", "bf16"] = "bf16"
+    gradient_checkpointing: bool = False
+    lora: LoraCfg | None = None
+
+
+class SFTCfg(TrainCfg):
+    pass
+
+
+class DPOCfg(TrainCfg):
+    beta: PositiveFloat = 0.1
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
+
+
+class OnlineCfg(Strict):
+    """Online iterative DPO: `iterations` rounds of sampling k completions per prompt from the
+    current policy, arbiter ranking, and DPO on best vs worst (reference: the family's DPO model)."""
+
+    iterations: PositiveInt = 3
+    samples_per_prompt: Annotated[int, Field(ge=2)] = 4
+    temperature: PositiveFloat = 1.0
+    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
+    min_margin: Annotated[float, Field(ge=0)] = 0.1
+    dpo: DPOCfg = DPOCfg()
+
+
+class LaunchCfg(Strict):
+    """How a training job with several GPUs is launched: accelerate with FSDP (full sharding, ZeRO-3
+    equivalent; no extra dependency) or DeepSpeed ZeRO-3 (needs the deepspeed package)."""
+
+    strategy: Literal["fsdp", "deepspeed_zero3"] = "fsdp"
+    main_process_port: Annotated[int, Field(gt=1023, lt=65536)] = 29500
 
 
 class Scale(Strict):
@@ -169,6 +233,10 @@ class Scale(Strict):
     generation: GenerationCfg = GenerationCfg()
     prompts: PromptsCfg = PromptsCfg()
     pairs: PairsCfg = PairsCfg()
+    sft: SFTCfg = SFTCfg()
+    dpo: DPOCfg = DPOCfg()
+    online: OnlineCfg = OnlineCfg()
+    launch: LaunchCfg = LaunchCfg()
     tiny: TinyBuild | None = None
     resources: dict[str, Resources] = {}
 

@@ -119,3 +119,56 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
     if s.tiny is not None:
         out += [f"results/{scale}/models/teacher_heldout_loss.json", f"results/{scale}/models/arbiter_accuracy.json"]
     return out
+
+
+# ---------------------------------------------------------------------------------- training
+def family_languages(params: Params, family: str) -> list[str]:
+    return params.family_languages(family)
+
+
+def check_family(params: Params, family: str, lang: str) -> None:
+    if params.languages[lang].family != family:
+        raise ValueError(f"language {lang!r} belongs to family {params.languages[lang].family!r}, not {family!r}")
+
+
+def checkpoint_dir(scale: str, family: str, stage: str) -> str:
+    return f"results/{scale}/checkpoints/{family}/{stage}"
+
+
+def policy_dir(scale: str, family: str, it: int) -> str:
+    """The policy that online iteration `it` samples from and trains on: the family's offline DPO
+    model for the first iteration, the previous iteration's model after that."""
+    it = int(it)
+    if it < 1:
+        raise ValueError(f"online iterations count from 1, got {it}")
+    return checkpoint_dir(scale, family, "dpo" if it == 1 else f"online_it{it - 1}")
+
+
+def final_stage(params: Params, scale: str) -> str:
+    return f"online_it{params.scales[scale].online.iterations}"
+
+
+def checkpoint_ref(params: Params, scale: str, location: str) -> dict:
+    """A checkpoint this workflow wrote, as a model reference: safetensors, and remote code only if
+    the base model's params entry opts in (fine-tuning keeps the architecture)."""
+    return {"location": location, "load": {"use_safetensors": True,
+                                           "trust_remote_code": params.scales[scale].base.trust_remote_code}}
+
+
+def sampling(params: Params, scale: str) -> dict:
+    """The scale's generation settings with the online sampling temperature and top_p."""
+    s = params.scales[scale]
+    return {**s.generation.model_dump(), "temperature": s.online.temperature, "top_p": s.online.top_p}
+
+
+def online_seed(params: Params, it: int) -> int:
+    """Each iteration draws different samples, the same on every rerun."""
+    return params.seed + 1000 * int(it)
+
+
+def training_targets(params: Params, scale: str) -> list[str]:
+    out = []
+    for family in params.families:
+        out += [checkpoint_dir(scale, family, final_stage(params, scale))]
+    out.append(f"results/{scale}/checkpoints/summary.json")
+    return out

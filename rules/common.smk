@@ -15,6 +15,7 @@ except ExpanseError as _e:
 SCALES = list(PARAMS.scales)
 LANGS = list(PARAMS.languages)
 FAMILIES = list(PARAMS.families)
+FAMILY_LANGUAGES = {family: ws.family_languages(PARAMS, family) for family in FAMILIES}
 
 
 wildcard_constraints:
@@ -22,6 +23,7 @@ wildcard_constraints:
     lang=ws.alternation(LANGS),
     teacher=ws.alternation(ws.all_teachers(PARAMS)),
     family=ws.alternation(FAMILIES),
+    it=r"[1-9][0-9]*",
 
 
 def scale_of(wildcards):
@@ -106,6 +108,75 @@ def get_gpus(key):
     return gpus
 
 
+def get_nodes(key):
+    def nodes(wildcards):
+        return ws.resources(PARAMS, wildcards.scale, key).nodes
+
+    return nodes
+
+
+# ---- training: a family's inputs are its per-language files, never a glob
+def family_files(pattern):
+    def files(wildcards):
+        values = dict(wildcards.items())
+        return [pattern.format(**{**values, "lang": lang}) for lang in ws.family_languages(PARAMS, wildcards.family)]
+
+    return files
+
+
+def get_base_model(wildcards):
+    return ws.model_inputs(PARAMS, wildcards.scale, "base")
+
+
+def get_base_ref(wildcards):
+    return ws.model_ref(PARAMS, wildcards.scale, "base")
+
+
+def get_policy(wildcards):
+    """The checkpoint online iteration {it} samples from and continues: dpo, then online_it{it-1}."""
+    if "lang" in wildcards.keys():
+        ws.check_family(PARAMS, wildcards.family, wildcards.lang)
+    return ws.policy_dir(wildcards.scale, wildcards.family, wildcards.it)
+
+
+def get_checkpoint_load(wildcards):
+    return ws.checkpoint_ref(PARAMS, wildcards.scale, "")["load"]
+
+
+def get_online(key):
+    def value(wildcards):
+        return getattr(scale_of(wildcards).online, key)
+
+    return value
+
+
+def get_online_dpo(wildcards):
+    return scale_of(wildcards).online.dpo.model_dump()
+
+
+def get_sampling(wildcards):
+    return ws.sampling(PARAMS, wildcards.scale)
+
+
+def get_online_seed(wildcards):
+    return ws.online_seed(PARAMS, wildcards.it)
+
+
+def get_family_online_scores(wildcards):
+    return [f"results/{wildcards.scale}/online/{family}/it{it}/scores/{lang}.parquet"
+            for family in FAMILIES for lang in ws.family_languages(PARAMS, family)
+            for it in range(1, scale_of(wildcards).online.iterations + 1)]
+
+
+def get_training_metrics(wildcards):
+    stages = ["sft", "dpo", *(f"online_it{it}" for it in range(1, scale_of(wildcards).online.iterations + 1))]
+    return [f"results/{wildcards.scale}/checkpoints/{family}/{stage}.metrics.json" for family in FAMILIES for stage in stages]
+
+
 # ---- targets
 def arbitrage_targets(scale):
     return ws.arbitrage_targets(PARAMS, scale)
+
+
+def training_targets(scale):
+    return ws.training_targets(PARAMS, scale)

@@ -18,3 +18,32 @@ rule build_pairs:
         "../envs/data.yaml"
     script:
         "../scripts/build_pairs.py"
+
+
+rule train_dpo:
+    input:
+        pairs=family_files("results/{scale}/pairs/offline/{lang}.parquet"),
+        prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
+        sft="results/{scale}/checkpoints/{family}/sft",
+    output:
+        checkpoint=directory("results/{scale}/checkpoints/{family}/dpo"),
+        metrics="results/{scale}/checkpoints/{family}/dpo.metrics.json",
+    log:
+        "logs/{scale}/train_dpo/{family}.log",
+    benchmark:
+        "benchmarks/{scale}/train_dpo/{family}.tsv"
+    params:
+        load=get_checkpoint_load,
+        training=get_scale_section("dpo"),
+        launch=get_scale_section("launch"),
+        gpus=get_gpus("dpo"),
+        nodes=get_nodes("dpo"),
+        work_dir="results/{scale}/resume/{family}/dpo",
+        seed=config["seed"],
+    resources:
+        **resources_for("dpo"),
+    threads: threads_for("dpo")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_dpo.py"

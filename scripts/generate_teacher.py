@@ -10,7 +10,8 @@ def main(smk):
     teacher = smk.params.teacher
     run_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang,
                    model_name=smk.wildcards.teacher, location=teacher["location"], load=teacher["load"],
-                   generation=smk.params.generation, samples=1, seed=smk.params.seed, gpus=smk.params.gpus)
+                   generation=smk.params.generation, samples=1, seed=smk.params.seed, gpus=smk.params.gpus,
+                   splits=("train", "dev"))
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -28,13 +28,14 @@ def get_backend(name: str):
 
 
 def run_generation(prompts_path: str, out_path: str, *, lang: str, model_name: str, location: str, load: dict,
-                   generation: dict, samples: int, seed: int, gpus: int = 0, split: str = "train") -> None:
-    """Generate `samples` completions for every prompt of `split` and write the generations contract."""
+                   generation: dict, samples: int, seed: int, gpus: int = 0,
+                   splits: tuple[str, ...] = ("train", "dev")) -> None:
+    """Generate `samples` completions for every prompt of `splits` and write the generations contract."""
     import polars as pl
 
     from expanse.io import read_parquet, write_parquet
 
-    prompts = read_parquet(prompts_path, "prompts").filter(pl.col("split") == split)
+    prompts = read_parquet(prompts_path, "prompts").filter(pl.col("split").is_in(list(splits)))
     backend = get_backend(generation["backend"])(location, load=load, generation=generation, seed=seed, gpus=gpus)
     conversations = [[{"role": "user", "content": p}] for p in prompts["prompt"]]
     outputs = backend.generate(conversations, n=samples)

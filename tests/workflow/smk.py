@@ -39,4 +39,4 @@ def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
     return [(r, w) for r, w in jobs if r not in TARGET_RULES]
 
 
-TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "merged", "eval") for s in ("tiny", "8b", "32b"))}
+TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "train", "merged", "eval") for s in ("tiny", "8b", "32b"))}

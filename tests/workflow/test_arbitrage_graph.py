@@ -4,36 +4,15 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import polars as pl
 import pytest
-import yaml
 
-from shrink import REPO, TEST_LANGUAGES, copy_repo, shrink_params
+from conftest import params_of, write_params
+from shrink import TEST_LANGUAGES, family_of
 from smk import planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory, shipped_params):
-    """The shrunk tiny arbitrage graph, built once for the session."""
-    root = copy_repo(tmp_path_factory.mktemp("tiny") / "repo", shrink_params(shipped_params))
-    snakemake(root, "-c2", "all")
-    return root
-
-
-@pytest.fixture
-def built_copy(built, tmp_path):
-    """A copy of the built repo (mtimes and Snakemake metadata kept) to edit freely."""
-    dest = tmp_path / "repo"
-    shutil.copytree(built, dest, symlinks=True)
-    return dest
-
-
-def params_of(root):
-    return yaml.safe_load((root / "params.yaml").read_text())
 
 
 def test_artifacts_follow_the_contracts_and_the_selection_is_right(built):
@@ -48,12 +27,13 @@ def test_artifacts_follow_the_contracts_and_the_selection_is_right(built):
         assert set(prompts["split"]) <= {"train", "dev", "test"} and (prompts["lang"] == lang).all()
         n_train = prompts.filter(pl.col("split") == "train").height
         assert n_train == p["scales"]["tiny"]["prompts"]["max_train"]
+        n_gen = prompts.filter(pl.col("split") != "test").height  # train and dev (dev measures training)
         assert prompts.filter(pl.col("split") == "test").height >= 10
         all_scores = []
         for t in teachers:
             gen = pl.read_parquet(res / f"generations/{lang}/{t}.parquet")
             assert gen.columns == ["prompt_id", "lang", "model", "sample", "completion", "n_tokens", "finish_reason"]
-            assert gen.height == n_train and (gen["model"] == t).all()
+            assert gen.height == n_gen and (gen["model"] == t).all()
             assert set(gen["finish_reason"]) <= {"stop", "length"} and (gen["n_tokens"] > 0).any()
             sc = pl.read_parquet(res / f"scores/{lang}/{t}.parquet")
             assert sc.columns == gen.columns + ["reward", "lang_prob", "lang_ok", "score"]
@@ -69,7 +49,7 @@ def test_artifacts_follow_the_contracts_and_the_selection_is_right(built):
             assert row["score"] == cands.filter(pl.col("lang_ok"))["score"].max()
             assert cands.filter((pl.col("model") == row["teacher"]) & pl.col("lang_ok"))["completion"].to_list() == [row["completion"]]
         no_valid = scores.group_by("prompt_id").agg(pl.col("lang_ok").any()).filter(~pl.col("lang_ok")).height
-        assert sft.height == n_train - no_valid
+        assert sft.height == n_gen - no_valid
         wins = json.loads((res / f"arbitrage/{lang}.wins.json").read_text())
         assert sum(v["wins"] for v in wins["teachers"].values()) == wins["n_selected"] == sft.height
         pairs = pl.read_parquet(res / f"pairs/offline/{lang}.parquet")
@@ -125,42 +105,55 @@ def test_rerun_is_byte_identical(built_copy):
         assert (built_copy / p).read_bytes() == before[p], p
 
 
-def _langs_and_rules(jobs):
-    """Languages of the per-language jobs, and every rule planned. The only job without a language
-    may be the scale's summary of all win tables."""
-    assert {r for r, w in jobs if "lang" not in w} <= {"summarize_arbitrage"}
-    return {w["lang"] for _, w in jobs if "lang" in w}, {r for r, _ in jobs}
+TRAINING_RULES = {"train_sft", "train_dpo", "sample_policy", "score_policy", "build_online_pairs", "train_online_dpo"}
 
 
-def test_editing_one_prompt_file_rebuilds_only_that_language(built_copy):
+def _scope(jobs):
+    """Languages of the per-language arbitrage jobs, families of the training jobs, and every rule
+    planned. The only jobs with neither are the scale's summaries."""
+    assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= {"summarize_arbitrage", "summarize_training"}
+    langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES}
+    return langs, {w["family"] for _, w in jobs if "family" in w}, {r for r, _ in jobs}
+
+
+def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(built_copy):
     f = built_copy / "data/prompts/fr.jsonl"
-    f.write_text(f.read_text().replace("\n", "\n", 1).replace('"fr-001"', '"fr-001b"', 1))
+    f.write_text(f.read_text().replace('"fr-001"', '"fr-001b"', 1))
+    p = params_of(built_copy)
+    family = family_of(p, "fr")
     jobs = planned_jobs(built_copy)
-    langs, rules = _langs_and_rules(jobs)
-    assert langs == {"fr"}
+    langs, families, rules = _scope(jobs)
+    assert langs == {"fr"} and families == {family}
     assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage"}
-    assert len(jobs) == 1 + 3 + 3 + 1 + 1 + 1
+                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training"}
+    n_family = sum(family_of(p, lang) == family for lang in TEST_LANGUAGES)
+    iterations = p["scales"]["tiny"]["online"]["iterations"]
+    arbitrage = 1 + 3 + 3 + 1 + 1 + 1
+    training = 2 + iterations * (3 * n_family + 1) + 1  # sft, dpo; per iteration sample/score/pairs + train
+    assert len(jobs) == arbitrage + training
+    # the whole family resamples (its policy changed), every language of it, nothing outside it
+    assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {c for c in TEST_LANGUAGES if family_of(p, c) == family}
 
 
 def test_editing_one_language_entry_in_params_rebuilds_only_that_language(built_copy):
     p = params_of(built_copy)
+    old = family_of(p, "fr")
     p["languages"]["fr"]["family"] = "asian"
-    (built_copy / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
-    langs, rules = _langs_and_rules(planned_jobs(built_copy))
-    assert langs == {"fr"} and "pretrain_base" not in rules
+    write_params(built_copy, p)
+    langs, families, rules = _scope(planned_jobs(built_copy))
+    assert langs == {"fr"} and families == {old, "asian"} and "pretrain_base" not in rules
 
 
 def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     p = params_of(built_copy)
     p["scales"]["tiny"]["teachers"]["euro"]["tiny"]["steps"] += 1
-    (built_copy / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False, allow_unicode=True))
+    write_params(built_copy, p)
     jobs = planned_jobs(built_copy)
     teachers = {w["teacher"] for r, w in jobs if "teacher" in w}
     assert teachers == {"euro"}
     rules = {r for r, _ in jobs}
     assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", "measure_teacher_loss"}
+                     "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training"}
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 

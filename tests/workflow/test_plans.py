@@ -27,6 +27,28 @@ def test_8b_arbitrage_plans():
     assert all("gpu=1" in w["_resources"] for r, w in jobs if r == "generate_teacher")
 
 
+def test_32b_training_plans_multi_node_gpu_jobs(shipped_params):
+    jobs = planned_jobs(REPO, "train_32b")
+    n_fam = len(shipped_params["families"])
+    iterations = shipped_params["scales"]["32b"]["online"]["iterations"]
+    count = lambda rule: sum(r == rule for r, _ in jobs)  # noqa: E731
+    assert count("train_sft") == count("train_dpo") == n_fam
+    assert count("train_online_dpo") == n_fam * iterations
+    assert count("sample_policy") == count("score_policy") == count("build_online_pairs") == 23 * iterations
+    for r, w in jobs:
+        if r in ("train_sft", "train_dpo", "train_online_dpo"):
+            assert "gpu=16" in w["_resources"] and "nodes=2" in w["_resources"] and "gpu_model=h100" in w["_resources"]
+        if r == "sample_policy":
+            assert "gpu=4" in w["_resources"]
+    assert {w["it"] for r, w in jobs if r == "train_online_dpo"} == {str(i) for i in range(1, iterations + 1)}
+
+
+def test_8b_training_plans_one_node():
+    jobs = planned_jobs(REPO, "train_8b")
+    sft = [w for r, w in jobs if r == "train_sft"]
+    assert sft and all("gpu=8" in w["_resources"] and "nodes=1" in w["_resources"] for w in sft)
+
+
 def test_tiny_plans_every_job_without_gpu(tmp_path):
     jobs = planned_jobs(copy_repo(tmp_path / "repo"), "all")
     assert len(jobs) > 200

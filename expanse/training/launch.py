@@ -1,0 +1,86 @@
+"""The training command, built from the rule's resources, and running it.
+
+- CPU or one GPU: one process, `python -m expanse.training SPEC`.
+- several GPUs on one node: `accelerate launch` with the FSDP (or DeepSpeed ZeRO-3) config from
+  envs/accelerate/, one process per GPU.
+- several nodes: `srun` starts one `accelerate launch` per node across the SLURM allocation; each
+  takes its machine rank from `$SLURM_NODEID` and meets the others at the allocation's first node.
+
+The rule's script writes the job spec (JSON) into the job's resume directory and calls
+`run_training`; the launched processes read only that spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from expanse.errors import ExpanseError
+
+ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "envs" / "accelerate"
+STRATEGIES = ("fsdp", "deepspeed_zero3")
+
+
+def launch_command(spec_path: str, *, gpus: int, nodes: int = 1, strategy: str = "fsdp", precision: str = "bf16",
+                   port: int = 29500, head_node: str | None = None, python: str = sys.executable,
+                   config_dir: Path = ACCELERATE_CONFIGS) -> list[str]:
+    """argv of the training launch for `gpus` GPUs in total over `nodes` nodes."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown launch strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+    if nodes < 1 or gpus < 0:
+        raise ValueError(f"bad resources: gpus={gpus}, nodes={nodes}")
+    if nodes > 1 and (gpus == 0 or gpus % nodes):
+        raise ValueError(f"{gpus} GPUs cannot be spread evenly over {nodes} nodes")
+    train = ["-m", "expanse.training", str(spec_path)]
+    if gpus <= 1 and nodes == 1:
+        return [python, *train]
+    accelerate = [python, "-m", "accelerate.commands.launch", "--config_file", str(Path(config_dir) / f"{strategy}.yaml"),
+                  "--num_processes", str(gpus), "--num_machines", str(nodes),
+                  "--mixed_precision", "bf16" if precision == "bf16" else "no"]
+    if nodes == 1:
+        return [*accelerate, "--main_process_port", str(port), *train]
+    if not head_node:
+        raise ValueError("a multi-node launch needs the head node's address")
+    # One launcher per node; $SLURM_NODEID is expanded by each node's shell, not here.
+    per_node = shlex.join([*accelerate, "--main_process_ip", head_node, "--main_process_port", str(port),
+                           "--rdzv_backend", "static", "--same_network"])
+    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+            "bash", "-c", f"{per_node} --machine_rank \"$SLURM_NODEID\" {shlex.join(train)}"]
+
+
+def head_node_of_allocation() -> str:
+    """The first host of the SLURM allocation (the rendezvous point of a multi-node launch)."""
+    nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+    if not nodelist:
+        raise ExpanseError("a multi-node training job must run inside a SLURM allocation (no SLURM_JOB_NODELIST)")
+    out = subprocess.run(["scontrol", "show", "hostnames", nodelist], check=True, capture_output=True, text=True)
+    return out.stdout.split()[0]
+
+
+def run_training(spec: dict, *, gpus: int, nodes: int, strategy: str, port: int) -> None:
+    """Write the spec into its resume directory and run the launch; the checkpoint appears at
+    spec['out_dir'] only when training ended (the trainer renames it into place)."""
+    from expanse.io import write_json
+    from expanse.training.resume import prepare_work_dir
+
+    prepare_work_dir(spec)
+    spec_path = Path(spec["work_dir"]) / "spec.json"
+    write_json(spec, spec_path)
+    head = head_node_of_allocation() if nodes > 1 else None
+    argv = launch_command(str(spec_path), gpus=gpus, nodes=nodes, strategy=strategy,
+                          precision=spec["config"]["precision"], port=port, head_node=head)
+    print("launch:", shlex.join(argv), flush=True)
+    env = {**os.environ, "PYTHONHASHSEED": str(spec["seed"])}
+    proc = subprocess.run(argv, env=env)
+    if proc.returncode != 0:
+        raise ExpanseError(f"training {spec['name']} failed (exit {proc.returncode}); see the job's log")
+    if not (Path(spec["out_dir"]) / "config.json").exists():
+        raise ExpanseError(f"training {spec['name']} ended without writing {spec['out_dir']}")
+
+
+def read_spec(path: str) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,93 @@
+"""Resuming a killed training job (SLURM preemption, a crash, Ctrl-C).
+
+A training job works in its resume directory (`results/{scale}/resume/{family}/{stage}/`, never an
+output): the trainer saves `checkpoint-N/` there every `save_steps` steps, and the finished model
+is renamed into the output directory only at the end, so Snakemake never sees a partial checkpoint.
+
+A rerun resumes from the last *complete* checkpoint (the trainer writes `trainer_state.json` last;
+a checkpoint without it was cut off mid-write and is removed). The directory carries the
+fingerprint of the job (spec, data file contents, model files): a job whose inputs or settings
+changed starts over instead of resuming someone else's run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+STATE = "trainer_state.json"
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _model_digest(location: str) -> str:
+    """A local model directory by its files' names, sizes and mtimes (hashing 60 GB of weights per
+    job would cost minutes); a hub ID by itself (its revision is in the spec)."""
+    root = Path(location)
+    if not root.is_dir():
+        return location
+    entries = sorted(f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                     for p in root.rglob("*") if p.is_file())
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
+def fingerprint(spec: dict) -> str:
+    parts = {
+        "spec": {k: v for k, v in spec.items() if k not in ("made_by",)},
+        "data": {p: _file_digest(Path(p)) for p in sorted(set(spec["data"]) | set(spec["prompts"]))},
+        "models": {m["location"]: _model_digest(m["location"]) for m in (spec["model"], spec.get("ref_model")) if m},
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def complete_checkpoints(work_dir: str | Path) -> list[tuple[int, Path]]:
+    root = Path(work_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        m = CHECKPOINT.match(p.name)
+        if m and p.is_dir() and (p / STATE).is_file():
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def last_checkpoint(work_dir: str | Path) -> str | None:
+    found = complete_checkpoints(work_dir)
+    return str(found[-1][1]) if found else None
+
+
+def prepare_work_dir(spec: dict) -> str | None:
+    """Make the resume directory ready; return the checkpoint the run will resume from (or None)."""
+    work = Path(spec["work_dir"])
+    stamp = work / "fingerprint"
+    fp = fingerprint(spec)
+    if work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fp):
+        print(f"resume: {work} belongs to another run of this job (inputs or settings changed); starting over", flush=True)
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fp + "\n")
+    for p in work.iterdir():
+        if CHECKPOINT.match(p.name) and not (p / STATE).is_file():
+            print(f"resume: removing incomplete {p.name}", flush=True)
+            shutil.rmtree(p)
+    for p in work.glob("final*"):
+        shutil.rmtree(p, ignore_errors=True)
+    last = last_checkpoint(work)
+    print(f"resume: {'from ' + last if last else 'nothing to resume; training from the start'}", flush=True)
+    return last
+
+
+def finish(work_dir: str | Path) -> None:
+    """The model is in place: the resume directory has served its purpose."""
+    shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""The trl trainers behind `python -m expanse.training SPEC` (one process per GPU when launched by
+accelerate): SFT on arbitraged rows, DPO on preference pairs (offline or online), both resumable.
+
+A spec (JSON, written by the rule's script) holds everything: stage, model and reference model
+({location, load}), data and prompts files, the training config (expanse.config.TrainCfg), seed,
+threads, output and resume directories, and what made it (for the model card).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from expanse.training.data import preference_rows, sft_rows
+from expanse.training.resume import last_checkpoint
+
+KEEP_LOG_KEYS = ("loss", "grad_norm", "learning_rate", "epoch", "step", "rewards/chosen", "rewards/rejected",
+                 "rewards/margins", "rewards/accuracies", "mean_token_accuracy", "entropy")
+
+
+def _setup(spec: dict):
+    import datasets
+    import torch
+    import transformers
+
+    datasets.disable_progress_bars()  # the log is for humans: one line per logged step, no bars
+    transformers.utils.logging.disable_progress_bar()
+
+    torch.set_num_threads(max(1, int(spec["threads"])))
+    cuda = torch.cuda.is_available()
+    if not cuda:  # byte-identical weights on CPU; some CUDA kernels have no deterministic version
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return cuda
+
+
+def _load_model(ref: dict, dtype: str):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(ref["location"], **ref["load"], dtype=getattr(torch, dtype))
+
+
+def _args(config_cls, spec: dict, cuda: bool, **extra):
+    cfg = spec["config"]
+    bf16 = cfg["precision"] == "bf16"
+    if bf16 and not cuda:
+        raise RuntimeError(f"{spec['name']}: precision bf16 needs a GPU; use precision: fp32 on CPU")
+    return config_cls(
+        output_dir=spec["work_dir"], seed=spec["seed"], data_seed=spec["seed"],
+        learning_rate=cfg["lr"], num_train_epochs=cfg["epochs"], max_steps=cfg["max_steps"] or -1,
+        per_device_train_batch_size=cfg["batch_size"], per_device_eval_batch_size=cfg["batch_size"],
+        gradient_accumulation_steps=cfg["grad_accum"], warmup_steps=cfg["warmup_ratio"],
+        weight_decay=cfg["weight_decay"], lr_scheduler_type="cosine", max_length=cfg["max_length"],
+        save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=2, save_only_model=False,
+        eval_strategy="no", logging_steps=1, report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+        use_cpu=not cuda, bf16=bf16, gradient_checkpointing=cfg["gradient_checkpointing"],
+        dataset_num_proc=None, **extra)
+
+
+def _peft_config(cfg: dict):
+    if cfg["lora"] is None:
+        return None
+    from peft import LoraConfig
+
+    lora = cfg["lora"]
+    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                      target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+
+
+def _history(log_history: list[dict]) -> list[dict]:
+    return [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items() if k in KEEP_LOG_KEYS}
+            for h in log_history if "loss" in h]
+
+
+def _eval(trainer) -> dict:
+    if trainer.eval_dataset is None:
+        return {}
+    m = trainer.evaluate()
+    return {k.removeprefix("eval_"): round(v, 6) for k, v in m.items()
+            if isinstance(v, float) and not k.endswith(("runtime", "per_second"))}
+
+
+def build_trainer(spec: dict):
+    """The trl trainer of a spec, with its datasets (train, and dev when there are dev rows)."""
+    from datasets import Dataset
+
+    from expanse.checkpoint import load_tokenizer
+
+    cuda = _setup(spec)
+    cfg = spec["config"]
+    dtype = "bfloat16" if cfg["precision"] == "bf16" else "float32"
+    tokenizer = load_tokenizer(spec["model"]["location"], spec["model"]["load"], padding_side="right")
+    model = _load_model(spec["model"], dtype)
+    if spec["stage"] == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        rows = sft_rows(spec["data"], spec["prompts"])
+        trainer_cls, args = SFTTrainer, _args(SFTConfig, spec, cuda, packing=False, completion_only_loss=True)
+        extra = {}
+    elif spec["stage"] == "dpo":
+        from trl import DPOConfig, DPOTrainer
+
+        rows = preference_rows(spec["data"], spec["prompts"])
+        args = _args(DPOConfig, spec, cuda, beta=cfg["beta"], loss_type=[cfg["loss_type"]])
+        trainer_cls = DPOTrainer
+        # The reference is fixed (SFT for offline DPO, the family's DPO model for online iterations);
+        # with LoRA the adapter-free policy is the reference, so no second copy is loaded.
+        extra = {"ref_model": None if cfg["lora"] else _load_model(spec["ref_model"], dtype)}
+    else:
+        raise ValueError(f"unknown training stage {spec['stage']!r}")
+    train = Dataset.from_list(rows["train"])
+    dev = Dataset.from_list(rows["dev"]) if rows["dev"] else None
+    trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
+                          peft_config=_peft_config(cfg), **extra)
+    return trainer, tokenizer, {"train_rows": len(rows["train"]), "dev_rows": len(rows["dev"])}
+
+
+def train(spec: dict) -> dict:
+    """Run (or resume) one training job and put the finished checkpoint in spec['out_dir']."""
+    trainer, tokenizer, sizes = build_trainer(spec)
+    resume = last_checkpoint(spec["work_dir"])
+    before = _eval(trainer)
+    resumed_from = int(Path(resume).name.split("-")[1]) if resume else 0
+    print(f"[{spec['name']}] training on {trainer.args.device} ({spec['config']['precision']}): {sizes}, "
+          f"resuming from step {resumed_from}", flush=True)
+    trainer.train(resume_from_checkpoint=resume)
+    after = _eval(trainer)
+    metrics = {**sizes, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
+               "eval_before": before, "eval_after": after, "train": _history(trainer.state.log_history)}
+    print(f"[{spec['name']}] eval before {before} after {after}", flush=True)
+    final = Path(spec["work_dir"]) / "final"
+    trainer.save_model(str(final))  # every rank: gathers sharded (FSDP/ZeRO-3) weights on rank 0
+    if trainer.is_world_process_zero():
+        _finish(spec, final, tokenizer, metrics)
+    trainer.accelerator.wait_for_everyone()
+    return metrics
+
+
+def _finish(spec: dict, final: Path, tokenizer, metrics: dict) -> None:
+    from expanse.checkpoint import write_card
+    from expanse.io import write_json
+
+    if spec["config"]["lora"] is not None:
+        final = _merge_lora(spec, final)
+    tokenizer.padding_side = "left"  # as generation wants it
+    tokenizer.save_pretrained(final)
+    write_card(final, title=f"expanse {spec['name']}", made_by=spec["made_by"], metrics=metrics)
+    write_json(metrics, spec["metrics_path"])
+    out = Path(spec["out_dir"])
+    if out.exists():
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, out)
+    shutil.rmtree(spec["work_dir"], ignore_errors=True)  # resume state is spent once the model is in place
+
+
+def _merge_lora(spec: dict, adapter_dir: Path) -> Path:
+    """Fold the LoRA adapter into full weights so every later stage sees a plain checkpoint."""
+    import torch
+    from peft import PeftModel
+
+    dtype = torch.bfloat16 if spec["config"]["precision"] == "bf16" else torch.float32
+    base = _load_model(spec["model"], "bfloat16" if dtype == torch.bfloat16 else "float32")
+    merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
+    out = adapter_dir.parent / "final_merged"
+    merged.save_pretrained(out, safe_serialization=True)
+    shutil.rmtree(adapter_dir)
+    return out

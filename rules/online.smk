@@ -1,0 +1,121 @@
+# Online iterative DPO per family: iteration {it} samples k completions per prompt from the current
+# policy (the family's DPO model, then the previous iteration's), the arbiter scores them, best vs
+# worst become pairs, and DPO continues the policy with the family's DPO model as fixed reference.
+
+
+rule sample_policy:
+    input:
+        prompts="results/{scale}/prompts/{lang}.parquet",
+        policy=get_policy,
+    output:
+        samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
+    log:
+        "logs/{scale}/sample_policy/{family}/it{it}/{lang}.log",
+    benchmark:
+        "benchmarks/{scale}/sample_policy/{family}/it{it}/{lang}.tsv"
+    params:
+        load=get_checkpoint_load,
+        generation=get_sampling,
+        samples=get_online("samples_per_prompt"),
+        gpus=get_gpus("generate"),
+        seed=get_online_seed,
+    resources:
+        **resources_for("generate"),
+    threads: threads_for("generate")
+    conda:
+        "../envs/vllm.yaml"
+    script:
+        "../scripts/sample_policy.py"
+
+
+rule score_policy:
+    input:
+        samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
+        prompts="results/{scale}/prompts/{lang}.parquet",
+        reward_model=get_reward_model,
+    output:
+        scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
+    log:
+        "logs/{scale}/score_policy/{family}/it{it}/{lang}.log",
+    benchmark:
+        "benchmarks/{scale}/score_policy/{family}/it{it}/{lang}.tsv"
+    params:
+        arbiter=get_scale_section("arbiter"),
+        reward_model=get_reward_model_ref,
+        gpus=get_gpus("score"),
+    resources:
+        **resources_for("score"),
+    threads: threads_for("score")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/score_policy.py"
+
+
+rule build_online_pairs:
+    input:
+        scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
+        prompts="results/{scale}/prompts/{lang}.parquet",
+    output:
+        pairs="results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet",
+    log:
+        "logs/{scale}/build_online_pairs/{family}/it{it}/{lang}.log",
+    params:
+        min_margin=get_online("min_margin"),
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/build_online_pairs.py"
+
+
+rule train_online_dpo:
+    input:
+        pairs=family_files("results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet"),
+        prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
+        policy=get_policy,
+        reference="results/{scale}/checkpoints/{family}/dpo",
+    output:
+        checkpoint=directory("results/{scale}/checkpoints/{family}/online_it{it}"),
+        metrics="results/{scale}/checkpoints/{family}/online_it{it}.metrics.json",
+    log:
+        "logs/{scale}/train_online_dpo/{family}/it{it}.log",
+    benchmark:
+        "benchmarks/{scale}/train_online_dpo/{family}/it{it}.tsv"
+    params:
+        load=get_checkpoint_load,
+        training=get_online_dpo,
+        launch=get_scale_section("launch"),
+        gpus=get_gpus("dpo"),
+        nodes=get_nodes("dpo"),
+        work_dir="results/{scale}/resume/{family}/online_it{it}",
+        seed=config["seed"],
+    resources:
+        **resources_for("dpo"),
+    threads: threads_for("dpo")
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_online_dpo.py"
+
+
+rule summarize_training:
+    input:
+        metrics=get_training_metrics,
+        online_scores=get_family_online_scores,
+        prompts=expand("results/{{scale}}/prompts/{lang}.parquet", lang=LANGS),
+    output:
+        summary="results/{scale}/checkpoints/summary.json",
+    log:
+        "logs/{scale}/summarize_training.log",
+    params:
+        families=FAMILY_LANGUAGES,
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/summarize_training.py"

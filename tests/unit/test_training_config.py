@@ -1,0 +1,57 @@
+"""Training params: their validation, and what rules/common.smk derives from them."""
+
+from expanse import workflow_support as ws
+from expanse.config import validate
+
+from test_config import reject
+
+
+def test_shipped_training_sections(shipped_params):
+    p = validate(shipped_params)
+    tiny = p.scales["tiny"]
+    assert tiny.sft.precision == tiny.dpo.precision == tiny.online.dpo.precision == "fp32"  # CPU
+    assert tiny.online.iterations == 3 and tiny.online.samples_per_prompt >= 2
+    for name in ("8b", "32b"):
+        s = p.scales[name]
+        assert s.sft.precision == "bf16" and s.sft.gradient_checkpointing
+        assert s.resources["sft"].gpu >= 8 and s.resources["dpo"].gpu >= 8
+    big = p.scales["32b"].resources["sft"]
+    assert (big.nodes, big.gpu, big.gpu_model) == (2, 16, "h100")  # 2 nodes x 8 H100
+
+
+def test_bad_training_values_name_their_key(params):
+    params["scales"]["32b"]["resources"]["sft"]["gpu"] = 12
+    params["scales"]["32b"]["resources"]["sft"]["nodes"] = 5
+    assert "scales.32b.resources.sft.gpu: 12 GPUs cannot be spread evenly over 5 nodes" in reject(params)
+    params["scales"]["32b"]["resources"]["sft"]["nodes"] = 2
+    params["scales"]["tiny"]["online"]["samples_per_prompt"] = 1
+    assert "scales.tiny.online.samples_per_prompt" in reject(params)
+    params["scales"]["tiny"]["online"]["samples_per_prompt"] = 4
+    params["scales"]["tiny"]["dpo"]["loss_type"] = "magic"
+    assert "scales.tiny.dpo.loss_type" in reject(params)
+    params["scales"]["tiny"]["dpo"]["loss_type"] = "sigmoid"
+    params["scales"]["tiny"]["sft"]["lora"] = {"rank": 8}
+    assert "scales.tiny.sft.lora.rank: unknown key" in reject(params)
+    params["scales"]["tiny"]["sft"]["lora"] = {"r": 8}
+    params["scales"]["tiny"]["launch"] = {"strategy": "horovod"}
+    assert "scales.tiny.launch.strategy" in reject(params)
+
+
+def test_online_chain_and_targets(shipped_params):
+    p = validate(shipped_params)
+    assert ws.policy_dir("tiny", "romance", "1") == "results/tiny/checkpoints/romance/dpo"
+    assert ws.policy_dir("tiny", "romance", 3) == "results/tiny/checkpoints/romance/online_it2"
+    targets = ws.training_targets(p, "tiny")
+    assert "results/tiny/checkpoints/romance/online_it3" in targets
+    assert len([t for t in targets if t.endswith("online_it3")]) == len(p.families)
+    s = ws.sampling(p, "tiny")
+    assert s["temperature"] == p.scales["tiny"].online.temperature > 0
+    assert s["max_new_tokens"] == p.scales["tiny"].generation.max_new_tokens
+    assert ws.online_seed(p, 1) != ws.online_seed(p, 2)
+
+
+def test_checkpoints_load_safetensors_and_remote_code_only_by_opt_in(params):
+    p = validate(params)
+    assert ws.checkpoint_ref(p, "8b", "x")["load"] == {"use_safetensors": True, "trust_remote_code": False}
+    params["scales"]["8b"]["base"]["trust_remote_code"] = True
+    assert ws.checkpoint_ref(validate(params), "8b", "x")["load"]["trust_remote_code"] is True

@@ -1,0 +1,151 @@
+"""The training half of the shrunk tiny graph (SFT, offline DPO, 2 online DPO iterations for each
+of 3 families), trained for real with trl through Snakemake, then checked: the checkpoints, that
+each stage does what it is for on held-out (dev) data, resuming a killed job, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import params_of, write_params
+from smk import SNAKEMAKE, planned_jobs, snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def families(root):
+    return list(params_of(root)["families"])
+
+
+def stages(root):
+    n = params_of(root)["scales"]["tiny"]["online"]["iterations"]
+    return ["sft", "dpo", *(f"online_it{i}" for i in range(1, n + 1))]
+
+
+def metrics(root, family, stage):
+    return json.loads((root / f"results/tiny/checkpoints/{family}/{stage}.metrics.json").read_text())
+
+
+def test_every_stage_leaves_a_complete_checkpoint(built):
+    ckpts = built / "results/tiny/checkpoints"
+    for family in families(built):
+        for stage in stages(built):
+            d = ckpts / family / stage
+            for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
+                         "tokenizer_config.json", "README.md", "expanse_config.json", "metrics.json"):
+                assert (d / name).is_file(), (d, name)
+            assert not list(d.glob("*.bin")) and not list(d.glob("*.pt")) and not list(d.glob("adapter_*"))
+            cfg = json.loads((d / "config.json").read_text())
+            assert cfg["model_type"] == "cohere" and cfg["use_qk_norm"] is False
+            made = json.loads((d / "expanse_config.json").read_text())
+            assert made["family"] == family and made["seed"] == params_of(built)["seed"]
+            card = (d / "README.md").read_text()
+            assert "**model**" in card and "**data**" in card and "**config**" in card and "**seed**" in card
+            m = metrics(built, family, stage)
+            assert m["global_step"] > 0 and m["train"] and m["resumed_from_step"] == 0
+    # resume state is removed once a model is in place
+    assert not (built / "results/tiny/resume").exists() or not any((built / "results/tiny/resume").rglob("checkpoint-*"))
+
+
+def test_training_inputs_are_the_familys_own_files(built):
+    p = params_of(built)
+    for family in families(built):
+        langs = sorted(c for c, v in p["languages"].items() if v["family"] == family)
+        sft = json.loads((built / f"results/tiny/checkpoints/{family}/sft/expanse_config.json").read_text())
+        assert sorted(sft["data"]) == [f"results/tiny/arbitrage/{c}.parquet" for c in langs]
+        assert sft["model"] == "results/tiny/models/base"
+        dpo = json.loads((built / f"results/tiny/checkpoints/{family}/dpo/expanse_config.json").read_text())
+        assert dpo["model"] == dpo["reference"] == f"results/tiny/checkpoints/{family}/sft"
+        it1 = json.loads((built / f"results/tiny/checkpoints/{family}/online_it1/expanse_config.json").read_text())
+        it2 = json.loads((built / f"results/tiny/checkpoints/{family}/online_it2/expanse_config.json").read_text())
+        assert it1["model"] == it1["reference"] == f"results/tiny/checkpoints/{family}/dpo"
+        assert it2["model"] == f"results/tiny/checkpoints/{family}/online_it1"
+        assert it2["reference"] == f"results/tiny/checkpoints/{family}/dpo"  # the reference stays fixed
+        assert sorted(it2["data"]) == [f"results/tiny/online/{family}/it2/pairs/{c}.parquet" for c in langs]
+
+
+def test_sft_lowers_heldout_loss_on_the_familys_arbitraged_completions(built):
+    for family in families(built):
+        m = metrics(built, family, "sft")
+        assert m["dev_rows"] > 0
+        assert m["eval_after"]["loss"] < m["eval_before"]["loss"] - 0.1, (family, m["eval_before"], m["eval_after"])
+
+
+def test_dpo_raises_the_heldout_reward_margin(built):
+    for family in families(built):
+        m = metrics(built, family, "dpo")
+        assert m["dev_rows"] > 0
+        before, after = m["eval_before"]["rewards/margins"], m["eval_after"]["rewards/margins"]
+        assert abs(before) < 1e-6  # policy == reference before training: no margin
+        assert after > 0.05, (family, after)
+        assert m["eval_after"]["rewards/accuracies"] > 0.5
+
+
+def test_online_iterations_raise_the_arbiters_score_of_the_policys_samples(built):
+    summary = json.loads((built / "results/tiny/checkpoints/summary.json").read_text())
+    gains = []
+    for family in families(built):
+        samples = summary[family]["online_samples"]
+        assert set(samples) == {"it1", "it2"}
+        # it1 samples the offline DPO model, it2 the model after one online iteration
+        gains.append(samples["it2"]["train"]["mean_score"] - samples["it1"]["train"]["mean_score"])
+        assert summary[family]["stages"]["online_it1"]["dev_after"]["rewards/margins"] > 0
+    print("online gains per family:", gains)
+    assert sum(gains) / len(gains) > 0, gains
+
+
+def test_more_iterations_reuse_the_iterations_already_built(built_copy):
+    p = params_of(built_copy)
+    p["scales"]["tiny"]["online"]["iterations"] = 3
+    write_params(built_copy, p)
+    jobs = planned_jobs(built_copy)
+    assert {r for r, _ in jobs} == {"sample_policy", "score_policy", "build_online_pairs", "train_online_dpo",
+                                    "summarize_training"}
+    assert {w["it"] for _, w in jobs if "it" in w} == {"3"}
+    assert sum(r == "train_online_dpo" for r, _ in jobs) == len(families(built_copy))
+
+
+def test_training_is_byte_identical_on_rerun(built_copy):
+    family = families(built_copy)[0]
+    targets = [f"results/tiny/checkpoints/{family}/{s}" for s in ("sft", "online_it1")]
+    before = {t: (built_copy / t / "model.safetensors").read_bytes() for t in targets}
+    snakemake(built_copy, "-c2", "--forcerun", "train_sft", "train_online_dpo",
+              "--allowed-rules", "train_sft", "train_online_dpo", "--", *targets)
+    for t in targets:
+        assert (built_copy / t / "model.safetensors").read_bytes() == before[t], t
+
+
+def test_a_killed_training_job_resumes_and_ends_with_the_same_weights(built_copy):
+    p = params_of(built_copy)
+    p["scales"]["tiny"]["sft"].update(max_steps=30, save_steps=5)
+    write_params(built_copy, p)
+    family = families(built_copy)[0]
+    target = f"results/tiny/checkpoints/{family}/sft"
+    out, work = built_copy / target, built_copy / f"results/tiny/resume/{family}/sft"
+    snakemake(built_copy, "-c1", target)  # uninterrupted
+    reference = (out / "model.safetensors").read_bytes()
+    assert metrics(built_copy, family, "sft")["global_step"] == 30
+
+    proc = subprocess.Popen([*SNAKEMAKE, "-c1", "--forcerun", target, "--allowed-rules", "train_sft", "--", target],
+                            cwd=built_copy, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (work / "checkpoint-10" / "trainer_state.json").exists():
+        assert proc.poll() is None, "training ended before it could be killed"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # preemption: no chance to clean up
+    proc.wait()
+    assert not out.exists(), "a killed job must not leave a finished-looking checkpoint"
+    saved = sorted(int(c.name.split("-")[1]) for c in work.glob("checkpoint-*") if (c / "trainer_state.json").exists())
+    assert saved and 10 <= saved[-1] < 30
+
+    snakemake(built_copy, "-c1", target)  # the rerun Snakemake does after preemption
+    m = metrics(built_copy, family, "sft")
+    assert m["resumed_from_step"] == saved[-1] and m["global_step"] == 30
+    assert f"resuming from step {saved[-1]}" in (built_copy / f"logs/tiny/train_sft/{family}.log").read_text()
+    assert (out / "model.safetensors").read_bytes() == reference
+    assert not work.exists()
