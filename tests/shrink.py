@@ -1,5 +1,5 @@
 """Shrink the real params.yaml for test runs (torchtune's way: shrink the shipped config, never keep
-a separate one). Used by the workflow tests and benchmarks/arbitrage_graph.py."""
+a separate one). Used by the workflow tests and benchmarks/tiny_graph.py."""
 
 from __future__ import annotations
 

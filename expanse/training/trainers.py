@@ -104,9 +104,11 @@ def build_trainer(spec: dict):
         rows = preference_rows(spec["data"], spec["prompts"])
         args = _args(DPOConfig, spec, cuda, beta=cfg["beta"], loss_type=[cfg["loss_type"]])
         trainer_cls = DPOTrainer
-        # The reference is fixed (SFT for offline DPO, the family's DPO model for online iterations);
-        # with LoRA the adapter-free policy is the reference, so no second copy is loaded.
-        extra = {"ref_model": None if cfg["lora"] else _load_model(spec["ref_model"], dtype)}
+        # The reference is fixed (SFT for offline DPO, the family's DPO model for online iterations).
+        # With LoRA on a policy that is its own reference, trl uses the adapter-free policy as the
+        # reference and no second copy is loaded.
+        same = spec["ref_model"]["location"] == spec["model"]["location"]
+        extra = {"ref_model": None if cfg["lora"] and same else _load_model(spec["ref_model"], dtype)}
     else:
         raise ValueError(f"unknown training stage {spec['stage']!r}")
     train = Dataset.from_list(rows["train"])
@@ -141,6 +143,7 @@ def _finish(spec: dict, final: Path, tokenizer, metrics: dict) -> None:
     from expanse.checkpoint import write_card
     from expanse.io import write_json
 
+    (final / "training_args.bin").unlink(missing_ok=True)  # a pickle; expanse_config.json says what made it
     if spec["config"]["lora"] is not None:
         final = _merge_lora(spec, final)
     tokenizer.padding_side = "left"  # as generation wants it

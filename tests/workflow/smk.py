@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
@@ -40,3 +42,11 @@ def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
 
 
 TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "train", "merged", "eval") for s in ("tiny", "8b", "32b"))}
+
+
+def params_of(root: Path) -> dict:
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def write_params(root: Path, params: dict) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))

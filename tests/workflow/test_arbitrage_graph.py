@@ -8,9 +8,8 @@ import json
 import polars as pl
 import pytest
 
-from conftest import params_of, write_params
 from shrink import TEST_LANGUAGES, family_of
-from smk import planned_jobs, snakemake
+from smk import params_of, planned_jobs, snakemake, write_params
 
 pytestmark = pytest.mark.workflow
 

@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from conftest import params_of, write_params
-from smk import snakemake
+from smk import params_of, snakemake, write_params
 
 torch = pytest.importorskip("torch")
 pytestmark = [pytest.mark.workflow,
