@@ -89,5 +89,12 @@ def prepare_work_dir(spec: dict) -> str | None:
 
 
 def finish(work_dir: str | Path) -> None:
-    """The model is in place: the resume directory has served its purpose."""
-    shutil.rmtree(work_dir, ignore_errors=True)
+    """The model is in place: the resume directory has served its purpose (and so have its
+    parents, `resume/{family}/` and `resume/`, once empty)."""
+    work = Path(work_dir)
+    shutil.rmtree(work, ignore_errors=True)
+    for parent in (work.parent, work.parent.parent):
+        try:
+            parent.rmdir()
+        except OSError:
+            break  # not empty (another stage of the family is training), or gone

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from expanse.training.data import preference_rows, sft_rows
-from expanse.training.resume import last_checkpoint
+from expanse.training.resume import finish, last_checkpoint
 
 KEEP_LOG_KEYS = ("loss", "grad_norm", "learning_rate", "epoch", "step", "rewards/chosen", "rewards/rejected",
                  "rewards/margins", "rewards/accuracies", "mean_token_accuracy", "entropy")
@@ -155,7 +155,7 @@ def _finish(spec: dict, final: Path, tokenizer, metrics: dict) -> None:
         shutil.rmtree(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     os.replace(final, out)
-    shutil.rmtree(spec["work_dir"], ignore_errors=True)  # resume state is spent once the model is in place
+    finish(spec["work_dir"])  # resume state is spent once the model is in place
 
 
 def _merge_lora(spec: dict, adapter_dir: Path) -> Path:

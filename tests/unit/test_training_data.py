@@ -120,3 +120,15 @@ def test_online_pairs_take_best_and_worst_of_the_policys_samples():
     pairs = best_vs_worst(df, pr, min_margin=0.05, origin="online_it1")
     assert pairs.select("prompt_id", "chosen", "rejected").rows() == [("p1", "best", "worst"), ("p3", "fr", "en")]
     assert set(pairs["origin"]) == {"online_it1"}
+
+
+def test_finish_removes_the_resume_directory_and_its_empty_parents(tmp_path):
+    from expanse.training.resume import finish
+
+    sft, dpo = tmp_path / "resume/romance/sft", tmp_path / "resume/romance/dpo"
+    for d in (sft, dpo):
+        (d / "checkpoint-5").mkdir(parents=True)
+    finish(sft)
+    assert not sft.exists() and dpo.exists()  # the family's other stage is still training
+    finish(dpo)
+    assert not (tmp_path / "resume").exists() and tmp_path.exists()
