@@ -247,6 +247,11 @@ class Scale(Strict):
         for key in self.resources:
             if key not in RESOURCE_CLASSES:
                 raise ValueError(f"resources.{key}: unknown resource class (known: {', '.join(RESOURCE_CLASSES)})")
+        for key, section in (("sft", self.sft), ("dpo", self.dpo), ("online.dpo", self.online.dpo)):
+            res = self.resources.get(key.split(".")[-1]) or self.resources.get("default") or Resources()
+            if section.precision == "bf16" and res.gpu == 0:
+                raise ValueError(f"{key}.precision: bf16 training needs a GPU (resources.{key.split('.')[-1]} "
+                                 "has gpu: 0); use fp32 on CPU")
         refs = {"base": self.base, "reward_model": self.reward_model, **{f"teachers.{k}": v for k, v in self.teachers.items()}}
         tiny = [k for k, r in refs.items() if r.tiny is not None]
         if tiny and self.tiny is None:

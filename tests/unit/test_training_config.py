@@ -33,6 +33,9 @@ def test_bad_training_values_name_their_key(params):
     params["scales"]["tiny"]["sft"]["lora"] = {"rank": 8}
     assert "scales.tiny.sft.lora.rank: unknown key" in reject(params)
     params["scales"]["tiny"]["sft"]["lora"] = {"r": 8}
+    params["scales"]["tiny"]["online"]["dpo"]["precision"] = "bf16"
+    assert "scales.tiny.online.dpo.precision: bf16 training needs a GPU" in reject(params)
+    params["scales"]["tiny"]["online"]["dpo"]["precision"] = "fp32"
     params["scales"]["tiny"]["launch"] = {"strategy": "horovod"}
     assert "scales.tiny.launch.strategy" in reject(params)
 

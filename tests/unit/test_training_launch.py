@@ -64,9 +64,11 @@ def test_bad_shapes_are_rejected(kwargs, message):
 
 
 def test_accelerate_configs_are_complete():
-    for strategy in STRATEGIES:
-        cfg = yaml.safe_load((ACCELERATE_CONFIGS / f"{strategy}.yaml").read_text())
-        assert cfg["distributed_type"] in ("FSDP", "DEEPSPEED")
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    for strategy, kind in zip(STRATEGIES, ("FSDP", "DEEPSPEED")):
+        cfg = load_config_from_file(str(ACCELERATE_CONFIGS / f"{strategy}.yaml"))  # accelerate's own loader
+        assert cfg.distributed_type.value == kind and not cfg.use_cpu
     fsdp = yaml.safe_load((ACCELERATE_CONFIGS / "fsdp.yaml").read_text())["fsdp_config"]
     # a full state dict is what save_model gathers into one plain checkpoint
     assert fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
