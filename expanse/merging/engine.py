@@ -1,0 +1,250 @@
+"""The streaming merge: tensors are read one at a time (`safetensors.safe_open`) from sharded or
+single-file checkpoints, merged in fp32 and written straight into sharded safetensors files whose
+headers are laid out in advance from the inputs' metadata. Peak memory is a few tensors, whatever
+the model size or the number of models.
+
+Every check (tensor sets, shapes, dtypes, vocabularies, weights, method and parameters) runs
+before anything is written; the output appears only when complete (temp dir + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import struct
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from expanse.errors import ExpanseError
+from expanse.io import atomic_path
+from expanse.merging import get_method
+
+INDEX = "model.safetensors.index.json"
+SINGLE = "model.safetensors"
+# safetensors dtype names -> (torch dtype name, bytes per element)
+DTYPES = {"F64": ("float64", 8), "F32": ("float32", 4), "BF16": ("bfloat16", 2), "F16": ("float16", 2),
+          "I64": ("int64", 8), "I32": ("int32", 4), "I16": ("int16", 2), "I8": ("int8", 1), "U8": ("uint8", 1),
+          "BOOL": ("bool", 1)}
+BY_TORCH_NAME = {v[0]: k for k, v in DTYPES.items()}
+FLOAT = {"F64", "F32", "BF16", "F16"}
+NOT_WEIGHTS = {INDEX, "README.md", "expanse_config.json", "metrics.json", "training_args.bin"}
+VOCAB_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
+
+
+class MergeError(ExpanseError):
+    pass
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    files: dict[str, Path] = field(default_factory=dict)  # tensor -> shard file
+    meta: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)  # tensor -> (dtype, shape)
+
+
+def read_header(path: Path) -> dict:
+    with open(path, "rb") as f:
+        raw = f.read(8)
+        if len(raw) != 8:
+            raise MergeError(f"{path}: not a safetensors file")
+        (n,) = struct.unpack("<Q", raw)
+        header = json.loads(f.read(n))
+    header.pop("__metadata__", None)
+    return header
+
+
+def open_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    if (path / INDEX).is_file():
+        weight_map = json.loads((path / INDEX).read_text())["weight_map"]
+        shards = sorted(set(weight_map.values()))
+    elif (path / SINGLE).is_file():
+        shards = [SINGLE]
+    else:
+        raise MergeError(f"{path}: no safetensors weights ({SINGLE} or {INDEX})")
+    ckpt = Checkpoint(path)
+    for shard in shards:
+        if not (path / shard).is_file():
+            raise MergeError(f"{path}: shard {shard} named in {INDEX} is missing")
+        for name, info in read_header(path / shard).items():
+            ckpt.files[name] = path / shard
+            ckpt.meta[name] = (info["dtype"], tuple(info["shape"]))
+    return ckpt
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def check_compatible(ckpts: list[Checkpoint]) -> list[str]:
+    """The tensor names to merge (in the reference's order), or a MergeError naming the problem."""
+    ref = ckpts[0]
+    names = list(ref.meta)
+    for c in ckpts[1:]:
+        missing = [n for n in names if n not in c.meta]
+        if missing:
+            raise MergeError(f"{c.path}: tensor {missing[0]} is missing (present in {ref.path})"
+                             + (f", and {len(missing) - 1} more" if len(missing) > 1 else ""))
+        extra = [n for n in c.meta if n not in ref.meta]
+        if extra:
+            raise MergeError(f"{c.path}: tensor {extra[0]} is not in {ref.path}")
+        for n in names:
+            if c.meta[n][1] != ref.meta[n][1]:
+                raise MergeError(f"{c.path}: tensor {n} has shape {list(c.meta[n][1])}, {ref.path} has {list(ref.meta[n][1])}")
+            if c.meta[n][0] != ref.meta[n][0]:
+                raise MergeError(f"{c.path}: tensor {n} is {c.meta[n][0]}, {ref.path} has {ref.meta[n][0]}")
+    for fname in ("config.json", *VOCAB_FILES):
+        ref_file = ref.path / fname
+        for c in ckpts[1:]:
+            if fname == "config.json":
+                a, b = _config(ref.path).get("vocab_size"), _config(c.path).get("vocab_size")
+                if a != b:
+                    raise MergeError(f"{c.path}: vocab_size {b} differs from {ref.path} ({a})")
+            elif _digest(ref_file) != _digest(c.path / fname):
+                raise MergeError(f"{c.path}: {fname} differs from {ref.path}'s (different vocabularies cannot be merged)")
+    return names
+
+
+def _config(path: Path) -> dict:
+    f = path / "config.json"
+    return json.loads(f.read_text()) if f.is_file() else {}
+
+
+def check_weights(method: str, weights: list[float] | None, n: int) -> list[float]:
+    if method == "slerp":
+        if n != 2:
+            raise MergeError(f"slerp merges exactly 2 models, got {n}")
+        return [1.0, 1.0]
+    if weights is None:
+        return [1.0] * n
+    if len(weights) != n:
+        raise MergeError(f"{len(weights)} weights for {n} models")
+    for i, w in enumerate(weights):
+        if not isinstance(w, (int, float)) or not math.isfinite(w) or (method == "linear" and w <= 0):
+            raise MergeError(f"weight {i + 1} is {w!r}: {method} weights must be positive numbers")
+    return [float(w) for w in weights]
+
+
+def method_params(method: str, params: dict | None):
+    module = get_method(method) if method in _known() else None
+    if module is None:
+        raise MergeError(f"unknown merge method {method!r} (known: {', '.join(_known())})")
+    try:
+        return module, module.Params(**(params or {}))
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
+        raise MergeError(f"{method}: parameter {key}: {msg}") from None
+
+
+def _known():
+    from expanse.merging import METHODS
+
+    return METHODS
+
+
+def plan_shards(names: list[str], meta: dict, out_dtypes: dict[str, str], max_shard_bytes: int) -> list[list[str]]:
+    shards, current, size = [], [], 0
+    for n in names:
+        nbytes = math.prod(meta[n][1]) * DTYPES[out_dtypes[n]][1]
+        if current and size + nbytes > max_shard_bytes:
+            shards.append(current)
+            current, size = [], 0
+        current.append(n)
+        size += nbytes
+    if current or not shards:
+        shards.append(current)
+    return shards
+
+
+def _header(names: list[str], meta: dict, out_dtypes: dict[str, str]) -> bytes:
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for n in names:
+        nbytes = math.prod(meta[n][1]) * DTYPES[out_dtypes[n]][1]
+        header[n] = {"dtype": out_dtypes[n], "shape": list(meta[n][1]), "data_offsets": [offset, offset + nbytes]}
+        offset += nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear", weights: list[float] | None = None,
+                      params: dict | None = None, base: str | None = None, out_dtype: str | None = None,
+                      max_shard_bytes: int = 5 * 2**30, made_by: dict | None = None) -> dict:
+    """Merge `models` (relative to `base` where the method needs one) into `out_dir`."""
+    import torch
+    from safetensors import safe_open
+
+    module, p = method_params(method, params)
+    if not models:
+        raise MergeError("no models to merge")
+    weights = check_weights(method, weights, len(models))
+    if module.NEEDS_BASE and base is None:
+        raise MergeError(f"{method} merges relative to a base model; none given")
+    if out_dtype is not None and out_dtype not in BY_TORCH_NAME:
+        raise MergeError(f"out_dtype {out_dtype!r} is not one of {', '.join(BY_TORCH_NAME)}")
+    ckpts = [open_checkpoint(m) for m in models]
+    base_ckpt = open_checkpoint(base) if base is not None else None
+    ref = base_ckpt or ckpts[0]
+    names = check_compatible([ref, *ckpts])
+    out_dtypes = {n: (BY_TORCH_NAME[out_dtype] if out_dtype and ref.meta[n][0] in FLOAT else ref.meta[n][0])
+                  for n in names}
+    shards = plan_shards(names, ref.meta, out_dtypes, max_shard_bytes)
+    shard_names = [SINGLE] if len(shards) == 1 else \
+        [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    resolved = {"method": method, "params": p.model_dump(by_alias=True), "models": [str(m) for m in models],
+                "weights": weights, "base": base, "out_dtype": out_dtype or "inputs'", **(made_by or {})}
+
+    with atomic_path(out_dir, directory=True) as tmp, ExitStack() as stack:
+        handles: dict[Path, object] = {}
+
+        def load(ckpt: Checkpoint, name: str):
+            f = ckpt.files[name]
+            if f not in handles:
+                handles[f] = stack.enter_context(safe_open(str(f), framework="pt"))
+            return handles[f].get_tensor(name)
+
+        for shard_names_i, shard in zip(shard_names, shards):
+            with open(tmp / shard_names_i, "wb") as out:
+                out.write(_header(shard, ref.meta, out_dtypes))
+                for n in shard:
+                    if ref.meta[n][0] in FLOAT:
+                        tensors = [load(c, n).to(torch.float32) for c in ckpts]
+                        b = load(base_ckpt, n).to(torch.float32) if base_ckpt is not None else None
+                        merged = module.merge(tensors, weights, b, p, n)
+                        if not torch.isfinite(merged).all():
+                            raise MergeError(f"{method} gave non-finite values for tensor {n}")
+                        merged = merged.to(getattr(torch, DTYPES[out_dtypes[n]][0]))
+                        del tensors, b
+                    else:  # integer/bool buffers are not averaged: the reference's values
+                        merged = load(ref, n)
+                    out.write(merged.contiguous().reshape(-1).view(torch.uint8).numpy().data)
+                    del merged
+        if len(shards) > 1:
+            total = sum(math.prod(ref.meta[n][1]) * DTYPES[out_dtypes[n]][1] for n in names)
+            weight_map = {n: s for s, shard in zip(shard_names, shards) for n in shard}
+            (tmp / INDEX).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map},
+                                                indent=2) + "\n")
+        _copy_side_files(ref.path, tmp, out_dtype)
+        from expanse.checkpoint import write_card
+
+        write_card(tmp, title=f"expanse merge ({method})", made_by=resolved)
+    return {"tensors": len(names), "shards": len(shards), **resolved}
+
+
+def _copy_side_files(src: Path, dst: Path, out_dtype: str | None) -> None:
+    """Config, generation config and tokenizer of the reference model (base, or the first)."""
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.name not in NOT_WEIGHTS and not f.name.endswith(".safetensors"):
+            shutil.copy2(f, dst / f.name)
+    if out_dtype and (dst / "config.json").is_file():
+        cfg = json.loads((dst / "config.json").read_text())
+        cfg["dtype"] = out_dtype
+        cfg.pop("torch_dtype", None)
+        (dst / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
