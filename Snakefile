@@ -15,6 +15,7 @@ include: "rules/arbitrage.smk"
 include: "rules/preference.smk"
 include: "rules/sft.smk"
 include: "rules/online.smk"
+include: "rules/merge.smk"
 
 
 rule all:
@@ -22,6 +23,7 @@ rule all:
     input:
         arbitrage_targets("tiny"),
         training_targets("tiny"),
+        merged_targets("tiny"),
 
 
 rule arbitrage_tiny:
@@ -52,3 +54,18 @@ rule train_8b:
 rule train_32b:
     input:
         training_targets("32b"),
+
+
+rule merged_tiny:
+    input:
+        merged_targets("tiny"),
+
+
+rule merged_8b:
+    input:
+        merged_targets("8b"),
+
+
+rule merged_32b:
+    input:
+        merged_targets("32b"),

@@ -27,7 +27,7 @@ ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
-RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo")
+RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge")
 GENERATION_BACKENDS = tuple(BACKENDS)
 
 
@@ -217,6 +217,34 @@ class OnlineCfg(Strict):
     dpo: DPOCfg = DPOCfg()
 
 
+MERGE_STAGES = ("sft", "dpo", "online")
+
+
+class MergeCfg(Strict):
+    """How the family checkpoints become one model. Weights come from `families` (normalised by
+    methods that normalise); `params` are the method's own, checked against its declaration."""
+
+    method: str = "linear"
+    params: dict[str, Any] = {}
+    after: list[Literal["sft", "dpo", "online"]] = ["online"]
+    out_dtype: Literal["float32", "bfloat16", "float16"] | None = None
+    max_shard_gb: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _method(self):
+        from expanse.merging.engine import MergeError, method_params
+
+        try:
+            method_params(self.method, self.params)
+        except MergeError as e:
+            raise ValueError(f"method: {e}") from None
+        if "online" not in self.after:
+            raise ValueError("after: the merged model is made after the last stage; 'online' must be listed")
+        if self.after != [s for s in MERGE_STAGES if s in self.after]:
+            raise ValueError(f"after: list stages once each, in training order ({', '.join(MERGE_STAGES)})")
+        return self
+
+
 class LaunchCfg(Strict):
     """How a training job with several GPUs is launched: accelerate with FSDP (full sharding, ZeRO-3
     equivalent; no extra dependency) or DeepSpeed ZeRO-3 (needs the deepspeed package)."""
@@ -237,6 +265,7 @@ class Scale(Strict):
     dpo: DPOCfg = DPOCfg()
     online: OnlineCfg = OnlineCfg()
     launch: LaunchCfg = LaunchCfg()
+    merge: MergeCfg = MergeCfg()
     tiny: TinyBuild | None = None
     resources: dict[str, Resources] = {}
 

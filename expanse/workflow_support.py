@@ -135,13 +135,54 @@ def checkpoint_dir(scale: str, family: str, stage: str) -> str:
     return f"results/{scale}/checkpoints/{family}/{stage}"
 
 
-def policy_dir(scale: str, family: str, it: int) -> str:
-    """The policy that online iteration `it` samples from and trains on: the family's offline DPO
-    model for the first iteration, the previous iteration's model after that."""
+def stage_start(params: Params, scale: str, family: str, stage: str) -> str:
+    """The checkpoint a family's `stage` (dpo | online) starts from and is referenced against: the
+    family's previous stage, or the merge of all families' previous stage when `merge.after` lists it."""
+    prev = {"dpo": "sft", "online": "dpo"}[stage]
+    if prev in params.scales[scale].merge.after:
+        return merge_dir(scale, prev)
+    return checkpoint_dir(scale, family, prev)
+
+
+def policy_dir(params: Params, scale: str, family: str, it: int) -> str:
+    """The policy that online iteration `it` samples from and trains on: where online training
+    starts (the family's offline DPO model, or their merge) for the first iteration, the previous
+    iteration's model after that."""
     it = int(it)
     if it < 1:
         raise ValueError(f"online iterations count from 1, got {it}")
-    return checkpoint_dir(scale, family, "dpo" if it == 1 else f"online_it{it - 1}")
+    return stage_start(params, scale, family, "online") if it == 1 else checkpoint_dir(scale, family, f"online_it{it - 1}")
+
+
+def merge_dir(scale: str, stage: str | None = None) -> str:
+    """The merged model (`stage` None), or the merge of the families after an earlier stage."""
+    return f"results/{scale}/merged" if stage is None else f"results/{scale}/merges/{stage}"
+
+
+def stage_checkpoints(params: Params, scale: str, stage: str) -> list[str]:
+    """Every family's checkpoint of a stage (sft | dpo | online = the last iteration), in family order."""
+    name = final_stage(params, scale) if stage == "online" else stage
+    return [checkpoint_dir(scale, family, name) for family in params.families]
+
+
+def merge_weights(params: Params) -> list[float]:
+    return list(params.families.values())
+
+
+def _merge_needs_base(params: Params, scale: str) -> bool:
+    from expanse.merging import get_method
+
+    return get_method(params.scales[scale].merge.method).NEEDS_BASE
+
+
+def merge_base(params: Params, scale: str) -> list[str]:
+    """The base checkpoint a task-vector method merges relative to, as a rule input (none for
+    linear and slerp, nor for a hub ID)."""
+    return model_inputs(params, scale, "base") if _merge_needs_base(params, scale) else []
+
+
+def merge_base_ref(params: Params, scale: str) -> dict | None:
+    return model_ref(params, scale, "base") if _merge_needs_base(params, scale) else None
 
 
 def final_stage(params: Params, scale: str) -> str:
@@ -172,3 +213,7 @@ def training_targets(params: Params, scale: str) -> list[str]:
         out += [checkpoint_dir(scale, family, final_stage(params, scale))]
     out.append(f"results/{scale}/checkpoints/summary.json")
     return out
+
+
+def merged_targets(params: Params, scale: str) -> list[str]:
+    return [merge_dir(scale)]

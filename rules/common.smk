@@ -24,6 +24,7 @@ wildcard_constraints:
     teacher=ws.alternation(ws.all_teachers(PARAMS)),
     family=ws.alternation(FAMILIES),
     it=r"[1-9][0-9]*",
+    stage=r"sft|dpo",
 
 
 def scale_of(wildcards):
@@ -136,7 +137,15 @@ def get_policy(wildcards):
     """The checkpoint online iteration {it} samples from and continues: dpo, then online_it{it-1}."""
     if "lang" in wildcards.keys():
         ws.check_family(PARAMS, wildcards.family, wildcards.lang)
-    return ws.policy_dir(wildcards.scale, wildcards.family, wildcards.it)
+    return ws.policy_dir(PARAMS, wildcards.scale, wildcards.family, wildcards.it)
+
+
+def get_stage_start(stage):
+    """Where a family's dpo / online stage starts: its previous stage, or their merge (merge.after)."""
+    def start(wildcards):
+        return ws.stage_start(PARAMS, wildcards.scale, wildcards.family, stage)
+
+    return start
 
 
 def get_checkpoint_load(wildcards):
@@ -173,6 +182,23 @@ def get_training_metrics(wildcards):
     return [f"results/{wildcards.scale}/checkpoints/{family}/{stage}.metrics.json" for family in FAMILIES for stage in stages]
 
 
+# ---- merge
+def get_stage_checkpoints(wildcards):
+    return ws.stage_checkpoints(PARAMS, wildcards.scale, getattr(wildcards, "stage", "online"))
+
+
+def get_merge_base(wildcards):
+    return ws.merge_base(PARAMS, wildcards.scale)
+
+
+def get_merge_base_ref(wildcards):
+    return ws.merge_base_ref(PARAMS, wildcards.scale)
+
+
+def get_merge_weights(wildcards):
+    return ws.merge_weights(PARAMS)
+
+
 # ---- targets
 def arbitrage_targets(scale):
     return ws.arbitrage_targets(PARAMS, scale)
@@ -180,3 +206,7 @@ def arbitrage_targets(scale):
 
 def training_targets(scale):
     return ws.training_targets(PARAMS, scale)
+
+
+def merged_targets(scale):
+    return ws.merged_targets(PARAMS, scale)

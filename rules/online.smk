@@ -76,7 +76,7 @@ rule train_online_dpo:
         pairs=family_files("results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
         policy=get_policy,
-        reference="results/{scale}/checkpoints/{family}/dpo",
+        reference=get_stage_start("online"),
     output:
         checkpoint=directory("results/{scale}/checkpoints/{family}/online_it{it}"),
         metrics="results/{scale}/checkpoints/{family}/online_it{it}.metrics.json",

@@ -24,7 +24,7 @@ rule train_dpo:
     input:
         pairs=family_files("results/{scale}/pairs/offline/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
-        sft="results/{scale}/checkpoints/{family}/sft",
+        sft=get_stage_start("dpo"),
     output:
         checkpoint=directory("results/{scale}/checkpoints/{family}/dpo"),
         metrics="results/{scale}/checkpoints/{family}/dpo.metrics.json",

@@ -42,8 +42,8 @@ def test_bad_training_values_name_their_key(params):
 
 def test_online_chain_and_targets(shipped_params):
     p = validate(shipped_params)
-    assert ws.policy_dir("tiny", "romance", "1") == "results/tiny/checkpoints/romance/dpo"
-    assert ws.policy_dir("tiny", "romance", 3) == "results/tiny/checkpoints/romance/online_it2"
+    assert ws.policy_dir(p, "tiny", "romance", "1") == "results/tiny/checkpoints/romance/dpo"
+    assert ws.policy_dir(p, "tiny", "romance", 3) == "results/tiny/checkpoints/romance/online_it2"
     targets = ws.training_targets(p, "tiny")
     assert "results/tiny/checkpoints/romance/online_it3" in targets
     assert len([t for t in targets if t.endswith("online_it3")]) == len(p.families)
@@ -58,3 +58,30 @@ def test_checkpoints_load_safetensors_and_remote_code_only_by_opt_in(params):
     assert ws.checkpoint_ref(p, "8b", "x")["load"] == {"use_safetensors": True, "trust_remote_code": False}
     params["scales"]["8b"]["base"]["trust_remote_code"] = True
     assert ws.checkpoint_ref(validate(params), "8b", "x")["load"]["trust_remote_code"] is True
+
+
+def test_merge_after_earlier_stages_moves_where_the_next_stage_starts(params):
+    p = validate(params)
+    assert ws.stage_start(p, "tiny", "romance", "dpo") == "results/tiny/checkpoints/romance/sft"
+    assert ws.merged_targets(p, "tiny") == ["results/tiny/merged"]
+    assert ws.stage_checkpoints(p, "tiny", "online") == [f"results/tiny/checkpoints/{f}/online_it3" for f in p.families]
+    params["scales"]["tiny"]["merge"]["after"] = ["sft", "dpo", "online"]
+    p = validate(params)
+    assert ws.stage_start(p, "tiny", "romance", "dpo") == "results/tiny/merges/sft"
+    assert ws.stage_start(p, "tiny", "romance", "online") == "results/tiny/merges/dpo"
+    assert ws.policy_dir(p, "tiny", "romance", 1) == "results/tiny/merges/dpo"
+    assert ws.policy_dir(p, "tiny", "romance", 2) == "results/tiny/checkpoints/romance/online_it1"
+
+
+def test_bad_merge_settings_name_their_key(params):
+    params["scales"]["tiny"]["merge"]["method"] = "average"
+    assert "scales.tiny.merge.method: unknown merge method 'average'" in reject(params)
+    params["scales"]["tiny"]["merge"] = {"method": "ties", "params": {"densty": 0.5}}
+    assert "scales.tiny.merge.method: ties: parameter densty: unknown parameter" in reject(params)
+    params["scales"]["tiny"]["merge"] = {"method": "linear", "after": ["sft"]}
+    assert "scales.tiny.merge.after: the merged model is made after the last stage" in reject(params)
+    params["scales"]["tiny"]["merge"] = {"method": "linear", "after": ["online", "sft"]}
+    assert "scales.tiny.merge.after: list stages once each, in training order" in reject(params)
+    params["scales"]["tiny"]["merge"] = {"method": "linear"}
+    params["families"]["romance"] = 0
+    assert "families.romance" in reject(params)

@@ -35,9 +35,11 @@ def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
             jobs.append(current)
         elif current is not None and line.strip().startswith("wildcards:"):
             pairs = line.strip()[len("wildcards:"):].split(",")
-            current[1] = dict(p.strip().split("=", 1) for p in pairs if "=" in p)
+            current[1].update(dict(p.strip().split("=", 1) for p in pairs if "=" in p))
         elif current is not None and line.strip().startswith("resources:"):
             current[1]["_resources"] = line.strip()[len("resources:"):].strip()
+        elif current is not None and line.strip().startswith("input:"):
+            current[1]["_input"] = [i.strip() for i in line.strip()[len("input:"):].split(",")]
     return [(r, w) for r, w in jobs if r not in TARGET_RULES]
 
 

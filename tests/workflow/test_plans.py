@@ -49,6 +49,32 @@ def test_8b_training_plans_one_node():
     assert sft and all("gpu=8" in w["_resources"] and "nodes=1" in w["_resources"] for w in sft)
 
 
+def test_32b_merge_plans_on_cpu_after_the_last_online_iteration(shipped_params):
+    jobs = planned_jobs(REPO, "merged_32b")
+    merge = [w for r, w in jobs if r == "merge_families"]
+    assert len(merge) == 1 and "gpu=0" in merge[0]["_resources"] and "mem_mb=64000" in merge[0]["_resources"]
+    n = shipped_params["scales"]["32b"]["online"]["iterations"]
+    assert sorted(merge[0]["_input"]) == sorted(f"results/32b/checkpoints/{f}/online_it{n}" for f in shipped_params["families"])
+    assert not any(r == "merge_stage" for r, _ in jobs)
+
+
+def test_merging_after_sft_and_dpo_restarts_every_family_from_the_merge(tmp_path, shipped_params):
+    params = yaml.safe_load(yaml.safe_dump(shipped_params))
+    params["scales"]["tiny"]["merge"]["after"] = ["sft", "dpo", "online"]
+    jobs = planned_jobs(copy_repo(tmp_path / "repo", params), "merged_tiny")
+    stages = {w["stage"]: w["_input"] for r, w in jobs if r == "merge_stage"}
+    assert set(stages) == {"sft", "dpo"}
+    assert sorted(stages["sft"]) == sorted(f"results/tiny/checkpoints/{f}/sft" for f in shipped_params["families"])
+    for r, w in jobs:
+        if r == "train_dpo":
+            assert "results/tiny/merges/sft" in w["_input"] and not any(i.endswith("/sft") and "checkpoints" in i for i in w["_input"])
+        if r == "train_online_dpo" and w["it"] == "1":
+            assert "results/tiny/merges/dpo" in w["_input"]
+            assert not any(i.endswith("/dpo") and "checkpoints" in i for i in w["_input"])
+        if r == "sample_policy" and w["it"] == "1":
+            assert "results/tiny/merges/dpo" in w["_input"]
+
+
 def test_tiny_plans_every_job_without_gpu(tmp_path):
     jobs = planned_jobs(copy_repo(tmp_path / "repo"), "all")
     assert len(jobs) > 200
