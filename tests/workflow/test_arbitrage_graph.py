@@ -110,7 +110,8 @@ TRAINING_RULES = {"train_sft", "train_dpo", "sample_policy", "score_policy", "bu
 def _scope(jobs):
     """Languages of the per-language arbitrage jobs, families of the training jobs, and every rule
     planned. The only jobs with neither are the scale's summaries."""
-    assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= {"summarize_arbitrage", "summarize_training"}
+    assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= \
+        {"summarize_arbitrage", "summarize_training", "merge_families"}
     langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES}
     return langs, {w["family"] for _, w in jobs if "family" in w}, {r for r, _ in jobs}
 
@@ -124,12 +125,12 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     langs, families, rules = _scope(jobs)
     assert langs == {"fr"} and families == {family}
     assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training"}
+                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "merge_families"}
     n_family = sum(family_of(p, lang) == family for lang in TEST_LANGUAGES)
     iterations = p["scales"]["tiny"]["online"]["iterations"]
     arbitrage = 1 + 3 + 3 + 1 + 1 + 1
     training = 2 + iterations * (3 * n_family + 1) + 1  # sft, dpo; per iteration sample/score/pairs + train
-    assert len(jobs) == arbitrage + training
+    assert len(jobs) == arbitrage + training + 1  # + the merge
     # the whole family resamples (its policy changed), every language of it, nothing outside it
     assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {c for c in TEST_LANGUAGES if family_of(p, c) == family}
 
@@ -152,7 +153,8 @@ def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     assert teachers == {"euro"}
     rules = {r for r, _ in jobs}
     assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training"}
+                     "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training",
+                     "merge_families"}
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 

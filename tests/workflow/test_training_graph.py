@@ -105,7 +105,7 @@ def test_more_iterations_reuse_the_iterations_already_built(built_copy):
     write_params(built_copy, p)
     jobs = planned_jobs(built_copy)
     assert {r for r, _ in jobs} == {"sample_policy", "score_policy", "build_online_pairs", "train_online_dpo",
-                                    "summarize_training"}
+                                    "summarize_training", "merge_families"}
     assert {w["it"] for _, w in jobs if "it" in w} == {"3"}
     assert sum(r == "train_online_dpo" for r, _ in jobs) == len(families(built_copy))
 
