@@ -1,7 +1,8 @@
 """Merging checkpoints: a registry of methods (one module each) and a streaming engine.
 
 Each method module declares `Params` (a pydantic model: its parameters as data, unknown ones
-rejected), `NEEDS_BASE` and `merge(tensors, weights, base, params, name) -> Tensor` on fp32 tensors.
+rejected), `NEEDS_BASE` and `merge(tensors, weights, base, params, name) -> Tensor`: tensors in the
+inputs' dtype, arithmetic and result in fp32.
 `expanse.merging.engine.merge_checkpoints` streams tensors one at a time through them.
 """
 

@@ -83,6 +83,8 @@ def combine(tensors, weights, base, *, normalize: bool, lam: float, sparsify=Non
     """base + lam * mix(w_i * sparsify_i(t_i - base)); `sparsify(i, delta)` drops entries."""
     import torch
 
+    base = base.float()
+    tensors = [t.float() for t in tensors]
     deltas = torch.stack([(sparsify(i, t - base) if sparsify else t - base) for i, t in enumerate(tensors)])
     w = torch.tensor(weights, dtype=deltas.dtype).reshape(-1, *([1] * base.dim()))
     deltas.mul_(w)

@@ -215,10 +215,10 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
                 out.write(_header(shard, ref.meta, out_dtypes))
                 for n in shard:
                     if ref.meta[n][0] in FLOAT:
-                        tensors = [load(c, n).to(torch.float32) for c in ckpts]
-                        b = load(base_ckpt, n).to(torch.float32) if base_ckpt is not None else None
+                        tensors = [load(c, n) for c in ckpts]
+                        b = load(base_ckpt, n) if base_ckpt is not None else None
                         merged = module.merge(tensors, weights, b, p, n)
-                        if not torch.isfinite(merged).all():
+                        if not torch.isfinite(merged.sum()):  # NaN/inf anywhere poisons the sum; cheap
                             raise MergeError(f"{method} gave non-finite values for tensor {n}")
                         merged = merged.to(getattr(torch, DTYPES[out_dtypes[n]][0]))
                         del tensors, b

@@ -12,10 +12,13 @@ class Params(MethodParams):
 
 
 def merge(tensors, weights, base, params: Params, name: str):
+    """fp32 accumulation; the other inputs are cast on the fly inside add_ (no fp32 copies)."""
     import torch
 
-    out = torch.zeros_like(tensors[0])
-    for t, w in zip(tensors, weights):
+    out = tensors[0].to(torch.float32, copy=True)
+    if weights[0] != 1:
+        out.mul_(weights[0])
+    for t, w in zip(tensors[1:], weights[1:]):
         out.add_(t, alpha=w)
     if params.normalize:
         out.div_(sum(weights))

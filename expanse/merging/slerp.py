@@ -23,7 +23,7 @@ class Params(MethodParams):
 def merge(tensors, weights, base, params: Params, name: str):
     import torch
 
-    v0, v1 = tensors
+    v0, v1 = (x.float() for x in tensors)
     t = params.t
     a = v0.reshape(1, -1)
     b = v1.reshape(1, -1)

@@ -20,6 +20,15 @@ def run(method, tensors, weights=None, base=None, **params):
                    None if base is None else torch.tensor(base, dtype=torch.float32), m.Params(**params), "x")
 
 
+def test_non_finite_results_are_refused(tmp_path):
+    t = pico(0)
+    t["layer.0.w"][0, 0] = float("inf")
+    models = [write_ckpt(tmp_path / "m0", t), write_ckpt(tmp_path / "m1", pico(1))]
+    with pytest.raises(MergeError, match="non-finite values for tensor layer.0.w"):
+        merge_checkpoints(models, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+
+
 def test_linear_is_the_normalised_weighted_average():
     out = run("linear", [[1.0, 2.0], [3.0, 6.0]], weights=[1.0, 3.0])
     assert out.tolist() == [2.5, 5.0]
