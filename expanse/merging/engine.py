@@ -1,7 +1,11 @@
-"""The streaming merge: tensors are read one at a time (`safetensors.safe_open`) from sharded or
-single-file checkpoints, merged in fp32 and written straight into sharded safetensors files whose
-headers are laid out in advance from the inputs' metadata. Peak memory is a few tensors, whatever
-the model size or the number of models.
+"""The streaming merge: tensors are read one at a time from sharded or single-file safetensors
+checkpoints, merged in fp32 and written straight into sharded safetensors files whose headers are
+laid out in advance from the inputs' metadata. Peak memory is a few tensors, whatever the model
+size or the number of models.
+
+Reads are positioned reads of exactly one tensor's bytes (the offsets come from the file's header),
+not `safe_open`: safe_open memory-maps each file, and the mapped pages of every input stay
+resident while it is open (4.6 GB RSS for three 1.5 GB inputs in benchmarks/merge.py).
 
 Every check (tensor sets, shapes, dtypes, vocabularies, weights, method and parameters) runs
 before anything is written; the output appears only when complete (temp dir + rename).
@@ -12,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import shutil
 import struct
 from contextlib import ExitStack
@@ -45,17 +50,22 @@ class Checkpoint:
     path: Path
     files: dict[str, Path] = field(default_factory=dict)  # tensor -> shard file
     meta: dict[str, tuple[str, tuple[int, ...]]] = field(default_factory=dict)  # tensor -> (dtype, shape)
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # tensor -> absolute byte range in its file
 
 
-def read_header(path: Path) -> dict:
+def read_header(path: Path) -> tuple[dict, int]:
+    """The tensor entries of a safetensors file and where its data starts."""
     with open(path, "rb") as f:
         raw = f.read(8)
         if len(raw) != 8:
             raise MergeError(f"{path}: not a safetensors file")
         (n,) = struct.unpack("<Q", raw)
-        header = json.loads(f.read(n))
+        try:
+            header = json.loads(f.read(n))
+        except ValueError:
+            raise MergeError(f"{path}: not a safetensors file (bad header)") from None
     header.pop("__metadata__", None)
-    return header
+    return header, 8 + n
 
 
 def open_checkpoint(path: str | Path) -> Checkpoint:
@@ -71,9 +81,14 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
     for shard in shards:
         if not (path / shard).is_file():
             raise MergeError(f"{path}: shard {shard} named in {INDEX} is missing")
-        for name, info in read_header(path / shard).items():
+        header, start = read_header(path / shard)
+        for name, info in header.items():
+            if info["dtype"] not in DTYPES:
+                raise MergeError(f"{path / shard}: tensor {name} has unsupported dtype {info['dtype']}")
             ckpt.files[name] = path / shard
             ckpt.meta[name] = (info["dtype"], tuple(info["shape"]))
+            begin, end = info["data_offsets"]
+            ckpt.spans[name] = (start + begin, start + end)
     return ckpt
 
 
@@ -179,7 +194,6 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
                       max_shard_bytes: int = 5 * 2**30, made_by: dict | None = None) -> dict:
     """Merge `models` (relative to `base` where the method needs one) into `out_dir`."""
     import torch
-    from safetensors import safe_open
 
     module, p = method_params(method, params)
     if not models:
@@ -207,8 +221,8 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
         def load(ckpt: Checkpoint, name: str):
             f = ckpt.files[name]
             if f not in handles:
-                handles[f] = stack.enter_context(safe_open(str(f), framework="pt"))
-            return handles[f].get_tensor(name)
+                handles[f] = stack.enter_context(open(f, "rb", buffering=0))
+            return read_tensor(handles[f], ckpt, name)
 
         for shard_names_i, shard in zip(shard_names, shards):
             with open(tmp / shard_names_i, "wb") as out:
@@ -236,6 +250,25 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
 
         write_card(tmp, title=f"expanse merge ({method})", made_by=resolved)
     return {"tensors": len(names), "shards": len(shards), **resolved}
+
+
+def read_tensor(handle, ckpt: Checkpoint, name: str):
+    """One tensor, read by a positioned read of its bytes into memory it owns."""
+    import torch
+
+    dtype, shape = ckpt.meta[name]
+    begin, end = ckpt.spans[name]
+    torch_dtype = getattr(torch, DTYPES[dtype][0])
+    if end == begin:
+        return torch.empty(shape, dtype=torch_dtype)
+    buf = bytearray(end - begin)
+    view, got = memoryview(buf), 0
+    while got < len(buf):
+        n = os.preadv(handle.fileno(), [view[got:]], begin + got)
+        if n <= 0:
+            raise MergeError(f"{ckpt.files[name]}: truncated (tensor {name})")
+        got += n
+    return torch.frombuffer(buf, dtype=torch_dtype).reshape(shape)
 
 
 def _copy_side_files(src: Path, dst: Path, out_dtype: str | None) -> None:

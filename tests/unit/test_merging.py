@@ -186,3 +186,12 @@ def test_pico_cohere_without_qk_norm_merges_loads_and_generates(tmp_path):
     assert merged.lm_head.weight.data_ptr() == merged.model.embed_tokens.weight.data_ptr()
     out = merged.generate(torch.tensor([[1, 5, 9]]), max_new_tokens=5, do_sample=False)
     assert out.shape == (1, 8)
+
+
+def test_a_truncated_input_is_an_error_and_writes_nothing(tmp_path):
+    models = [write_ckpt(tmp_path / "m0", pico(0)), write_ckpt(tmp_path / "m1", pico(1))]
+    f = tmp_path / "m1/model.safetensors"
+    f.write_bytes(f.read_bytes()[:-40])
+    with pytest.raises(MergeError, match="truncated"):
+        merge_checkpoints(models, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
