@@ -261,14 +261,14 @@ def read_tensor(handle, ckpt: Checkpoint, name: str):
     torch_dtype = getattr(torch, DTYPES[dtype][0])
     if end == begin:
         return torch.empty(shape, dtype=torch_dtype)
-    buf = bytearray(end - begin)
-    view, got = memoryview(buf), 0
-    while got < len(buf):
+    raw = torch.empty(end - begin, dtype=torch.uint8)  # not zero-filled: the read fills it
+    view, got = memoryview(raw.numpy()), 0
+    while got < len(view):
         n = os.preadv(handle.fileno(), [view[got:]], begin + got)
         if n <= 0:
             raise MergeError(f"{ckpt.files[name]}: truncated (tensor {name})")
         got += n
-    return torch.frombuffer(buf, dtype=torch_dtype).reshape(shape)
+    return raw.view(torch_dtype).reshape(shape)
 
 
 def _copy_side_files(src: Path, dst: Path, out_dtype: str | None) -> None:
