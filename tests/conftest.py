@@ -11,6 +11,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+def checkpoint_tensors(path) -> dict:
+    """Every tensor of a checkpoint directory (single-file or sharded safetensors), by name."""
+    from safetensors import safe_open
+
+    out = {}
+    for f in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(f), "pt") as h:
+            out.update({k: h.get_tensor(k) for k in h.keys()})
+    return out
+
+
 @pytest.fixture(scope="session")
 def shipped_params() -> dict:
     return yaml.safe_load((REPO / "params.yaml").read_text())

@@ -13,7 +13,6 @@ before anything is written; the output appears only when complete (temp dir + re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -26,7 +25,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from expanse.errors import ExpanseError
-from expanse.io import atomic_path
+from expanse.io import atomic_path, file_digest
 from expanse.merging import get_method
 
 INDEX = "model.safetensors.index.json"
@@ -93,7 +92,7 @@ def open_checkpoint(path: str | Path) -> Checkpoint:
 
 
 def _digest(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return file_digest(path) if path.is_file() else None
 
 
 def check_compatible(ckpts: list[Checkpoint]) -> list[str]:
@@ -113,14 +112,15 @@ def check_compatible(ckpts: list[Checkpoint]) -> list[str]:
                 raise MergeError(f"{c.path}: tensor {n} has shape {list(c.meta[n][1])}, {ref.path} has {list(ref.meta[n][1])}")
             if c.meta[n][0] != ref.meta[n][0]:
                 raise MergeError(f"{c.path}: tensor {n} is {c.meta[n][0]}, {ref.path} has {ref.meta[n][0]}")
-    for fname in ("config.json", *VOCAB_FILES):
-        ref_file = ref.path / fname
+    vocab_size = _config(ref.path).get("vocab_size")
+    for c in ckpts[1:]:
+        other = _config(c.path).get("vocab_size")
+        if other != vocab_size:
+            raise MergeError(f"{c.path}: vocab_size {other} differs from {ref.path} ({vocab_size})")
+    for fname in VOCAB_FILES:
+        ref_digest = _digest(ref.path / fname)  # read once, not once per model
         for c in ckpts[1:]:
-            if fname == "config.json":
-                a, b = _config(ref.path).get("vocab_size"), _config(c.path).get("vocab_size")
-                if a != b:
-                    raise MergeError(f"{c.path}: vocab_size {b} differs from {ref.path} ({a})")
-            elif _digest(ref_file) != _digest(c.path / fname):
+            if _digest(c.path / fname) != ref_digest:
                 raise MergeError(f"{c.path}: {fname} differs from {ref.path}'s (different vocabularies cannot be merged)")
     return names
 
@@ -146,9 +146,10 @@ def check_weights(method: str, weights: list[float] | None, n: int) -> list[floa
 
 
 def method_params(method: str, params: dict | None):
-    module = get_method(method) if method in _known() else None
-    if module is None:
-        raise MergeError(f"unknown merge method {method!r} (known: {', '.join(_known())})")
+    try:
+        module = get_method(method)
+    except KeyError as e:
+        raise MergeError(e.args[0]) from None
     try:
         return module, module.Params(**(params or {}))
     except ValidationError as e:
@@ -156,12 +157,6 @@ def method_params(method: str, params: dict | None):
         key = ".".join(str(p) for p in err["loc"])
         msg = "unknown parameter" if err["type"] == "extra_forbidden" else err["msg"]
         raise MergeError(f"{method}: parameter {key}: {msg}") from None
-
-
-def _known():
-    from expanse.merging import METHODS
-
-    return METHODS
 
 
 def plan_shards(names: list[str], meta: dict, out_dtypes: dict[str, str], max_shard_bytes: int) -> list[list[str]]:

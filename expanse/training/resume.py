@@ -18,16 +18,10 @@ import re
 import shutil
 from pathlib import Path
 
+from expanse.io import file_digest
+
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE = "trainer_state.json"
-
-
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _model_digest(location: str) -> str:
@@ -44,7 +38,7 @@ def _model_digest(location: str) -> str:
 def fingerprint(spec: dict) -> str:
     parts = {
         "spec": {k: v for k, v in spec.items() if k not in ("made_by",)},
-        "data": {p: _file_digest(Path(p)) for p in sorted(set(spec["data"]) | set(spec["prompts"]))},
+        "data": {p: file_digest(p) for p in sorted(set(spec["data"]) | set(spec["prompts"]))},
         "models": {m["location"]: _model_digest(m["location"]) for m in (spec["model"], spec.get("ref_model")) if m},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

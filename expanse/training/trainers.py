@@ -34,6 +34,11 @@ def _setup(spec: dict):
     return cuda
 
 
+def _dtype(cfg: dict) -> str:
+    """The dtype weights load in: bf16 training trains bf16 weights, fp32 training fp32 ones."""
+    return "bfloat16" if cfg["precision"] == "bf16" else "float32"
+
+
 def _load_model(ref: dict, dtype: str):
     import torch
     from transformers import AutoModelForCausalLM
@@ -89,7 +94,7 @@ def build_trainer(spec: dict):
 
     cuda = _setup(spec)
     cfg = spec["config"]
-    dtype = "bfloat16" if cfg["precision"] == "bf16" else "float32"
+    dtype = _dtype(cfg)
     tokenizer = load_tokenizer(spec["model"]["location"], spec["model"]["load"], padding_side="right")
     model = _load_model(spec["model"], dtype)
     if spec["stage"] == "sft":
@@ -160,11 +165,9 @@ def _finish(spec: dict, final: Path, tokenizer, metrics: dict) -> None:
 
 def _merge_lora(spec: dict, adapter_dir: Path) -> Path:
     """Fold the LoRA adapter into full weights so every later stage sees a plain checkpoint."""
-    import torch
     from peft import PeftModel
 
-    dtype = torch.bfloat16 if spec["config"]["precision"] == "bf16" else torch.float32
-    base = _load_model(spec["model"], "bfloat16" if dtype == torch.bfloat16 else "float32")
+    base = _load_model(spec["model"], _dtype(spec["config"]))
     merged = PeftModel.from_pretrained(base, adapter_dir).merge_and_unload()
     out = adapter_dir.parent / "final_merged"
     merged.save_pretrained(out, safe_serialization=True)

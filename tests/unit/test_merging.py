@@ -12,6 +12,8 @@ from safetensors.torch import save_file
 from expanse.merging import get_method
 from expanse.merging.engine import MergeError, merge_checkpoints
 
+from conftest import checkpoint_tensors
+
 
 def run(method, tensors, weights=None, base=None, **params):
     m = get_method(method)
@@ -97,17 +99,6 @@ def pico(seed, scale=1.0):
             "layer.0.b": torch.randn(4, generator=g), "norm.weight": torch.ones(4) * (1 + seed)}
 
 
-def read_all(path):
-    from pathlib import Path
-
-    path = Path(path)
-    out = {}
-    for f in sorted(path.glob("*.safetensors")):
-        with safe_open(str(f), "pt") as h:
-            out.update({k: h.get_tensor(k) for k in h.keys()})
-    return out
-
-
 def test_engine_streams_sharded_inputs_into_sharded_output(tmp_path):
     models = [write_ckpt(tmp_path / f"m{i}", pico(i), shards=2) for i in range(3)]
     out = tmp_path / "merged"
@@ -115,7 +106,7 @@ def test_engine_streams_sharded_inputs_into_sharded_output(tmp_path):
     assert info["shards"] > 1
     index = json.loads((out / "model.safetensors.index.json").read_text())
     assert set(index["weight_map"]) == set(pico(0))
-    merged = read_all(out)
+    merged = checkpoint_tensors(out)
     for name in pico(0):
         expected = (pico(0)[name] + 2 * pico(1)[name] + pico(2)[name]) / 4
         assert torch.allclose(merged[name], expected, atol=1e-6), name
@@ -128,9 +119,9 @@ def test_engine_streams_sharded_inputs_into_sharded_output(tmp_path):
 def test_engine_writes_the_inputs_dtype_unless_told(tmp_path):
     models = [write_ckpt(tmp_path / f"m{i}", pico(i), dtype=torch.bfloat16) for i in range(2)]
     merge_checkpoints(models, str(tmp_path / "a"))
-    assert all(t.dtype == torch.bfloat16 for t in read_all(tmp_path / "a").values())
+    assert all(t.dtype == torch.bfloat16 for t in checkpoint_tensors(tmp_path / "a").values())
     merge_checkpoints(models, str(tmp_path / "b"), out_dtype="float32")
-    assert all(t.dtype == torch.float32 for t in read_all(tmp_path / "b").values())
+    assert all(t.dtype == torch.float32 for t in checkpoint_tensors(tmp_path / "b").values())
     assert json.loads((tmp_path / "b/config.json").read_text())["dtype"] == "float32"
 
 
@@ -181,7 +172,7 @@ def test_pico_cohere_without_qk_norm_merges_loads_and_generates(tmp_path):
         names = set(h.keys())
     assert not any("q_norm" in n for n in names) and "lm_head.weight" not in names  # tied: stored once
     merge_checkpoints(paths, str(tmp_path / "merged"), weights=[1.0, 1.0, 2.0])
-    assert set(read_all(tmp_path / "merged")) == names
+    assert set(checkpoint_tensors(tmp_path / "merged")) == names
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", use_safetensors=True)
     assert merged.lm_head.weight.data_ptr() == merged.model.embed_tokens.weight.data_ptr()
     out = merged.generate(torch.tensor([[1, 5, 9]]), max_new_tokens=5, do_sample=False)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from safetensors import safe_open
 
 from expanse.merging.engine import merge_checkpoints
+
+from conftest import checkpoint_tensors
 
 pytest.importorskip("mergekit")
 MERGEKIT_YAML = shutil.which("mergekit-yaml", path=str(Path(sys.executable).parent))
@@ -41,20 +42,12 @@ def picos(tmp_path_factory):
     return root, paths
 
 
-def tensors(path):
-    out = {}
-    for f in sorted(Path(path).glob("*.safetensors")):
-        with safe_open(str(f), "pt") as h:
-            out.update({k: h.get_tensor(k) for k in h.keys()})
-    return out
-
-
 def mergekit(root, config, name):
     (root / f"{name}.yml").write_text(yaml.safe_dump({**config, "dtype": "float32"}))
     out = root / f"mk_{name}"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run([MERGEKIT_YAML, str(root / f"{name}.yml"), str(out)], check=True, capture_output=True, env=env)
-    return tensors(out)
+    return checkpoint_tensors(out)
 
 
 CASES = {
@@ -85,10 +78,10 @@ def test_same_tensors_as_mergekit(picos, method):
     merge_checkpoints([paths[m] for m in ours["models"]], str(root / f"ours_{method}"), method=method,
                       weights=ours.get("weights"), params=ours.get("params"),
                       base=paths[ours["base"]] if "base" in ours else None)
-    got = tensors(root / f"ours_{method}")
+    got = checkpoint_tensors(root / f"ours_{method}")
     assert set(got) == set(expected)
     for name, t in expected.items():
         assert got[name].dtype == t.dtype == torch.float32
         assert torch.allclose(got[name], t, atol=1e-6, rtol=0), (method, name, (got[name] - t).abs().max().item())
-    changed = [n for n in got if not torch.equal(got[n], tensors(paths[ours["models"][0]])[n])]
+    changed = [n for n in got if not torch.equal(got[n], checkpoint_tensors(paths[ours["models"][0]])[n])]
     assert changed  # the merge did something

@@ -5,23 +5,14 @@ stage starts."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
 
+from conftest import checkpoint_tensors
 from smk import params_of, planned_jobs, snakemake, write_params
 
 pytestmark = pytest.mark.workflow
-
-
-def tensors(path: Path) -> dict:
-    out = {}
-    for f in sorted(path.glob("*.safetensors")):
-        with safe_open(str(f), "pt") as h:
-            out.update({k: h.get_tensor(k) for k in h.keys()})
-    return out
 
 
 def test_merged_model_is_the_weighted_average_and_generates(built):
@@ -31,8 +22,8 @@ def test_merged_model_is_the_weighted_average_and_generates(built):
     n = p["scales"]["tiny"]["online"]["iterations"]
     weights = p["families"]
     merged_dir = built / "results/tiny/merged"
-    merged = tensors(merged_dir)
-    families = {f: tensors(built / f"results/tiny/checkpoints/{f}/online_it{n}") for f in weights}
+    merged = checkpoint_tensors(merged_dir)
+    families = {f: checkpoint_tensors(built / f"results/tiny/checkpoints/{f}/online_it{n}") for f in weights}
     total = sum(weights.values())
     for name, t in merged.items():
         expected = sum(w * families[f][name] for f, w in weights.items()) / total
@@ -54,8 +45,8 @@ def test_merge_after_sft_builds_and_dpo_starts_from_it(built_copy):
     p["scales"]["tiny"]["merge"]["after"] = ["sft", "online"]
     write_params(built_copy, p)
     snakemake(built_copy, "-c1", "results/tiny/merges/sft")
-    merged = tensors(built_copy / "results/tiny/merges/sft")
-    sfts = [tensors(built_copy / f"results/tiny/checkpoints/{f}/sft") for f in p["families"]]
+    merged = checkpoint_tensors(built_copy / "results/tiny/merges/sft")
+    sfts = [checkpoint_tensors(built_copy / f"results/tiny/checkpoints/{f}/sft") for f in p["families"]]
     name = next(iter(merged))
     assert torch.allclose(merged[name], sum(s[name] for s in sfts) / len(sfts), atol=1e-6)
     dpo = [w for r, w in planned_jobs(built_copy) if r == "train_dpo"]
