@@ -16,6 +16,7 @@ include: "rules/preference.smk"
 include: "rules/sft.smk"
 include: "rules/online.smk"
 include: "rules/merge.smk"
+include: "rules/eval.smk"
 
 
 rule all:
@@ -24,6 +25,7 @@ rule all:
         arbitrage_targets("tiny"),
         training_targets("tiny"),
         merged_targets("tiny"),
+        eval_targets("tiny"),
 
 
 rule arbitrage_tiny:
@@ -69,3 +71,18 @@ rule merged_8b:
 rule merged_32b:
     input:
         merged_targets("32b"),
+
+
+rule eval_tiny:
+    input:
+        eval_targets("tiny"),
+
+
+rule eval_8b:
+    input:
+        eval_targets("8b"),
+
+
+rule eval_32b:
+    input:
+        eval_targets("32b"),

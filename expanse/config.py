@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from expanse.arbiter import ARBITERS
 from expanse.errors import ConfigError
+from expanse.evaluation.judges import JUDGES
 from expanse.generation import BACKENDS
 from expanse.languages import LANGUAGES
 
@@ -27,7 +28,7 @@ ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
-RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge")
+RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge", "judge", "benchmark")
 GENERATION_BACKENDS = tuple(BACKENDS)
 
 
@@ -253,6 +254,77 @@ class LaunchCfg(Strict):
     main_process_port: Annotated[int, Field(gt=1023, lt=65536)] = 29500
 
 
+class JudgeCfg(Strict):
+    """The pairwise judge (expanse.evaluation.judges): `reward_model` scores each answer with the
+    scale's reward model; `llm` has `model` read both answers (served by the generation backend)."""
+
+    method: str = "reward_model"
+    model: ModelRef | None = None
+    tie_margin: Annotated[float, Field(ge=0)] = 0.0
+    max_new_tokens: PositiveInt = 512
+    batch_size: PositiveInt = 8
+
+    @model_validator(mode="after")
+    def _known(self):
+        if self.method not in JUDGES:
+            raise ValueError(f"method: unknown judge {self.method!r} (known: {', '.join(JUDGES)})")
+        if self.method == "llm" and self.model is None:
+            raise ValueError("model: the llm judge needs a judge model ({hf: ID} or {path: DIR})")
+        if self.method != "llm" and self.model is not None:
+            raise ValueError(f"model: the {self.method} judge takes no model (it uses the scale's reward_model)")
+        if self.model is not None and self.model.tiny is not None:
+            raise ValueError("model: a judge model is {hf: ID} or {path: DIR}; tiny judges are not built")
+        return self
+
+
+class BenchmarkCfg(Strict):
+    """One lm-eval benchmark: `tasks` is the task name with {lang}; `languages` those it covers
+    (None: every configured language); `include_path` a directory of local task YAMLs (then only
+    those are indexed, not lm-eval's own); `metric`
+    the key in lm-eval's results ("acc,none")."""
+
+    tasks: str
+    metric: str
+    languages: list[str] | None = None
+    include_path: str | None = None
+    num_fewshot: Annotated[int, Field(ge=0)] | None = None
+    limit: PositiveInt | None = None
+    batch_size: PositiveInt = 8
+    bootstrap_iters: Annotated[int, Field(ge=0)] = 1000
+    apply_chat_template: bool = False
+
+    @field_validator("tasks")
+    @classmethod
+    def _lang_slot(cls, v):
+        if "{lang}" not in v:
+            raise ValueError(f"tasks must contain {{lang}} (one lm-eval task per language), got {v!r}")
+        return v
+
+    @field_validator("languages")
+    @classmethod
+    def _known_codes(cls, v):
+        for code in v or []:
+            if code not in LANGUAGES:
+                raise ValueError(f"unknown language code {code!r}")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v):
+        if "," not in v:
+            raise ValueError(f"metric is lm-eval's 'name,filter' key (e.g. 'acc,none'), got {v!r}")
+        return v
+
+
+class EvalCfg(Strict):
+    """Win-rates of the merged model per language (judge, both orders, bootstrap intervals) and the
+    lm-eval benchmarks of the merged, base and family models."""
+
+    judge: JudgeCfg = JudgeCfg()
+    bootstrap: PositiveInt = 1000
+    benchmarks: dict[Name, BenchmarkCfg] = {}
+
+
 class Scale(Strict):
     base: ModelRef
     teachers: dict[Name, ModelRef]
@@ -266,6 +338,7 @@ class Scale(Strict):
     online: OnlineCfg = OnlineCfg()
     launch: LaunchCfg = LaunchCfg()
     merge: MergeCfg = MergeCfg()
+    eval: EvalCfg = EvalCfg()
     tiny: TinyBuild | None = None
     resources: dict[str, Resources] = {}
 

@@ -217,3 +217,103 @@ def training_targets(params: Params, scale: str) -> list[str]:
 
 def merged_targets(params: Params, scale: str) -> list[str]:
     return [merge_dir(scale)]
+
+
+# ---------------------------------------------------------------------------------- eval
+EVAL_MODEL = r"merged|base|family\.[a-z][a-z0-9_]*|teacher\.[a-z][a-z0-9_]*"
+
+
+def eval_models(params: Params, scale: str, lang: str) -> list[str]:
+    """The models that answer a language's test prompts: the merged model and its opponents (the
+    base, the language's family model, every teacher)."""
+    return ["merged", *eval_opponents(params, scale, lang).values()]
+
+
+def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
+    """label -> model; the best teacher is picked per language from the arbitrage wins."""
+    family = params.languages[lang].family
+    return {"base": "base", "family": f"family.{family}",
+            **{f"teacher.{t}": f"teacher.{t}" for t in params.scales[scale].teachers}}
+
+
+def benchmark_models(params: Params, scale: str) -> list[str]:
+    return ["merged", "base", *(f"family.{family}" for family in params.families)]
+
+
+def _eval_model(params: Params, scale: str, model: str) -> tuple[str, str]:
+    kind, _, name = model.partition(".")
+    if kind == "family" and name not in params.families:
+        raise ValueError(f"eval model {model!r}: no family {name!r} in params.yaml")
+    if kind == "teacher" and name not in params.scales[scale].teachers:
+        raise ValueError(f"eval model {model!r}: no teacher {name!r} at scale {scale}")
+    return kind, name
+
+
+def eval_model_inputs(params: Params, scale: str, model: str) -> list[str]:
+    kind, name = _eval_model(params, scale, model)
+    if kind == "merged":
+        return [merge_dir(scale)]
+    if kind == "family":
+        return [checkpoint_dir(scale, name, final_stage(params, scale))]
+    return model_inputs(params, scale, "base" if kind == "base" else f"teachers.{name}")
+
+
+def eval_model_ref(params: Params, scale: str, model: str) -> dict:
+    kind, name = _eval_model(params, scale, model)
+    if kind in ("merged", "family"):
+        return checkpoint_ref(params, scale, eval_model_inputs(params, scale, model)[0])
+    return model_ref(params, scale, "base" if kind == "base" else f"teachers.{name}")
+
+
+def judge_inputs(params: Params, scale: str) -> list[str]:
+    judge = params.scales[scale].eval.judge
+    if judge.method == "reward_model":
+        return model_inputs(params, scale, "reward_model")
+    return [judge.model.path] if judge.model.path else []
+
+
+def judge_ref(params: Params, scale: str) -> dict:
+    judge = params.scales[scale].eval.judge
+    if judge.method == "reward_model":
+        return model_ref(params, scale, "reward_model")
+    load = {"use_safetensors": True, "trust_remote_code": judge.model.trust_remote_code}
+    if judge.model.revision:
+        load["revision"] = judge.model.revision
+    return {"location": judge.model.hf or judge.model.path, "load": load}
+
+
+def benchmark_cfg(params: Params, scale: str, bench: str):
+    benchmarks = params.scales[scale].eval.benchmarks
+    if bench not in benchmarks:
+        raise ValueError(f"scales.{scale}.eval.benchmarks has no {bench!r}")
+    return benchmarks[bench]
+
+
+def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
+    """The local task YAMLs a benchmark runs and the data files they read (none for lm-eval's own
+    tasks), so that editing an item reruns the benchmark."""
+    from pathlib import Path
+
+    import yaml
+
+    cfg = benchmark_cfg(params, scale, bench)
+    if cfg.include_path is None:
+        return []
+    from expanse.evaluation.benchmarks import task_names
+
+    files: list[str] = []
+    for task in task_names(cfg.model_dump(), list(params.languages)).values():
+        path = Path(cfg.include_path) / f"{task}.yaml"
+        if not path.is_file():
+            raise ValueError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        files.append(str(path))
+        if spec.get("include"):
+            files.append(str(Path(cfg.include_path) / spec["include"]))
+        data = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
+        files += list(data.values()) if isinstance(data, dict) else [data]
+    return list(dict.fromkeys(files))
+
+
+def eval_targets(params: Params, scale: str) -> list[str]:
+    return [f"results/{scale}/eval/{name}" for name in ("report.html", "report.md", "metrics.json")]

@@ -25,6 +25,8 @@ wildcard_constraints:
     family=ws.alternation(FAMILIES),
     it=r"[1-9][0-9]*",
     stage=r"sft|dpo",
+    model=ws.EVAL_MODEL,
+    bench=ws.alternation({b for s in PARAMS.scales.values() for b in s.eval.benchmarks}),
 
 
 def scale_of(wildcards):
@@ -210,3 +212,57 @@ def training_targets(scale):
 
 def merged_targets(scale):
     return ws.merged_targets(PARAMS, scale)
+
+
+# ---- eval
+def get_eval_model(wildcards):
+    return ws.eval_model_inputs(PARAMS, wildcards.scale, wildcards.model)
+
+
+def get_eval_model_ref(wildcards):
+    return ws.eval_model_ref(PARAMS, wildcards.scale, wildcards.model)
+
+
+def get_eval_answers(wildcards):
+    return [f"results/{wildcards.scale}/eval/answers/{wildcards.lang}/{model}.parquet"
+            for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)]
+
+
+def get_eval_models(wildcards):
+    return ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
+
+
+def get_eval_opponents(wildcards):
+    return ws.eval_opponents(PARAMS, wildcards.scale, wildcards.lang)
+
+
+def get_judge_model(wildcards):
+    return ws.judge_inputs(PARAMS, wildcards.scale)
+
+
+def get_judge_ref(wildcards):
+    return ws.judge_ref(PARAMS, wildcards.scale)
+
+
+def get_eval_section(key):
+    def value(wildcards):
+        return getattr(scale_of(wildcards).eval, key).model_dump() if key == "judge" else getattr(scale_of(wildcards).eval, key)
+
+    return value
+
+
+def get_benchmark(wildcards):
+    return ws.benchmark_cfg(PARAMS, wildcards.scale, wildcards.bench).model_dump()
+
+
+def get_benchmark_files(wildcards):
+    return ws.benchmark_files(PARAMS, wildcards.scale, wildcards.bench)
+
+
+def get_benchmark_results(wildcards):
+    return [f"results/{wildcards.scale}/eval/benchmarks/{bench}/{model}.json"
+            for bench in scale_of(wildcards).eval.benchmarks for model in ws.benchmark_models(PARAMS, wildcards.scale)]
+
+
+def eval_targets(scale):
+    return ws.eval_targets(PARAMS, scale)

@@ -1,0 +1,116 @@
+"""Registry of pairwise judges. A judge compares two answers to the same prompt and returns "A",
+"B" or "tie" per prompt; expanse.evaluation.pairwise asks it in both orders.
+
+- `reward_model`: a sequence-classification reward model scores each answer; the higher score wins,
+  a difference of at most `tie_margin` is a tie (the tiny scale's judge: the trained reward model).
+- `llm`: a judge model, served by the generation backend registry, reads the prompt and both
+  answers with a pairwise prompt and ends with [[A]], [[B]] or [[C]] (tie); anything else counts
+  as a tie and is counted as unparsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+JUDGES = ("reward_model", "llm")
+
+
+def check(method: str) -> None:
+    if method not in JUDGES:
+        raise KeyError(f"unknown judge {method!r} (known: {', '.join(JUDGES)})")
+
+
+def get_judge(method: str):
+    """The judge class: `Judge(model={location, load}, judge=cfg, generation=cfg, seed, gpus)` with
+    `.compare(prompts, answers_a, answers_b, lang) -> list[verdict]` and `.unparsed` (a count)."""
+    check(method)
+    return {"reward_model": RewardModelJudge, "llm": LLMJudge}[method]
+
+
+class RewardModelJudge:
+    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
+        from expanse.arbiter.reward_model import RewardModel
+
+        self.rm = RewardModel(model["location"], load=model["load"], batch_size=judge["batch_size"], gpus=gpus)
+        self.tie_margin = judge["tie_margin"]
+        self.unparsed = 0
+        self._cache: dict[tuple[str, str], float] = {}
+
+    def _scores(self, prompts: list[str], answers: list[str]) -> list[float]:
+        todo = sorted({(p, a) for p, a in zip(prompts, answers)} - self._cache.keys())
+        if todo:
+            scores = self.rm.score([p for p, _ in todo], [a for _, a in todo])
+            self._cache.update(zip(todo, scores))
+        return [self._cache[(p, a)] for p, a in zip(prompts, answers)]
+
+    def compare(self, prompts: list[str], answers_a: list[str], answers_b: list[str], lang: str) -> list[str]:
+        return [reward_verdict(a, b, self.tie_margin)
+                for a, b in zip(self._scores(prompts, answers_a), self._scores(prompts, answers_b))]
+
+
+def reward_verdict(reward_a: float, reward_b: float, tie_margin: float) -> str:
+    if abs(reward_a - reward_b) <= tie_margin:
+        return "tie"
+    return "A" if reward_a > reward_b else "B"
+
+
+JUDGE_PROMPT = """Please act as an impartial judge and evaluate the quality of the responses provided by two AI \
+assistants to the user prompt below. The user wrote in {language}; a response in another language is a poor \
+response. Judge helpfulness, correctness, fluency and whether the response follows the prompt. Do not let the \
+order of the responses, their length or the assistants' names influence you. After a short explanation, output \
+your final verdict strictly in one of these formats: "[[A]]" if assistant A is better, "[[B]]" if assistant B is \
+better, "[[C]]" for a tie.
+
+<|User Prompt|>
+{prompt}
+
+<|The Start of Assistant A's Answer|>
+{answer_a}
+<|The End of Assistant A's Answer|>
+
+<|The Start of Assistant B's Answer|>
+{answer_b}
+<|The End of Assistant B's Answer|>"""
+
+_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+
+
+def judge_conversation(prompt: str, answer_a: str, answer_b: str, language: str) -> list[dict]:
+    return [{"role": "user", "content": JUDGE_PROMPT.format(language=language, prompt=prompt,
+                                                            answer_a=answer_a, answer_b=answer_b)}]
+
+
+def parse_verdict(text: str) -> str | None:
+    """The last [[A]] / [[B]] / [[C]] in the judge's text ("tie" for C); None when there is none."""
+    found = _VERDICT.findall(text)
+    if not found:
+        return None
+    return {"A": "A", "B": "B", "C": "tie"}[found[-1]]
+
+
+def judge_generation(generation: dict, judge: dict) -> dict:
+    """The scale's generation settings made greedy and unpenalised, with the judge's length."""
+    return {**generation, "temperature": 0.0, "top_p": 1.0, "min_new_tokens": 0, "repetition_penalty": 1.0,
+            "no_repeat_ngram_size": 0, "max_new_tokens": judge["max_new_tokens"], "batch_size": judge["batch_size"]}
+
+
+class LLMJudge:
+    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
+        from expanse.generation import get_backend
+
+        cfg = judge_generation(generation, judge)
+        self.backend = get_backend(cfg["backend"])(model["location"], load=model["load"], generation=cfg,
+                                                   seed=seed, gpus=gpus)
+        self.unparsed = 0
+
+    def compare(self, prompts: list[str], answers_a: list[str], answers_b: list[str], lang: str) -> list[str]:
+        from expanse.languages import LANGUAGES
+
+        language = LANGUAGES[lang].name
+        conversations = [judge_conversation(p, a, b, language) for p, a, b in zip(prompts, answers_a, answers_b)]
+        verdicts = []
+        for (completion,) in self.backend.generate(conversations, n=1):
+            verdict = parse_verdict(completion.text)
+            self.unparsed += verdict is None
+            verdicts.append(verdict or "tie")
+        return verdicts

@@ -1,0 +1,117 @@
+# Evaluation: every compared model answers each language's held-out test prompts; a judge compares
+# the merged model with each opponent in both orders (win-rates with bootstrap intervals); the
+# merged, base and family models run the lm-eval benchmarks; one report gathers it all.
+
+
+rule generate_eval:
+    input:
+        prompts="results/{scale}/prompts/{lang}.parquet",
+        model=get_eval_model,
+    output:
+        answers="results/{scale}/eval/answers/{lang}/{model}.parquet",
+    log:
+        "logs/{scale}/generate_eval/{lang}/{model}.log",
+    benchmark:
+        "benchmarks/{scale}/generate_eval/{lang}/{model}.tsv"
+    params:
+        model=get_eval_model_ref,
+        generation=get_scale_section("generation"),
+        gpus=get_gpus("generate"),
+        seed=config["seed"],
+    resources:
+        **resources_for("generate"),
+    threads: threads_for("generate")
+    conda:
+        "../envs/vllm.yaml"
+    script:
+        "../scripts/generate_eval.py"
+
+
+rule judge_pairwise:
+    input:
+        answers=get_eval_answers,
+        prompts="results/{scale}/prompts/{lang}.parquet",
+        wins="results/{scale}/arbitrage/{lang}.wins.json",
+        judge_model=get_judge_model,
+    output:
+        winrates="results/{scale}/eval/winrates/{lang}.json",
+        judgements="results/{scale}/eval/judgements/{lang}.parquet",
+    log:
+        "logs/{scale}/judge_pairwise/{lang}.log",
+    benchmark:
+        "benchmarks/{scale}/judge_pairwise/{lang}.tsv"
+    params:
+        models=get_eval_models,
+        opponents=get_eval_opponents,
+        judge=get_eval_section("judge"),
+        judge_model=get_judge_ref,
+        generation=get_scale_section("generation"),
+        bootstrap=get_eval_section("bootstrap"),
+        gpus=get_gpus("judge"),
+        seed=config["seed"],
+    resources:
+        **resources_for("judge"),
+    threads: threads_for("judge")
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/judge_pairwise.py"
+
+
+rule run_benchmark:
+    input:
+        model=get_eval_model,
+        tasks=get_benchmark_files,
+    output:
+        results="results/{scale}/eval/benchmarks/{bench}/{model}.json",
+    log:
+        "logs/{scale}/run_benchmark/{bench}/{model}.log",
+    benchmark:
+        "benchmarks/{scale}/run_benchmark/{bench}/{model}.tsv"
+    params:
+        model=get_eval_model_ref,
+        benchmark=get_benchmark,
+        languages=LANGS,
+        gpus=get_gpus("benchmark"),
+        seed=config["seed"],
+    resources:
+        **resources_for("benchmark"),
+    threads: threads_for("benchmark")
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/run_benchmark.py"
+
+
+rule eval_report:
+    input:
+        winrates=expand("results/{{scale}}/eval/winrates/{lang}.json", lang=LANGS),
+        benchmarks=get_benchmark_results,
+        arbitrage="results/{scale}/arbitrage/summary.json",
+        training="results/{scale}/checkpoints/summary.json",
+        metrics=get_training_metrics,
+    output:
+        html=report("results/{scale}/eval/report.html", category="Report", labels={"scale": "{scale}"}),
+        markdown="results/{scale}/eval/report.md",
+        metrics="results/{scale}/eval/metrics.json",
+        winrates="results/{scale}/eval/winrates.csv",
+        accuracy="results/{scale}/eval/accuracy.csv",
+        plots=report(directory("results/{scale}/eval/plots"), patterns=["{name}.png"], category="Plots",
+                     labels={"scale": "{scale}", "plot": "{name}"}),
+    log:
+        "logs/{scale}/eval_report.log",
+    params:
+        scale="{scale}",
+        families=FAMILIES,
+        family_of={lang: PARAMS.languages[lang].family for lang in LANGS},
+        family_weights=dict(PARAMS.families),
+        benchmarks=lambda wildcards: list(scale_of(wildcards).eval.benchmarks),
+        models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),
+        judge=get_eval_section("judge"),
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/eval_report.py"

@@ -1,0 +1,15 @@
+"""Rule run_benchmark: one lm-eval benchmark (every configured language it covers) on one model.
+
+snakemake -c1 results/tiny/eval/benchmarks/global_mmlu/merged.json
+"""
+from expanse.evaluation.benchmarks import run_benchmark
+from expanse.logs import run_script
+
+
+def main(smk):
+    p = smk.params
+    run_benchmark(smk.output.results, name=smk.wildcards.bench, model_name=smk.wildcards.model, model=p.model,
+                  languages=list(p.languages), bench=p.benchmark, seed=p.seed, gpus=p.gpus)
+
+
+run_script(main, snakemake)  # noqa: F821
