@@ -102,3 +102,38 @@ def test_duplicate_key_in_params_fails(tmp_path):
     (root / "params.yaml").write_text(text)
     proc = snakemake(root, "-n", check=False)
     assert proc.returncode != 0 and "error: params.yaml:" in proc.stderr and "duplicate key 'seed'" in proc.stderr
+
+
+def test_32b_eval_plans_judges_and_benchmarks_on_gpus(shipped_params):
+    jobs = planned_jobs(REPO, "eval_32b")
+    n_teachers = len(shipped_params["scales"]["32b"]["teachers"])
+    n_fam = len(shipped_params["families"])
+    gen = [w for r, w in jobs if r == "generate_eval"]
+    judge = [w for r, w in jobs if r == "judge_pairwise"]
+    bench = [w for r, w in jobs if r == "run_benchmark"]
+    # merged, base, the language's family model and every teacher answer each language
+    assert len(gen) == 23 * (3 + n_teachers) and all("gpu=4" in w["_resources"] for w in gen)
+    assert len(judge) == 23 and all("gpu=4" in w["_resources"] and "gpu_model=h100" in w["_resources"] for w in judge)
+    assert {(w["bench"], w["model"]) for w in bench} == {
+        (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", "base", *(f"family.{f}" for f in shipped_params["families"]))}
+    assert len(bench) == 2 * (2 + n_fam) and all("gpu=2" in w["_resources"] for w in bench)
+    assert not any(i.startswith("data/eval/lm_eval") for w in bench for i in w.get("_input", []))  # lm-eval's own tasks
+
+
+def test_32b_benchmarks_name_lm_evals_real_tasks(shipped_params):
+    """Every task the 32b benchmarks would run exists in the installed lm-eval's task index."""
+    from lm_eval.tasks import TaskManager
+
+    from expanse import workflow_support as ws
+    from expanse.config import validate
+    from expanse.evaluation.benchmarks import task_names
+
+    p = validate(shipped_params)
+    names = {}
+    for bench in p.scales["32b"].eval.benchmarks:
+        names[bench] = task_names(ws.benchmark_cfg(p, "32b", bench).model_dump(), list(p.languages))
+    assert len(names["global_mmlu"]) == 23 and names["global_mmlu"]["fr"] == "global_mmlu_full_fr"
+    assert sorted(names["mgsm"]) == ["de", "en", "es", "fr", "ja", "ru", "zh"] and names["mgsm"]["ja"] == "mgsm_direct_ja"
+    known = set(TaskManager().all_tasks)
+    missing = [t for per_lang in names.values() for t in per_lang.values() if t not in known]
+    assert not missing, missing

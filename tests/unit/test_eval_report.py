@@ -1,0 +1,98 @@
+"""The report from known per-language results: tables, metrics, CSVs, figures, byte-identical
+reruns, and a missing result shown as missing."""
+
+import json
+import re
+
+import pytest
+
+from expanse.evaluation.report import PLOTS, write_report
+
+FAMILY_OF = {"fr": "romance", "ru": "slavic"}
+MODELS = ["merged", "base", "family.romance", "family.slavic"]
+
+
+def _w(path, obj):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj))
+    return str(path)
+
+
+def _opp(model, rate):
+    return {"model": model, "win_rate": rate, "ci_low": max(0.0, rate - 0.2), "ci_high": min(1.0, rate + 0.2),
+            "n_prompts": 10, "wins": 10, "ties": 0, "losses": 10, "first_position_rate": 0.5}
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    d = tmp_path / "in"
+    winrates = [_w(d / f"w/{lang}.json", {"lang": lang, "model": "merged", "judge": "reward_model", "n_test_prompts": 10,
+                                           "unparsed_verdicts": 0, "opponents": {
+                                               "base": _opp("base", base), "family": _opp(f"family.{FAMILY_OF[lang]}", fam),
+                                               "best_teacher": _opp("teacher.euro", 0.3)}})
+                for lang, base, fam in (("fr", 0.9, 0.6), ("ru", 0.7, 0.4))]
+    acc = {"merged": 0.5, "base": 0.25, "family.romance": 0.375, "family.slavic": 0.5}
+    benches = [_w(d / f"b/{b}/{m}.json", {"benchmark": b, "model": m, "metric": "acc,none", "languages": {
+        lang: {"task": f"t_{lang}", "value": v, "n": 16, "stderr": 0.1} for lang in ("fr", "ru")}})
+               for b in ("global_mmlu", "mgsm") for m, v in acc.items()]
+    arbitrage = _w(d / "arb.json", {"languages": {
+        "fr": {"n_prompts": 10, "wins": {"euro": 8, "east": 2}, "top_teacher": "euro"},
+        "ru": {"n_prompts": 10, "wins": {"euro": 1, "east": 9}, "top_teacher": "east"}}})
+    training = _w(d / "train.json", {f: {"languages": [k for k, v in FAMILY_OF.items() if v == f], "stages": {
+        "sft": {"dev_before": {"loss": 6.0}, "dev_after": {"loss": 5.0}},
+        "dpo": {"dev_before": {"rewards/margins": 0.0}, "dev_after": {"rewards/margins": 4.0}}},
+        "online_samples": {"it1": {"dev": {"mean_score": -0.5}}, "it2": {"dev": {"mean_score": -0.25}}}}
+        for f in ("romance", "slavic")})
+    metrics = [_w(d / f"results/tiny/checkpoints/{f}/{s}.metrics.json",
+                  {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]})
+               for f in ("romance", "slavic") for s in ("sft", "dpo")]
+    return dict(winrate_paths=winrates, benchmark_paths=benches, arbitrage_path=arbitrage, training_path=training,
+                metrics_paths=metrics, family_of=FAMILY_OF, families=["romance", "slavic"], models=MODELS)
+
+
+def _outputs(root):
+    names = ("report.html", "report.md", "metrics.json", "winrates.csv", "accuracy.csv")
+    return {k: str(root / n) for k, n in zip(("out_html", "out_md", "out_metrics", "out_winrates", "out_accuracy"),
+                                              names)} | {"out_plots": str(root / "plots")}
+
+
+def test_report_tables_metrics_and_figures(tmp_path, inputs):
+    out = _outputs(tmp_path / "a")
+    write_report(scale="tiny", **out, **inputs)
+    metrics = json.loads(open(out["out_metrics"]).read())
+    assert metrics["winrate"]["base"] == {"mean": 0.8, "fr": 0.9, "ru": 0.7}
+    assert metrics["winrate"]["family"]["mean"] == 0.5
+    assert metrics["accuracy"]["mgsm"]["merged"]["mean"] == 0.5
+    html = open(out["out_html"]).read()
+    assert html.count("<table>") == 7  # summary, per language, 2 benchmarks, deltas, arbitrage, training
+    assert "0.90 [0.70, 1.00]" in html and "0.30 [0.10, 0.50] (euro)" in html
+    images = re.findall(r"src='data:image/png;base64,([A-Za-z0-9+/=]+)'", html)
+    assert len(images) == len(PLOTS)
+    assert "src='plots" not in html and "http" not in html.split("<body>")[1]  # self-contained
+    md = open(out["out_md"]).read()
+    assert "| fr | romance | 0.90 [0.70, 1.00]" in md and "![" in md and "(plots/winrates.png)" in md
+    # merged 0.5 - romance 0.375 on fr; merged 0.5 - slavic 0.5 on ru
+    assert "| fr | 0.125 | 0.125 |" in md and "| ru | 0.000 | 0.000 |" in md
+    assert "| romance | fr | 6.000 → 5.000 | 0.000 → 4.000 | -0.500 → -0.250 |" in md
+    for name in PLOTS:
+        assert (tmp_path / "a/plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert open(out["out_winrates"]).read().splitlines()[1].startswith("fr,romance,base,base,0.9,0.7")
+
+
+def test_report_is_byte_identical_on_rerun(tmp_path, inputs):
+    a, b = _outputs(tmp_path / "a"), _outputs(tmp_path / "b")
+    write_report(scale="tiny", **a, **inputs)
+    write_report(scale="tiny", **b, **inputs)
+    for key in ("out_html", "out_md", "out_metrics", "out_winrates", "out_accuracy"):
+        assert open(a[key], "rb").read() == open(b[key], "rb").read(), key
+
+
+def test_a_missing_result_is_shown_as_missing_not_invented(tmp_path, inputs):
+    path = [p for p in inputs["benchmark_paths"] if p.endswith("mgsm/family.romance.json")][0]
+    data = json.loads(open(path).read())
+    del data["languages"]["fr"]
+    open(path, "w").write(json.dumps(data))
+    out = _outputs(tmp_path / "a")
+    write_report(scale="tiny", **out, **inputs)  # the delta is left out, not invented
+    md = open(out["out_md"]).read()
+    assert "| fr | 0.125 | – |" in md
