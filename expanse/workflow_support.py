@@ -232,7 +232,7 @@ def eval_models(params: Params, scale: str, lang: str) -> list[str]:
 def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
     """label -> model; the best teacher is picked per language from the arbitrage wins."""
     family = params.languages[lang].family
-    return {"base": "base", "family": f"family.{family}",
+    return {"base": "base", "own_family": f"family.{family}",
             **{f"teacher.{t}": f"teacher.{t}" for t in params.scales[scale].teachers}}
 
 

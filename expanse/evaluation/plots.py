@@ -61,6 +61,7 @@ def accuracy(acc: dict, path: Path) -> None:
         ax.set_title(bench)
         ax.set_ylabel("accuracy")
     axes[0, 0].legend(ncol=4, fontsize=7, loc="upper right")
+    fig.subplots_adjust(hspace=0.45)
     _save(fig, path)
 
 

@@ -21,6 +21,7 @@ PLOTS = {
     "training": "Training loss of each family, stage after stage",
     "merge_deltas": "Merged model minus the language's own family model (benchmark accuracy)",
 }
+LEAD = ("base", "own_family", "best_teacher")  # the opponents' column order; teachers follow by name
 _STAGE = re.compile(r"checkpoints/(?P<family>[^/]+)/(?P<stage>[^/]+)\.metrics\.json$")
 
 
@@ -32,7 +33,8 @@ def gather(*, winrate_paths, benchmark_paths, arbitrage_path, training_path, met
            families: list[str], models: list[str]) -> dict:
     """Everything the report shows, as plain data (also the source of metrics.json)."""
     winrates = [_load(p) for p in winrate_paths]
-    labels = list(dict.fromkeys(label for w in winrates for label in w["opponents"]))
+    found = {label for w in winrates for label in w["opponents"]}
+    labels = [x for x in LEAD if x in found] + sorted(found - set(LEAD))
     rows = [{"lang": w["lang"], "family": family_of[w["lang"]], "opponent": label, **o}
             for w in winrates for label, o in w["opponents"].items()]
     acc: dict[str, dict[str, dict[str, float]]] = {}

@@ -28,7 +28,7 @@ def inputs(tmp_path):
     d = tmp_path / "in"
     winrates = [_w(d / f"w/{lang}.json", {"lang": lang, "model": "merged", "judge": "reward_model", "n_test_prompts": 10,
                                            "unparsed_verdicts": 0, "opponents": {
-                                               "base": _opp("base", base), "family": _opp(f"family.{FAMILY_OF[lang]}", fam),
+                                               "base": _opp("base", base), "own_family": _opp(f"family.{FAMILY_OF[lang]}", fam),
                                                "best_teacher": _opp("teacher.euro", 0.3)}})
                 for lang, base, fam in (("fr", 0.9, 0.6), ("ru", 0.7, 0.4))]
     acc = {"merged": 0.5, "base": 0.25, "family.romance": 0.375, "family.slavic": 0.5}
@@ -61,7 +61,7 @@ def test_report_tables_metrics_and_figures(tmp_path, inputs):
     write_report(scale="tiny", **out, **inputs)
     metrics = json.loads(open(out["out_metrics"]).read())
     assert metrics["winrate"]["base"] == {"mean": 0.8, "fr": 0.9, "ru": 0.7}
-    assert metrics["winrate"]["family"]["mean"] == 0.5
+    assert metrics["winrate"]["own_family"]["mean"] == 0.5
     assert metrics["accuracy"]["mgsm"]["merged"]["mean"] == 0.5
     html = open(out["out_html"]).read()
     assert html.count("<table>") == 7  # summary, per language, 2 benchmarks, deltas, arbitrage, training

@@ -35,8 +35,8 @@ def test_win_rates_per_language_in_both_orders(built):
     arbitrage = _json(built / "results/tiny/arbitrage/summary.json")["languages"]
     for lang in langs:
         w = _json(built / f"results/tiny/eval/winrates/{lang}.json")
-        assert set(w["opponents"]) == {"base", "family", "best_teacher", *(f"teacher.{t}" for t in teachers)}
-        assert w["opponents"]["family"]["model"] == f"family.{p['languages'][lang]['family']}"
+        assert set(w["opponents"]) == {"base", "own_family", "best_teacher", *(f"teacher.{t}" for t in teachers)}
+        assert w["opponents"]["own_family"]["model"] == f"family.{p['languages'][lang]['family']}"
         assert w["opponents"]["best_teacher"]["model"] == f"teacher.{arbitrage[lang]['top_teacher']}"
         for o in w["opponents"].values():
             assert 0 <= o["ci_low"] <= o["win_rate"] <= o["ci_high"] <= 1
@@ -83,9 +83,9 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
 def test_report_files_and_snakemake_report(built, tmp_path):
     eval_dir = built / "results/tiny/eval"
     metrics = _json(eval_dir / "metrics.json")
-    assert set(metrics["winrate"]) >= {"base", "family", "best_teacher"}
+    assert set(metrics["winrate"]) >= {"base", "own_family", "best_teacher"}
     assert set(metrics["accuracy"]) == {"global_mmlu", "mgsm"}
-    assert sorted(p.name for p in (eval_dir / "plots").iterdir()) == sorted(f"{n}.png" for n in PLOTS)
+    assert sorted(p.name for p in (eval_dir / "plots").glob("*.png")) == sorted(f"{n}.png" for n in PLOTS)
     assert (eval_dir / "winrates.csv").read_text().startswith("lang,family,opponent,")
     zip_path = tmp_path / "report.zip"
     snakemake(built, "--report", str(zip_path), "all")
