@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,6 +213,11 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
 
     with atomic_path(out_dir, directory=True) as tmp, ExitStack() as stack:
         handles: dict[Path, object] = {}
+        # Three stages overlap (reads, the merge, writes release the GIL): a reader thread fetches
+        # the next tensor's inputs while this thread merges the current one and a writer thread
+        # writes the previous result. One tensor in flight per stage bounds memory.
+        reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="merge-read"))
+        writer = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="merge-write"))
 
         def load(ckpt: Checkpoint, name: str):
             f = ckpt.files[name]
@@ -219,22 +225,38 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
                 handles[f] = stack.enter_context(open(f, "rb", buffering=0))
             return read_tensor(handles[f], ckpt, name)
 
-        for shard_names_i, shard in zip(shard_names, shards):
-            with open(tmp / shard_names_i, "wb") as out:
-                out.write(_header(shard, ref.meta, out_dtypes))
-                for n in shard:
-                    if ref.meta[n][0] in FLOAT:
-                        tensors = [load(c, n) for c in ckpts]
-                        b = load(base_ckpt, n) if base_ckpt is not None else None
-                        merged = module.merge(tensors, weights, b, p, n)
-                        if not torch.isfinite(merged.sum()):  # NaN/inf anywhere poisons the sum; cheap
-                            raise MergeError(f"{method} gave non-finite values for tensor {n}")
-                        merged = merged.to(getattr(torch, DTYPES[out_dtypes[n]][0]))
-                        del tensors, b
-                    else:  # integer/bool buffers are not averaged: the reference's values
-                        merged = load(ref, n)
-                    out.write(merged.contiguous().reshape(-1).view(torch.uint8).numpy().data)
-                    del merged
+        def inputs(name: str):
+            if ref.meta[name][0] not in FLOAT:  # integer/bool buffers are not averaged: the reference's values
+                return None, load(ref, name)
+            return [load(c, name) for c in ckpts], (load(base_ckpt, name) if base_ckpt is not None else None)
+
+        order = [(i, n) for i, shard in enumerate(shards) for n in shard]
+        outs = [stack.enter_context(open(tmp / f, "wb")) for f in shard_names]
+        for out, shard in zip(outs, shards):
+            out.write(_header(shard, ref.meta, out_dtypes))
+        pending_read = reader.submit(inputs, order[0][1]) if order else None
+        pending_write = None
+        for k, (i, n) in enumerate(order):
+            tensors, b = pending_read.result()
+            pending_read = reader.submit(inputs, order[k + 1][1]) if k + 1 < len(order) else None
+            if tensors is None:
+                merged = b
+            else:
+                merged = module.merge(tensors, weights, b, p, n)
+                if not torch.isfinite(merged.sum()):  # NaN/inf anywhere poisons the sum; cheap
+                    raise MergeError(f"{method} gave non-finite values for tensor {n}")
+                merged = merged.to(getattr(torch, DTYPES[out_dtypes[n]][0]))
+            del tensors, b
+            data = merged.contiguous().reshape(-1).view(torch.uint8).numpy()
+            del merged
+            if pending_write is not None:
+                pending_write.result()
+            pending_write = writer.submit(outs[i].write, data)
+            del data
+        if pending_write is not None:
+            pending_write.result()
+        for out in outs:
+            out.close()
         if len(shards) > 1:
             total = sum(math.prod(ref.meta[n][1]) * DTYPES[out_dtypes[n]][1] for n in names)
             weight_map = {n: s for s, shard in zip(shard_names, shards) for n in shard}
