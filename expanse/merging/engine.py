@@ -185,6 +185,9 @@ def _header(names: list[str], meta: dict, out_dtypes: dict[str, str]) -> bytes:
     return struct.pack("<Q", len(raw)) + raw
 
 
+PREFETCH_BYTES = 512 * 2**20  # inputs of the current and the next tensor held at once, at most
+
+
 def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear", weights: list[float] | None = None,
                       params: dict | None = None, base: str | None = None, out_dtype: str | None = None,
                       max_shard_bytes: int = 5 * 2**30, made_by: dict | None = None) -> dict:
@@ -231,6 +234,8 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
             return [load(c, name) for c in ckpts], (load(base_ckpt, name) if base_ckpt is not None else None)
 
         order = [(i, n) for i, shard in enumerate(shards) for n in shard]
+        sources = [*ckpts, *([base_ckpt] if base_ckpt is not None else [])]
+        in_bytes = [sum(math.prod(c.meta[n][1]) * DTYPES[c.meta[n][0]][1] for c in sources) for _, n in order]
         outs = [stack.enter_context(open(tmp / f, "wb")) for f in shard_names]
         for out, shard in zip(outs, shards):
             out.write(_header(shard, ref.meta, out_dtypes))
@@ -238,7 +243,11 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
         pending_write = None
         for k, (i, n) in enumerate(order):
             tensors, b = pending_read.result()
-            pending_read = reader.submit(inputs, order[k + 1][1]) if k + 1 < len(order) else None
+            pending_read = None
+            # prefetch the next inputs unless both tensors' inputs together are large (the
+            # embedding and the LM head): then memory holds one of them at a time
+            if k + 1 < len(order) and in_bytes[k] + in_bytes[k + 1] <= PREFETCH_BYTES:
+                pending_read = reader.submit(inputs, order[k + 1][1])
             if tensors is None:
                 merged = b
             else:
@@ -253,6 +262,8 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
                 pending_write.result()
             pending_write = writer.submit(outs[i].write, data)
             del data
+            if pending_read is None and k + 1 < len(order):
+                pending_read = reader.submit(inputs, order[k + 1][1])
         if pending_write is not None:
             pending_write.result()
         for out in outs:
