@@ -105,14 +105,15 @@ def test_rerun_is_byte_identical(built_copy):
 
 
 TRAINING_RULES = {"train_sft", "train_dpo", "sample_policy", "score_policy", "build_online_pairs", "train_online_dpo"}
+EVAL_RULES = {"generate_eval", "judge_pairwise", "run_benchmark", "eval_report"}
 
 
 def _scope(jobs):
     """Languages of the per-language arbitrage jobs, families of the training jobs, and every rule
     planned. The only jobs with neither are the scale's summaries."""
     assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= \
-        {"summarize_arbitrage", "summarize_training", "merge_families"}
-    langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES}
+        {"summarize_arbitrage", "summarize_training", "merge_families", "run_benchmark", "eval_report"}
+    langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES | EVAL_RULES}
     return langs, {w["family"] for _, w in jobs if "family" in w}, {r for r, _ in jobs}
 
 
@@ -125,12 +126,24 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     langs, families, rules = _scope(jobs)
     assert langs == {"fr"} and families == {family}
     assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "merge_families"}
+                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "merge_families", *EVAL_RULES}
     n_family = sum(family_of(p, lang) == family for lang in TEST_LANGUAGES)
     iterations = p["scales"]["tiny"]["online"]["iterations"]
     arbitrage = 1 + 3 + 3 + 1 + 1 + 1
     training = 2 + iterations * (3 * n_family + 1) + 1  # sft, dpo; per iteration sample/score/pairs + train
-    assert len(jobs) == arbitrage + training + 1  # + the merge
+    # eval: the merged model answers again everywhere, the family's model on its languages, every
+    # model on fr (its test prompts were re-prepared); every language is judged again; the
+    # benchmarks of the merged and the family model rerun; one report
+    family_langs = {c for c in TEST_LANGUAGES if family_of(p, c) == family}
+    teachers = [f"teacher.{t}" for t in p["scales"]["tiny"]["teachers"]]
+    answers = ({(c, "merged") for c in TEST_LANGUAGES} | {(c, f"family.{family}") for c in family_langs}
+               | {("fr", m) for m in ("base", *teachers)})
+    assert {(w["lang"], w["model"]) for r, w in jobs if r == "generate_eval"} == answers
+    assert {w["lang"] for r, w in jobs if r == "judge_pairwise"} == set(TEST_LANGUAGES)
+    assert {(w["bench"], w["model"]) for r, w in jobs if r == "run_benchmark"} == {
+        (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", f"family.{family}")}
+    evaluation = len(answers) + len(TEST_LANGUAGES) + 4 + 1
+    assert len(jobs) == arbitrage + training + 1 + evaluation  # + the merge
     # the whole family resamples (its policy changed), every language of it, nothing outside it
     assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {c for c in TEST_LANGUAGES if family_of(p, c) == family}
 
@@ -151,10 +164,11 @@ def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     jobs = planned_jobs(built_copy)
     teachers = {w["teacher"] for r, w in jobs if "teacher" in w}
     assert teachers == {"euro"}
+    assert {w["model"] for r, w in jobs if r == "generate_eval" and w["model"].startswith("teacher.")} == {"teacher.euro"}
     rules = {r for r, _ in jobs}
     assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
                      "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training",
-                     "merge_families"}
+                     "merge_families", *EVAL_RULES}
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 
