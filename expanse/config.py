@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from expanse.arbiter import ARBITERS
 from expanse.errors import ConfigError
@@ -25,6 +25,16 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Name = Annotated[str, Field(pattern=NAME)]
 ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+
+
+def _known_codes(codes: list[str] | None) -> list[str] | None:
+    for code in codes or []:
+        if code not in LANGUAGES:
+            raise ValueError(f"unknown language code {code!r}")
+    return codes
+
+
+LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
@@ -46,20 +56,12 @@ class TinySpec(Strict):
     kv_heads: PositiveInt = 2
     ffn: PositiveInt = 512
     init: Literal["base"] | None = None
-    languages: list[str] | None = None  # pretraining focus; None = all configured languages
+    languages: LanguageCodes = None  # pretraining focus; None = all configured languages
     other_weight: Annotated[float, Field(ge=0)] = 0.05
     steps: PositiveInt = 100
     lr: PositiveFloat = 1e-3
     batch_size: PositiveInt = 16
     seq_len: PositiveInt = 128
-
-    @field_validator("languages")
-    @classmethod
-    def _known_codes(cls, v):
-        for code in v or []:
-            if code not in LANGUAGES:
-                raise ValueError(f"unknown language code {code!r}")
-        return v
 
     @model_validator(mode="after")
     def _heads(self):
@@ -285,7 +287,7 @@ class BenchmarkCfg(Strict):
 
     tasks: str
     metric: str
-    languages: list[str] | None = None
+    languages: LanguageCodes = None
     include_path: str | None = None
     num_fewshot: Annotated[int, Field(ge=0)] | None = None
     limit: PositiveInt | None = None
@@ -298,14 +300,6 @@ class BenchmarkCfg(Strict):
     def _lang_slot(cls, v):
         if "{lang}" not in v:
             raise ValueError(f"tasks must contain {{lang}} (one lm-eval task per language), got {v!r}")
-        return v
-
-    @field_validator("languages")
-    @classmethod
-    def _known_codes(cls, v):
-        for code in v or []:
-            if code not in LANGUAGES:
-                raise ValueError(f"unknown language code {code!r}")
         return v
 
     @field_validator("metric")

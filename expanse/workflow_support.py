@@ -27,6 +27,8 @@ def all_teachers(params: Params) -> list[str]:
 
 def _lookup(params: Params, scale: str, role: str) -> ModelRef:
     s = params.scales[scale]
+    if role == "judge":
+        return s.eval.judge.model
     if role.startswith("teachers."):
         return s.teachers[role.split(".", 1)[1]]
     return getattr(s, role)
@@ -265,21 +267,17 @@ def eval_model_ref(params: Params, scale: str, model: str) -> dict:
     return model_ref(params, scale, "base" if kind == "base" else f"teachers.{name}")
 
 
+def _judge_role(params: Params, scale: str) -> str:
+    """The reward-model judge uses the scale's reward model; the LLM judge its own model."""
+    return "reward_model" if params.scales[scale].eval.judge.method == "reward_model" else "judge"
+
+
 def judge_inputs(params: Params, scale: str) -> list[str]:
-    judge = params.scales[scale].eval.judge
-    if judge.method == "reward_model":
-        return model_inputs(params, scale, "reward_model")
-    return [judge.model.path] if judge.model.path else []
+    return model_inputs(params, scale, _judge_role(params, scale))
 
 
 def judge_ref(params: Params, scale: str) -> dict:
-    judge = params.scales[scale].eval.judge
-    if judge.method == "reward_model":
-        return model_ref(params, scale, "reward_model")
-    load = {"use_safetensors": True, "trust_remote_code": judge.model.trust_remote_code}
-    if judge.model.revision:
-        load["revision"] = judge.model.revision
-    return {"location": judge.model.hf or judge.model.path, "load": load}
+    return model_ref(params, scale, _judge_role(params, scale))
 
 
 def benchmark_cfg(params: Params, scale: str, bench: str):

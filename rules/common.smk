@@ -244,11 +244,12 @@ def get_judge_ref(wildcards):
     return ws.judge_ref(PARAMS, wildcards.scale)
 
 
-def get_eval_section(key):
-    def value(wildcards):
-        return getattr(scale_of(wildcards).eval, key).model_dump() if key == "judge" else getattr(scale_of(wildcards).eval, key)
+def get_eval_judge(wildcards):
+    return scale_of(wildcards).eval.judge.model_dump()
 
-    return value
+
+def get_eval_bootstrap(wildcards):
+    return scale_of(wildcards).eval.bootstrap
 
 
 def get_benchmark(wildcards):

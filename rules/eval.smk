@@ -43,10 +43,10 @@ rule judge_pairwise:
     params:
         models=get_eval_models,
         opponents=get_eval_opponents,
-        judge=get_eval_section("judge"),
+        judge=get_eval_judge,
         judge_model=get_judge_ref,
         generation=get_scale_section("generation"),
-        bootstrap=get_eval_section("bootstrap"),
+        bootstrap=get_eval_bootstrap,
         gpus=get_gpus("judge"),
         seed=config["seed"],
     resources:
@@ -104,10 +104,7 @@ rule eval_report:
         scale="{scale}",
         families=FAMILIES,
         family_of={lang: PARAMS.languages[lang].family for lang in LANGS},
-        family_weights=dict(PARAMS.families),
-        benchmarks=lambda wildcards: list(scale_of(wildcards).eval.benchmarks),
         models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),
-        judge=get_eval_section("judge"),
     resources:
         **resources_for("default"),
     threads: threads_for("default")
