@@ -86,3 +86,7 @@ rule eval_8b:
 rule eval_32b:
     input:
         eval_targets("32b"),
+
+
+# Every rule is defined: refuse resource names the slurm executor would map wrong (gpus, tasks, ...).
+check_rule_resources()

@@ -153,22 +153,45 @@ class PairsCfg(Strict):
     min_margin: Annotated[float, Field(ge=0)] = 0.1
 
 
+# sbatch options the slurm executor sets itself from other resources; slurm_extra may not repeat them
+# (the plugin refuses them too, but only at submission).
+SLURM_MANAGED_OPTIONS = ("job-name", "output", "account", "partition", "mem", "ntasks", "cpus", "time",
+                         "constraint", "qos", "nodes", "clusters", "gres", "gpus")
+
+
 class Resources(Strict):
-    """A SLURM request. `gpu` is the job's total (sbatch --gpus), spread evenly over `nodes`."""
+    """A SLURM request. `gpu` is the job's total (sbatch --gpus), spread evenly over `nodes`;
+    `mem_mb` and `cpus_per_task` are per node (a multi-node job runs one launcher per node)."""
 
     gpu: Annotated[int, Field(ge=0)] = 0
-    gpu_model: str | None = None
+    gpu_model: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$")] | None = None
     nodes: PositiveInt = 1
     cpus_per_task: PositiveInt = 1
     mem_mb: PositiveInt = 4000
     runtime: PositiveInt = 60
-    slurm_partition: str | None = None
+    slurm_partition: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.,-]+$")] | None = None
     slurm_extra: str | None = None
 
     @model_validator(mode="after")
     def _per_node(self):
         if self.nodes > 1 and (self.gpu == 0 or self.gpu % self.nodes):
             raise ValueError(f"gpu: {self.gpu} GPUs cannot be spread evenly over {self.nodes} nodes")
+        if self.nodes > 1:
+            # SLURM gets one task slot per GPU (the slurm executor's multi-node mode needs > 1 per node)
+            per_node = self.gpu // self.nodes
+            if per_node < 2:
+                raise ValueError(f"gpu: a {self.nodes}-node job needs at least 2 GPUs per node (has {per_node})")
+            if self.cpus_per_task % per_node:
+                raise ValueError(f"cpus_per_task: {self.cpus_per_task} CPUs per node cannot be shared evenly by "
+                                 f"{per_node} GPUs per node")
+        if self.gpu_model is not None and self.gpu == 0:
+            raise ValueError(f"gpu_model: {self.gpu_model!r} is set but gpu is 0")
+        if self.slurm_extra is not None:
+            for opt in re.findall(r"(?:^|\s)--?([A-Za-z][\w-]*)", self.slurm_extra):
+                if any(opt == m or opt.startswith(m + "-") for m in SLURM_MANAGED_OPTIONS) or opt in {"J", "o", "A", "p", "t", "C", "N", "n", "c", "G", "q", "M"}:
+                    raise ValueError(f"slurm_extra: {self.slurm_extra!r} sets '{opt}', which the slurm executor "
+                                     "derives from the other resources (gpu, gpu_model, nodes, cpus_per_task, mem_mb, "
+                                     "runtime, slurm_partition); set those instead")
         return self
 
 
@@ -335,14 +358,20 @@ class Scale(Strict):
     eval: EvalCfg = EvalCfg()
     tiny: TinyBuild | None = None
     resources: dict[str, Resources] = {}
+    # A GPU request must say which GPU (sbatch --gpus=MODEL:N): on a mixed cluster an unnamed GPU
+    # can be one too small for the model. Set false for a cluster with a single GPU type.
+    gpu_model_required: bool = True
 
     @model_validator(mode="after")
     def _cross(self):
         if not self.teachers:
             raise ValueError("teachers: at least one teacher is needed")
-        for key in self.resources:
+        for key, res in self.resources.items():
             if key not in RESOURCE_CLASSES:
                 raise ValueError(f"resources.{key}: unknown resource class (known: {', '.join(RESOURCE_CLASSES)})")
+            if res.gpu and res.gpu_model is None and self.gpu_model_required:
+                raise ValueError(f"resources.{key}.gpu_model: a request for {res.gpu} GPU(s) must name the GPU "
+                                 "model (e.g. h100), or set gpu_model_required: false for this scale")
         for key, section in (("sft", self.sft), ("dpo", self.dpo), ("online.dpo", self.online.dpo)):
             res = self.resources.get(key.split(".")[-1]) or self.resources.get("default") or Resources()
             if section.precision == "bf16" and res.gpu == 0:

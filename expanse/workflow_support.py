@@ -7,6 +7,7 @@ import re
 
 from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.arbiter import uses_reward_model
+from expanse.errors import ExpanseError
 
 RESOURCE_DEFAULTS = Resources()
 
@@ -98,13 +99,83 @@ def resources(params: Params, scale: str, key: str) -> Resources:
     return table.get(key) or table.get("default") or RESOURCE_DEFAULTS
 
 
-def resource_callables(params: Params, key: str) -> dict:
-    """name -> callable(wildcards) for a rule's `resources:`; unset optional values are left out
-    of the SLURM request (None)."""
-    def value(name):
-        return lambda wildcards: getattr(resources(params, wildcards.scale, key), name)
+# Optional resources a profile's default-resources may set for every rule (partition, extra sbatch
+# options). A rule-level None would drop the default (Snakemake overrides per key), so the rule's
+# callable returns the default itself when the params class leaves the value unset.
+PROFILE_DEFAULTABLE = ("slurm_partition", "slurm_extra")
+# Resource names that look right but break or bypass the SLURM mapping (notes/slurm.md, pitfalls):
+# `gpus` and `nvidia_gpu` are not turned into sbatch --gpus (the job step then fails), `tasks` in a
+# GPU job becomes --ntasks-per-gpu, `gres`/`cpus_per_gpu` bypass the params.yaml classes.
+FORBIDDEN_RESOURCES = {
+    "gpus": "use gpu (the job's total) and gpu_model",
+    "nvidia_gpu": "use gpu and gpu_model",
+    "gres": "use gpu and gpu_model",
+    "tasks": "a GPU job turns it into --ntasks-per-gpu; multi-node jobs use nodes",
+    "tasks_per_gpu": "one launcher per node starts the GPU processes",
+    "cpus_per_gpu": "use cpus_per_task",
+    "mem_mb_per_cpu": "use mem_mb (per node)",
+}
 
-    return {name: value(name) for name in Resources.model_fields}
+
+def profile_default(defaults, name: str):
+    """A static value of Snakemake's default resources (--default-resources / a profile's
+    default-resources) as Snakemake would pass it on: a quoted literal is unquoted, a bare word
+    stays a string. None when unset."""
+    import ast
+
+    if defaults is None or name not in defaults:
+        return None
+    raw = getattr(defaults[name], "raw", defaults[name])
+    if isinstance(raw, str):
+        try:
+            raw = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            pass
+    return raw if isinstance(raw, (str, int, float)) else None
+
+
+def resource_callables(params: Params, key: str, defaults=None) -> dict:
+    """name -> callable(wildcards) for a rule's `resources:` from the params class `key`. Unset
+    optional values are left out of the SLURM request (None), except PROFILE_DEFAULTABLE ones, which
+    fall back to `defaults` (Snakemake's default resources)."""
+    fallback = {name: profile_default(defaults, name) for name in PROFILE_DEFAULTABLE}
+
+    def value(name):
+        def get(wildcards):
+            v = slurm_resources(resources(params, wildcards.scale, key)).get(name)
+            return fallback.get(name) if v is None else v
+
+        return get
+
+    return {name: value(name) for name in SLURM_RESOURCE_NAMES}
+
+
+SLURM_RESOURCE_NAMES = (*Resources.model_fields, "mpi", "tasks_per_node")
+
+
+def slurm_resources(res: Resources) -> dict:
+    """A params resource class as the Snakemake resources the slurm executor maps to sbatch.
+
+    One node: as written (cpus_per_task and mem_mb for the one task).
+    Several nodes: the executor's multi-node ("mpi") mode, so that its job step does not wrap the
+    rule in a one-node `srun`; the rule starts its own `srun` (one launcher per node, see
+    expanse.training.launch). SLURM gets one task slot per GPU: tasks_per_node = GPUs per node and
+    cpus_per_task = the node's CPUs / tasks_per_node, so the node's total stays what params says.
+    """
+    out = res.model_dump()
+    if res.nodes > 1:
+        per_node = res.gpu // res.nodes
+        out.update(mpi="srun", tasks_per_node=per_node, cpus_per_task=res.cpus_per_task // per_node)
+    return out
+
+
+def check_rule_resources(rules) -> None:
+    """Refuse resource names that would reach SLURM wrong. `rules`: (rule label, resource names)."""
+    for name, names in rules:
+        for res in names:
+            if res in FORBIDDEN_RESOURCES:
+                raise ExpanseError(f"rule {name}: resources: '{res}' is not mapped correctly to SLURM by the "
+                                   f"slurm executor; {FORBIDDEN_RESOURCES[res]}")
 
 
 def threads_callable(params: Params, key: str):

@@ -59,6 +59,8 @@ rule select_arbitrage:
         wins="results/{scale}/arbitrage/{lang}.wins.json",
     log:
         "logs/{scale}/select_arbitrage/{lang}.log",
+    group:
+        "arbitrage"
     resources:
         **resources_for("default"),
     threads: threads_for("default")

@@ -1,5 +1,6 @@
 # Load and validate params.yaml, constrain wildcards, and the get_* / resources helpers the rules
 # use. Logic lives in the expanse package; this file only wires.
+import os
 import sys
 
 from expanse import workflow_support as ws
@@ -34,8 +35,19 @@ def scale_of(wildcards):
 
 
 def resources_for(key):
-    """Rule resources from scales.<scale>.resources.<key> (falling back to .default)."""
-    return ws.resource_callables(PARAMS, key)
+    """Rule resources from scales.<scale>.resources.<key> (falling back to .default); a partition
+    the class leaves unset comes from the profile's default-resources."""
+    return ws.resource_callables(PARAMS, key, workflow.resource_settings.default_resources)
+
+
+def check_rule_resources():
+    """Called at the end of the Snakefile, once all rules exist. Refuses resource names that the slurm
+    executor would map wrong (gpus, tasks, ...), whether from a rule or a profile."""
+    try:
+        ws.check_rule_resources((f"{rule.name} ({os.path.relpath(rule.snakefile)})", list(rule.resources))
+                                 for rule in workflow.rules)
+    except ExpanseError as e:
+        sys.exit(f"error: {e}")
 
 
 def threads_for(key):

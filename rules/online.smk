@@ -62,6 +62,8 @@ rule build_online_pairs:
         "logs/{scale}/build_online_pairs/{family}/it{it}/{lang}.log",
     params:
         min_margin=get_online("min_margin"),
+    group:
+        "online_pairs_{family}_it{it}"
     resources:
         **resources_for("default"),
     threads: threads_for("default")

@@ -11,6 +11,8 @@ rule build_pairs:
         "logs/{scale}/build_pairs/{lang}.log",
     params:
         pairs=get_scale_section("pairs"),
+    group:
+        "arbitrage"
     resources:
         **resources_for("default"),
     threads: threads_for("default")

@@ -13,6 +13,8 @@ rule prepare_prompts:
         language=get_language_params,
         prompts=get_scale_section("prompts"),
         seed=config["seed"],
+    group:
+        "prompts"
     resources:
         **resources_for("default"),
     threads: threads_for("default")

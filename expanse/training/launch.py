@@ -45,18 +45,32 @@ def launch_command(spec_path: str, *, gpus: int, nodes: int = 1, strategy: str =
         return [*accelerate, "--main_process_port", str(port), *train]
     if not head_node:
         raise ValueError("a multi-node launch needs the head node's address")
-    # One launcher per node; $SLURM_NODEID is expanded by each node's shell, not here.
-    per_node = shlex.join([*accelerate, "--main_process_ip", head_node, "--main_process_port", str(port),
-                           "--rdzv_backend", "static", "--same_network"])
-    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
-            "bash", "-c", f"{per_node} --machine_rank \"$SLURM_NODEID\" {shlex.join(train)}"]
+    return per_node_launch([*accelerate, "--main_process_ip", head_node, "--main_process_port", str(port),
+                            "--rdzv_backend", "static", "--same_network"], train, nodes=nodes,
+                           gpus_per_node=gpus // nodes)
 
 
-def head_node_of_allocation() -> str:
-    """The first host of the SLURM allocation (the rendezvous point of a multi-node launch)."""
-    nodelist = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+def per_node_launch(launcher: list[str], train: list[str], *, nodes: int, gpus_per_node: int) -> list[str]:
+    """`srun` starting `launcher ... --machine_rank $SLURM_NODEID train...` once on each node of the
+    allocation. `--whole` gives each launcher all of its node's allocated CPUs and memory (the job
+    has one task slot per GPU); the node's GPUs are asked for explicitly. $SLURM_NODEID is expanded
+    by each node's shell, not here."""
+    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--whole", f"--gpus-per-node={gpus_per_node}",
+            "--kill-on-bad-exit=1",
+            "bash", "-c", f"{shlex.join(launcher)} --machine_rank \"$SLURM_NODEID\" {shlex.join(train)}"]
+
+
+def head_node_of_allocation(env=None) -> str:
+    """The first host of the SLURM allocation (the rendezvous point of a multi-node launch).
+    Snakemake's SLURM job step removes most SLURM_* variables but keeps SLURM_JOB_ID, so the node
+    list is asked of SLURM when it is not in the environment."""
+    env = os.environ if env is None else env
+    nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+    if not nodelist and env.get("SLURM_JOB_ID"):
+        nodelist = subprocess.run(["squeue", "--noheader", "--jobs", env["SLURM_JOB_ID"], "--format=%N"],
+                                  check=True, capture_output=True, text=True).stdout.strip()
     if not nodelist:
-        raise ExpanseError("a multi-node training job must run inside a SLURM allocation (no SLURM_JOB_NODELIST)")
+        raise ExpanseError("a multi-node training job must run inside a SLURM allocation (no SLURM_JOB_ID)")
     out = subprocess.run(["scontrol", "show", "hostnames", nodelist], check=True, capture_output=True, text=True)
     return out.stdout.split()[0]
 

@@ -41,9 +41,10 @@ def test_deepspeed_strategy_and_fp32_precision():
 
 def test_several_nodes_run_one_launcher_per_node_through_srun():
     argv = launch_command("w/spec.json", gpus=16, nodes=2, python=PY, head_node="gpu-a01", port=29600)
-    assert argv[:4] == ["srun", "--nodes=2", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
-    assert argv[4:6] == ["bash", "-c"]
-    inner = argv[6]
+    assert argv[:6] == ["srun", "--nodes=2", "--ntasks-per-node=1", "--whole", "--gpus-per-node=8",
+                        "--kill-on-bad-exit=1"]
+    assert argv[6:8] == ["bash", "-c"]
+    inner = argv[8]
     assert '--machine_rank "$SLURM_NODEID"' in inner  # expanded on each node, not by us
     words = shlex.split(inner.replace('"$SLURM_NODEID"', "1"))
     args = accelerate_args(words)

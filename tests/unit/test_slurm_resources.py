@@ -1,0 +1,124 @@
+"""SLURM annotations: params.yaml's resource classes, their mapping to Snakemake resources, and the
+sbatch line the slurm executor plugin builds from them. Wrong annotations fail here, before any
+cluster sees them (the cluster itself is exercised in tests/slurm/)."""
+
+from types import SimpleNamespace
+
+import pytest
+from snakemake.resources import Resources as SmkResources
+from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+from expanse import workflow_support as ws
+from expanse.config import validate
+from expanse.errors import ConfigError, ExpanseError
+
+
+def reject(params) -> str:
+    with pytest.raises(ConfigError) as e:
+        validate(params)
+    msg = str(e.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_gpu_request_without_gpu_model_is_refused_where_the_scale_requires_one(params):
+    del params["scales"]["8b"]["resources"]["sft"]["gpu_model"]
+    assert "scales.8b.resources.sft.gpu_model: a request for 8 GPU(s) must name the GPU model" in reject(params)
+    params["scales"]["8b"]["gpu_model_required"] = False
+    assert validate(params).scales["8b"].resources["sft"].gpu_model is None
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"gpus": 8, "gpu_model": "h100"}, "scales.32b.resources.sft.gpus: unknown key"),
+    ({"gpu": 8, "gpu_model": "h100", "tasks": 1}, "scales.32b.resources.sft.tasks: unknown key"),
+    ({"gpu_model": "h100"}, "gpu_model: 'h100' is set but gpu is 0"),
+    ({"gpu": 1, "gpu_model": "'h100'"}, "scales.32b.resources.sft.gpu_model: String should match pattern"),
+    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--partition=big"}, "slurm_extra: '--partition=big' sets 'partition'"),
+    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--exclusive -t 10"}, "sets 't'"),
+    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--gpus-per-task=1"}, "sets 'gpus-per-task'"),
+    ({"gpu": 2, "gpu_model": "h100", "nodes": 2}, "a 2-node job needs at least 2 GPUs per node"),
+    ({"gpu": 16, "gpu_model": "h100", "nodes": 2, "cpus_per_task": 60}, "60 CPUs per node cannot be shared evenly"),
+    ({"gpu": 12, "gpu_model": "h100", "nodes": 5}, "12 GPUs cannot be spread evenly over 5 nodes"),
+])
+def test_bad_resource_entries_name_the_key(params, entry, message):
+    params["scales"]["32b"]["resources"]["sft"] = entry
+    assert message in reject(params)
+
+
+def test_harmless_slurm_extra_is_kept(params):
+    params["scales"]["32b"]["resources"]["merge"]["slurm_extra"] = "--exclusive --comment=cpu-heavy"
+    assert validate(params).scales["32b"].resources["merge"].slurm_extra == "--exclusive --comment=cpu-heavy"
+
+
+def test_multi_node_classes_use_the_executors_multi_node_mode(shipped_params):
+    p = validate(shipped_params)
+    sft = ws.slurm_resources(p.scales["32b"].resources["sft"])
+    # 2 nodes x 8 GPUs: one SLURM task slot per GPU, the node's 64 CPUs shared by its 8 slots
+    assert (sft["gpu"], sft["gpu_model"], sft["nodes"], sft["tasks_per_node"], sft["cpus_per_task"], sft["mpi"]) == \
+        (16, "h100", 2, 8, 8, "srun")
+    one = ws.slurm_resources(p.scales["8b"].resources["sft"])
+    assert (one["gpu"], one["nodes"], one["cpus_per_task"]) == (8, 1, 64) and "mpi" not in one
+
+
+def test_profile_defaults_fill_what_a_class_leaves_unset(shipped_params):
+    p = validate(shipped_params)
+    defaults = SmkResources.parse(["slurm_partition=batch", "slurm_extra='--exclusive'", "mem_mb=1000"],
+                                  allow_expressions=True)
+    assert ws.profile_default(defaults, "slurm_partition") == "batch"
+    assert ws.profile_default(defaults, "slurm_extra") == "--exclusive"
+    assert ws.profile_default(defaults, "gpu_model") is None and ws.profile_default(None, "slurm_partition") is None
+    big = SimpleNamespace(scale="32b")
+    res = ws.resource_callables(p, "generate", defaults)
+    assert res["slurm_partition"](big) == "batch" and res["slurm_extra"](big) == "--exclusive"
+    assert res["gpu_model"](big) == "h100" and res["mpi"](big) is None
+    # a partition named in params.yaml wins over the profile's
+    shipped_params["scales"]["32b"]["resources"]["generate"]["slurm_partition"] = "h100-long"
+    res = ws.resource_callables(validate(shipped_params), "generate", defaults)
+    assert res["slurm_partition"](big) == "h100-long"
+
+
+@pytest.mark.parametrize("name", sorted(ws.FORBIDDEN_RESOURCES))
+def test_resource_names_the_executor_maps_wrong_are_refused(name):
+    ws.check_rule_resources([("ok (rules/a.smk)", ["gpu", "gpu_model", "mem_mb", "mpi", "tasks_per_node"])])
+    with pytest.raises(ExpanseError, match=rf"rule bad \(rules/b.smk\): resources: '{name}' is not mapped"):
+        ws.check_rule_resources([("ok (rules/a.smk)", ["gpu"]), ("bad (rules/b.smk)", ["mem_mb", name])])
+
+
+class _Res(dict):
+    __getattr__ = dict.__getitem__
+
+
+def sbatch_line(res: dict) -> str:
+    """The sbatch call snakemake-executor-plugin-slurm builds for a job with these resources."""
+    job = SimpleNamespace(resources=_Res({k: v for k, v in res.items() if v is not None}), threads=2)
+    params = {"run_uuid": "u", "slurm_logfile": "l.log", "comment_str": "rule_x", "account": "-A acct",
+              "partition": "-p gpu", "workdir": "/w"}
+    return get_submit_command(job, params) + set_gres_string(job)  # the order the executor uses
+
+
+def test_every_class_of_every_scale_becomes_the_intended_sbatch_request(shipped_params):
+    p = validate(shipped_params)
+    seen_gpu = seen_multi = 0
+    for scale_name, scale in p.scales.items():
+        for cls, res in scale.resources.items():
+            line = sbatch_line(ws.slurm_resources(res)).split()
+            where = f"{scale_name}.{cls}: {' '.join(line)}"
+            assert "--mem" in line and line[line.index("--mem") + 1] == str(res.mem_mb), where
+            assert line[line.index("-t") + 1] == str(res.runtime), where
+            assert not any(a.startswith("--ntasks-per-gpu") for a in line), where  # pitfall: tasks in a GPU job
+            if res.gpu:
+                seen_gpu += 1
+                assert f"--gpus={res.gpu_model}:{res.gpu}" in line, where
+            else:
+                assert not any(a.startswith("--gpus") for a in line) and "--ntasks=1" in line, where
+            if res.nodes > 1:
+                seen_multi += 1
+                per_node = res.gpu // res.nodes
+                assert {f"--nodes={res.nodes}", f"--ntasks-per-node={per_node}",
+                        f"--cpus-per-task={res.cpus_per_task // per_node}"} <= set(line), where
+            else:
+                assert f"--cpus-per-task={res.cpus_per_task}" in line, where
+        if scale_name == "tiny":
+            assert not any(r.gpu for r in scale.resources.values())
+    assert seen_gpu >= 10 and seen_multi == 2
