@@ -9,6 +9,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "workflow"))  # smk: the built fixture runs Snakemake
 
 
 def checkpoint_tensors(path) -> dict:
