@@ -251,10 +251,7 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
             if tensors is None:
                 merged = b
             else:
-                merged = module.merge(tensors, weights, b, p, n)
-                if not torch.isfinite(merged.sum()):  # NaN/inf anywhere poisons the sum; cheap
-                    raise MergeError(f"{method} gave non-finite values for tensor {n}")
-                merged = merged.to(getattr(torch, DTYPES[out_dtypes[n]][0]))
+                merged = merge_tensor(module, tensors, weights, b, p, n, getattr(torch, DTYPES[out_dtypes[n]][0]))
             del tensors, b
             data = merged.contiguous().reshape(-1).view(torch.uint8).numpy()
             del merged
@@ -278,6 +275,33 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
 
         write_card(tmp, title=f"expanse merge ({method})", made_by=resolved)
     return {"tensors": len(names), "shards": len(shards), **resolved}
+
+
+CHUNK_ELEMENTS = 2**20  # an elementwise merge works on slices this long: 4 MiB of fp32, cache-sized
+
+
+def merge_tensor(module, tensors, weights, base, params, name: str, out_dtype):
+    """One merged tensor in `out_dtype`. Elementwise methods run slice by slice into the output:
+    the fp32 temporaries stay in cache, and no fp32 copy of the whole tensor is ever made. The
+    arithmetic per element is the same as merging the whole tensor at once."""
+    import torch
+
+    if not getattr(module, "ELEMENTWISE", False) or tensors[0].numel() <= CHUNK_ELEMENTS:
+        merged = module.merge(tensors, weights, base, params, name)
+        if not torch.isfinite(merged).all():
+            raise MergeError(f"{module.__name__.rsplit('.', 1)[-1]} gave non-finite values for tensor {name}")
+        return merged.to(out_dtype)
+    out = torch.empty(tensors[0].shape, dtype=out_dtype)
+    flat_out, flats = out.view(-1), [t.reshape(-1) for t in tensors]
+    flat_base = base.reshape(-1) if base is not None else None
+    for start in range(0, flat_out.numel(), CHUNK_ELEMENTS):
+        end = start + CHUNK_ELEMENTS
+        part = module.merge([f[start:end] for f in flats], weights,
+                            flat_base[start:end] if flat_base is not None else None, params, name)
+        if not torch.isfinite(part).all():
+            raise MergeError(f"{module.__name__.rsplit('.', 1)[-1]} gave non-finite values for tensor {name}")
+        flat_out[start:end].copy_(part)
+    return out
 
 
 def read_tensor(handle, ckpt: Checkpoint, name: str):

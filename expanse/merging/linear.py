@@ -5,6 +5,9 @@ from __future__ import annotations
 from expanse.merging.params import MethodParams
 
 NEEDS_BASE = False
+# Each output element depends only on the same element of the inputs: the engine may merge a tensor
+# in slices (cache-sized fp32 temporaries instead of one the size of the tensor).
+ELEMENTWISE = True
 
 
 class Params(MethodParams):

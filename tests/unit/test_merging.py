@@ -186,3 +186,24 @@ def test_a_truncated_input_is_an_error_and_writes_nothing(tmp_path):
     with pytest.raises(MergeError, match="truncated"):
         merge_checkpoints(models, str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+def test_elementwise_merges_in_slices_give_the_same_bytes(tmp_path, monkeypatch):
+    """Slicing (cache-sized fp32 temporaries) changes nothing: same output bytes as one-shot, and a
+    non-finite value in a late slice is still refused."""
+    import expanse.merging.engine as engine
+
+    gen = torch.Generator().manual_seed(3)
+    models = []
+    for i in range(3):
+        t = {"big.w": torch.randn(37, 29, generator=gen).to(torch.bfloat16), "small.b": torch.randn(5, generator=gen)}
+        models.append(write_ckpt(tmp_path / f"m{i}", t))
+    merge_checkpoints(models, str(tmp_path / "whole"), weights=[1.0, 2.0, 0.5], out_dtype="bfloat16")
+    monkeypatch.setattr(engine, "CHUNK_ELEMENTS", 100)  # 1073 elements: 11 slices, the last one short
+    merge_checkpoints(models, str(tmp_path / "sliced"), weights=[1.0, 2.0, 0.5], out_dtype="bfloat16")
+    assert (tmp_path / "sliced/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
+    bad = {"big.w": torch.randn(37, 29, generator=gen).to(torch.bfloat16), "small.b": torch.randn(5, generator=gen)}
+    bad["big.w"][36, 28] = float("nan")
+    with pytest.raises(MergeError, match="non-finite values for tensor big.w"):
+        merge_checkpoints([models[0], write_ckpt(tmp_path / "bad", bad)], str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
