@@ -16,7 +16,7 @@ rule generate_teacher:
         teacher=get_teacher_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("generate"),
     threads: threads_for("generate")

@@ -82,7 +82,29 @@ def get_tiny_teachers(wildcards):
                   teacher=ws.tiny_teachers(PARAMS, wildcards.scale))
 
 
-# ---- params: only the values a job uses, so editing one language or teacher reruns only its jobs
+# ---- params: only the values a job uses, so editing one language or teacher reruns only its jobs.
+# Every param is a function of the wildcards (or a plain string): the dvc.yaml generator calls them
+# to learn which params.yaml keys each job reads (expanse/dvc_pipeline.py).
+def get_seed(wildcards):
+    return PARAMS.seed
+
+
+def get_language_codes(wildcards):
+    return list(PARAMS.languages)
+
+
+def get_family_names(wildcards):
+    return list(PARAMS.families)
+
+
+def get_family_of(wildcards):
+    return {lang: cfg.family for lang, cfg in PARAMS.languages.items()}
+
+
+def get_family_languages(wildcards):
+    return {family: ws.family_languages(PARAMS, family) for family in PARAMS.families}
+
+
 def get_language_params(wildcards):
     return PARAMS.languages[wildcards.lang].model_dump()
 

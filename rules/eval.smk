@@ -17,7 +17,7 @@ rule generate_eval:
         model=get_eval_model_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("generate"),
     threads: threads_for("generate")
@@ -48,7 +48,7 @@ rule judge_pairwise:
         generation=get_scale_section("generation"),
         bootstrap=get_eval_bootstrap,
         gpus=get_gpus("judge"),
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("judge"),
     threads: threads_for("judge")
@@ -71,9 +71,9 @@ rule run_benchmark:
     params:
         model=get_eval_model_ref,
         benchmark=get_benchmark,
-        languages=LANGS,
+        languages=get_language_codes,
         gpus=get_gpus("benchmark"),
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("benchmark"),
     threads: threads_for("benchmark")
@@ -102,8 +102,8 @@ rule eval_report:
         "logs/{scale}/eval_report.log",
     params:
         scale="{scale}",
-        families=FAMILIES,
-        family_of={lang: PARAMS.languages[lang].family for lang in LANGS},
+        families=get_family_names,
+        family_of=get_family_of,
         models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),
     resources:
         **resources_for("default"),

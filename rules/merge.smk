@@ -16,7 +16,7 @@ rule merge_families:
     params:
         merge=get_scale_section("merge"),
         weights=get_merge_weights,
-        families=FAMILIES,
+        families=get_family_names,
         base=get_merge_base_ref,
     resources:
         **resources_for("merge"),
@@ -40,7 +40,7 @@ rule merge_stage:
     params:
         merge=get_scale_section("merge"),
         weights=get_merge_weights,
-        families=FAMILIES,
+        families=get_family_names,
         base=get_merge_base_ref,
     resources:
         **resources_for("merge"),

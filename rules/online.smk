@@ -93,7 +93,7 @@ rule train_online_dpo:
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
         work_dir="results/{scale}/resume/{family}/online_it{it}",
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("dpo"),
     threads: threads_for("dpo")
@@ -113,7 +113,7 @@ rule summarize_training:
     log:
         "logs/{scale}/summarize_training.log",
     params:
-        families=FAMILY_LANGUAGES,
+        families=get_family_languages,
     resources:
         **resources_for("default"),
     threads: threads_for("default")

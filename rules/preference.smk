@@ -41,7 +41,7 @@ rule train_dpo:
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
         work_dir="results/{scale}/resume/{family}/dpo",
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("dpo"),
     threads: threads_for("dpo")

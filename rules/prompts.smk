@@ -12,7 +12,7 @@ rule prepare_prompts:
     params:
         language=get_language_params,
         prompts=get_scale_section("prompts"),
-        seed=config["seed"],
+        seed=get_seed,
     group:
         "prompts"
     resources:

@@ -20,7 +20,7 @@ rule train_sft:
         gpus=get_gpus("sft"),
         nodes=get_nodes("sft"),
         work_dir="results/{scale}/resume/{family}/sft",
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("sft"),
     threads: threads_for("sft")

@@ -8,8 +8,8 @@ rule build_corpus:
     log:
         "logs/{scale}/build_corpus.log",
     params:
-        codes=LANGS,
-        seed=config["seed"],
+        codes=get_language_codes,
+        seed=get_seed,
         corpus=get_tiny_build("corpus"),
     resources:
         **resources_for("tiny"),
@@ -50,8 +50,8 @@ rule pretrain_base:
         "benchmarks/{scale}/pretrain_base.tsv"
     params:
         spec=get_tiny_spec("base"),
-        codes=LANGS,
-        seed=config["seed"],
+        codes=get_language_codes,
+        seed=get_seed,
     resources:
         **resources_for("tiny"),
     threads: threads_for("tiny")
@@ -74,8 +74,8 @@ rule pretrain_teacher:
         "benchmarks/{scale}/pretrain_teacher/{teacher}.tsv"
     params:
         spec=get_tiny_spec("teacher"),
-        codes=LANGS,
-        seed=config["seed"],
+        codes=get_language_codes,
+        seed=get_seed,
     resources:
         **resources_for("tiny"),
     threads: threads_for("tiny")
@@ -98,8 +98,8 @@ rule train_reward_model:
     params:
         spec=get_tiny_spec("reward_model"),
         corpus=get_tiny_build("corpus"),
-        codes=LANGS,
-        seed=config["seed"],
+        codes=get_language_codes,
+        seed=get_seed,
     resources:
         **resources_for("tiny"),
     threads: threads_for("tiny")
@@ -120,9 +120,9 @@ rule measure_teacher_loss:
     log:
         "logs/{scale}/measure_teacher_loss.log",
     params:
-        codes=LANGS,
+        codes=get_language_codes,
         spec=get_tiny_spec("base"),
-        seed=config["seed"],
+        seed=get_seed,
     resources:
         **resources_for("tiny"),
     threads: threads_for("tiny")
@@ -143,8 +143,8 @@ rule measure_arbiter_accuracy:
     params:
         arbiter=get_scale_section("arbiter"),
         corpus=get_tiny_build("corpus"),
-        codes=LANGS,
-        seed=config["seed"],
+        codes=get_language_codes,
+        seed=get_seed,
     resources:
         **resources_for("score"),
     threads: threads_for("score")
