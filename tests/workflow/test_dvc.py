@@ -116,3 +116,157 @@ def test_adding_a_language_makes_the_pipelines_stale(tmp_path, shipped_params):
     assert pipeline(root, "check", check=False).returncode == 0
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
     assert set(stages_of(REPO)) - set(stages_of(root)) == {n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n}
+
+
+# ---------------------------------------------------------------- on the built shrunk graph
+def git(root: Path, *args: str):
+    return run(root, "git", "-c", "user.name=expanse", "-c", "user.email=expanse@localhost", *args)
+
+
+@pytest.fixture(scope="module")
+def recorded(built, tmp_path_factory):
+    """The built graph as a git + DVC repo: pipelines generated for its params, its outputs
+    recorded in dvc.lock by the documented command, everything committed."""
+    root = tmp_path_factory.mktemp("dvc") / "repo"
+    shutil.copytree(built, root, symlinks=True)
+    git(root, "init", "-q")
+    pipeline(root)
+    out = pipeline(root, "record").stdout
+    assert "recorded in dvc.lock" in out
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "built and recorded")
+    return root
+
+
+@pytest.fixture
+def repo(recorded, tmp_path):
+    dest = tmp_path / "repo"
+    shutil.copytree(recorded, dest, symlinks=True)
+    return dest
+
+
+def test_after_record_both_tools_see_nothing_to_do(repo, recorded):
+    assert "Data and pipelines are up to date" in dvc(repo, "status", "dvc.yaml").stdout
+    assert "Nothing to be done" in run(repo, sys.executable, "-m", "snakemake", "-n", "all").stdout
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert set(lock) == set(stages_of(repo))
+    # checkpoints are directory outputs, stored once (hardlinks: the workspace file is the cache
+    # object; `repo` is a copy, so look at the recorded original)
+    weights = recorded / "results/tiny/checkpoints/romance/sft/model.safetensors"
+    assert weights.stat().st_nlink == 2
+
+
+def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake(repo):
+    path = repo / "data/prompts/fr.jsonl"
+    last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps({**last, "id": last["id"] + "b", "prompt": "Explique pourquoi le ciel est bleu le jour."},
+                           ensure_ascii=False) + "\n")
+    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    roots = changed_stages(repo)
+    assert roots == {"prepare_prompts-fr"}
+    assert downstream(stages_of(repo), roots) == snakemake_plan
+    # fr's chain, its family's chain, the merge and the eval; no other language's arbitrage
+    assert {"generate_teacher-fr-euro", "train_sft-romance", "train_online_dpo-romance-2", "merge_families",
+            "eval_report"} <= snakemake_plan
+    assert not any(n.startswith(("generate_teacher-es", "train_sft-asian", "prepare_prompts-es")) for n in snakemake_plan)
+
+
+def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_leaves_both_clean(repo):
+    params = params_of(repo)
+    params["scales"]["tiny"]["eval"]["bootstrap"] += 100
+    write_params(repo, params)
+    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    roots = changed_stages(repo)
+    assert roots == {n for n in stages_of(repo) if n.startswith("judge_pairwise-")}
+    assert downstream(stages_of(repo), roots) == snakemake_plan
+    out = dvc(repo, "repro", "dvc.yaml").stdout
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == snakemake_plan
+    assert "Data and pipelines are up to date" in dvc(repo, "status", "dvc.yaml").stdout
+    assert "Nothing to be done" in run(repo, sys.executable, "-m", "snakemake", "-n", "all").stdout
+
+
+def test_record_refuses_while_snakemake_has_work(repo):
+    (repo / "data/prompts/es.jsonl").touch()
+    params = params_of(repo)
+    params["scales"]["tiny"]["pairs"]["min_margin"] += 0.1
+    write_params(repo, params)
+    proc = pipeline(repo, "record", check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: Snakemake still has jobs to run")
+    assert not git(repo, "status", "--porcelain", "dvc.lock").stdout  # dvc.lock untouched
+
+
+def test_push_to_a_local_remote_then_clone_pull_and_sync(repo, tmp_path):
+    remote = tmp_path / "remote"
+    dvc(repo, "remote", "add", "-d", "local", str(remote))
+    dvc(repo, "push", "dvc.yaml")
+    git(repo, "commit", "-qam", "local remote")
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    assert not (clone / "results").exists()
+    dvc(clone, "pull", "dvc.yaml")
+    assert "Data and pipelines are up to date" in dvc(clone, "status", "dvc.yaml").stdout
+    assert "nothing to be done" in pipeline(clone, "sync").stdout
+    assert "Nothing to be done" in run(clone, sys.executable, "-m", "snakemake", "-n", "all").stdout
+    originals = sorted(p.relative_to(repo) for p in (repo / "results/tiny").rglob("*")
+                       if p.is_file() and p.name != ".snakemake_timestamp")
+    assert len(originals) > 100
+    for rel in originals:
+        assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
+
+
+@pytest.fixture
+def s3_server():
+    """moto's S3-compatible server on loopback (a random port), with an empty bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                 aws_secret_access_key="testing").create_bucket(Bucket="expanse-artifacts")
+    old = {k: os.environ.get(k) for k in creds}
+    ENV.update(creds)  # credentials from the environment only, never in .dvc/config
+    yield url
+    for k, v in old.items():
+        ENV.pop(k) if v is None else ENV.update({k: v})
+    server.stop()
+
+
+def test_push_to_s3_then_clone_pull_byte_identical(repo, tmp_path, s3_server):
+    dvc(repo, "remote", "add", "s3", "s3://expanse-artifacts/dvcstore")
+    dvc(repo, "remote", "modify", "s3", "endpointurl", s3_server)
+    dvc(repo, "remote", "modify", "s3", "region", "us-east-1")
+    assert "testing" not in (repo / ".dvc/config").read_text()
+    dvc(repo, "push", "-r", "s3", "dvc.yaml")
+    git(repo, "commit", "-qam", "s3 remote")
+    clone = tmp_path / "clone"
+    run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    dvc(clone, "pull", "-r", "s3", "dvc.yaml")
+    assert "Data and pipelines are up to date" in dvc(clone, "status", "dvc.yaml").stdout
+    merged = sorted(p.relative_to(repo) for p in (repo / "results/tiny/merged").rglob("*") if p.is_file())
+    assert any(p.name.endswith(".safetensors") for p in merged)
+    for rel in merged + [Path("results/tiny/eval/metrics.json"), Path("results/tiny/arbitrage/fr.parquet")]:
+        assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel
+
+
+def test_dvc_import_of_the_merged_checkpoint_into_another_project(repo, tmp_path):
+    remote = tmp_path / "remote"
+    dvc(repo, "remote", "add", "-d", "local", str(remote))
+    dvc(repo, "push", "dvc.yaml")
+    git(repo, "commit", "-qam", "local remote")
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    git(consumer, "init", "-q")
+    dvc(consumer, "init", "-q")
+    dvc(consumer, "import", f"file://{repo}", "results/tiny/merged", "-o", "merged")
+    dvc_file = yaml.safe_load((consumer / "merged.dvc").read_text())
+    assert dvc_file["deps"][0]["repo"]["rev_lock"] == git(repo, "rev-parse", "HEAD").stdout.strip()
+    for p in (repo / "results/tiny/merged").rglob("*"):
+        if p.is_file() and p.name != ".snakemake_timestamp":
+            assert (consumer / "merged" / p.relative_to(repo / "results/tiny/merged")).read_bytes() == p.read_bytes()
