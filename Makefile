@@ -19,7 +19,7 @@ run: $(BIN)/.installed
 	$(BIN)/snakemake -c$(CORES)
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint

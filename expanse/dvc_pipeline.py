@@ -23,6 +23,7 @@ at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -223,12 +224,14 @@ def _set_path(tree: dict, dotted: str, value) -> None:
     tree[last] = value
 
 
-def generate(root: Path) -> dict[str, str]:
-    """{relative path: file text} of every generated file."""
+def generate(root: Path, scales: list[str] | None = None) -> dict[str, str]:
+    """{relative path: file text} of every generated file (of `scales` only, without keys.yaml)."""
     root = Path(root).resolve()
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     files, keysets = {}, {}
     for scale, path in PIPELINES.items():
+        if scales is not None and scale not in scales:
+            continue
         api, wf, jobs = load_jobs(root, scale_targets(scale))
         try:
             stages = {}
@@ -244,6 +247,8 @@ def generate(root: Path) -> dict[str, str]:
         finally:
             api.__exit__(None, None, None)
         files[path] = HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+    if scales is not None:
+        return files
     tree: dict = {}
     for ks, keys in sorted(keysets.items()):
         _set_path(tree, ks, keys)
@@ -295,8 +300,8 @@ def record(root: Path, scale: str) -> str:
     """After a Snakemake run (e.g. on the cluster): record its outputs in dvc.lock (`dvc commit`),
     refusing while dvc.yaml is stale or Snakemake still has work to do (a commit then would claim
     outputs are up to date that are not)."""
-    files = generate(root)
     path = PIPELINES[scale]
+    files = generate(root, [scale])
     if not (root / path).is_file() or (root / path).read_text() != files[path]:
         raise SystemExit(f"error: {path} is stale; regenerate it with `python -m expanse.dvc_pipeline` first")
     plan = _snakemake(root, "-n", *scale_targets(scale))
@@ -304,12 +309,17 @@ def record(root: Path, scale: str) -> str:
     if plan.returncode != 0 or "Nothing to be done" not in text:
         raise SystemExit(f"error: Snakemake still has jobs to run for {' '.join(scale_targets(scale))}; run them "
                          "(or `dvc repro`) before recording")
+    # moving outputs into the cache (hardlinks) renews the mtimes of directories and of empty files
+    # (DVC copies those): note Snakemake's mtimes first and put them back after
+    outs = [root / o for st in yaml.safe_load(files[path])["stages"].values() for o in st["outs"]]
+    stamps = {f: (f.stat().st_atime_ns, f.stat().st_mtime_ns) for o in outs if o.exists()
+              for f in ([o] if o.is_file() else [o, *o.rglob("*")])}
     commit = _run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *pipeline_arg(scale)], root)
     if commit.returncode != 0:
         raise SystemExit(f"error: dvc commit failed:\n{commit.stderr[-2000:]}")
-    # moving outputs into the cache (hardlinks) renews directory and empty-file mtimes: put
-    # Snakemake's view back without changing a byte
-    sync(root, scale)
+    for f, ns in stamps.items():
+        if f.exists():
+            os.utime(f, ns=ns, follow_symlinks=False)
     return f"recorded in {path.replace('dvc.yaml', 'dvc.lock')}; commit it with git and `dvc push`"
 
 
@@ -318,17 +328,18 @@ def main(argv=None) -> int:
     ap.add_argument("command", nargs="?", default="generate", choices=("generate", "check", "sync", "record"),
                     help="generate (default): write the pipeline files; check: exit 1 if one is stale; sync: "
                          "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit")
-    ap.add_argument("--scale", default="tiny", choices=list(PIPELINES), help="for sync and record")
+    ap.add_argument("--scale", choices=list(PIPELINES),
+                    help="generate: only this scale's pipeline (default: all); sync, record: the scale (default tiny)")
     ap.add_argument("--root", default=".", help="the repository root")
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     if args.command == "sync":
-        print(sync(root, args.scale))
+        print(sync(root, args.scale or "tiny"))
         return 0
     if args.command == "record":
-        print(record(root, args.scale))
+        print(record(root, args.scale or "tiny"))
         return 0
-    files = generate(root)
+    files = generate(root, [args.scale] if args.scale else None)
     stale = [p for p, text in files.items() if not (root / p).is_file() or (root / p).read_text() != text]
     if args.command == "check":
         for p in stale:
