@@ -12,24 +12,8 @@ DBPASS=slurmdbpass   # MariaDB only listens on 127.0.0.1 / its socket
 LOG=/var/log/slurm
 
 now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 die() { echo "slurm: $*" >&2; exit 1; }
-
-# alive PID: the process exists and is no zombie (here PID 1 reaps exited daemons ~2 s late).
-alive() { local st; st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) && [ "$st" != Z ]; }
-# running NAME PIDFILE: the pid file names a live process called NAME.
-running() {
-  local pid; pid=$($SUDO cat "$2" 2>/dev/null) || return 1
-  [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] && alive "$pid"
-}
-# stop NAME PIDFILE: SIGTERM, wait up to 30 s, then SIGKILL.
-stop() {
-  running "$1" "$2" || return 0
-  local pid; pid=$($SUDO cat "$2")
-  $SUDO kill "$pid" 2>/dev/null || true
-  for _ in $(seq 150); do alive "$pid" || return 0; sleep 0.2; done
-  $SUDO kill -9 "$pid" 2>/dev/null || true
-}
+source "$HERE/daemons.sh"   # since, alive, running, stop
 # wait_for NAME LOGFILE CMD...: poll CMD for up to 30 s.
 wait_for() {
   local name=$1 log=$2; shift 2
