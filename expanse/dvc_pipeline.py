@@ -173,9 +173,15 @@ def load_jobs(root: Path, targets: list[str]):
     return api, wf, jobs
 
 
+def stage_name_of(rule: str, wildcards: dict) -> str:
+    """The DVC stage of a job: rule and wildcard values (the scale is the pipeline file's), with the
+    characters DVC refuses in stage names replaced."""
+    values = [str(v) for k, v in wildcards.items() if k != "scale"]
+    return "-".join([rule, *values]).replace(".", "_")
+
+
 def stage_name(job) -> str:
-    values = [str(v) for k, v in job.wildcards_dict.items() if k != "scale"]
-    return "-".join([job.rule.name, *values]).replace(".", "_")
+    return stage_name_of(job.rule.name, job.wildcards_dict)
 
 
 def _rel(path, root: Path) -> str:
@@ -274,6 +280,15 @@ def _snakemake(root: Path, *args: str):
     return _run([sys.executable, "-m", "snakemake", "--cores", "1", *args], root)
 
 
+def _dvc(root: Path, *args: str):
+    return _run([sys.executable, "-m", "dvc", *args], root)
+
+
+def stale_files(root: Path, files: dict[str, str]) -> list[str]:
+    """The generated files whose text on disk differs from `files` (or that are missing)."""
+    return [p for p, text in files.items() if not (root / p).is_file() or (root / p).read_text() != text]
+
+
 def pipeline_arg(scale: str) -> list[str]:
     """DVC targets of one scale's pipeline (without them DVC acts on every dvc.yaml in the repo)."""
     return [PIPELINES[scale]]
@@ -282,8 +297,7 @@ def pipeline_arg(scale: str) -> list[str]:
 def sync(root: Path, scale: str) -> str:
     """After `dvc pull` / `dvc checkout` / a clone: make Snakemake see DVC's outputs as up to date
     (its mtimes and metadata), refusing while DVC's workspace does not match dvc.lock."""
-    dvc = [sys.executable, "-m", "dvc"]
-    status = _run([*dvc, "status", "--quiet", *pipeline_arg(scale)], root)
+    status = _dvc(root, "status", "--quiet", *pipeline_arg(scale))
     if status.returncode != 0:
         raise SystemExit(f"error: {PIPELINES[scale]}: the workspace does not match dvc.lock (run `dvc pull` or "
                          f"`dvc repro` first; `dvc status` lists what differs)")
@@ -302,7 +316,7 @@ def record(root: Path, scale: str) -> str:
     outputs are up to date that are not)."""
     path = PIPELINES[scale]
     files = generate(root, [scale])
-    if not (root / path).is_file() or (root / path).read_text() != files[path]:
+    if stale_files(root, files):
         raise SystemExit(f"error: {path} is stale; regenerate it with `python -m expanse.dvc_pipeline` first")
     plan = _snakemake(root, "-n", *scale_targets(scale))
     text = plan.stdout + plan.stderr
@@ -314,7 +328,7 @@ def record(root: Path, scale: str) -> str:
     outs = [root / o for st in yaml.safe_load(files[path])["stages"].values() for o in st["outs"]]
     stamps = {f: (f.stat().st_atime_ns, f.stat().st_mtime_ns) for o in outs if o.exists()
               for f in ([o] if o.is_file() else [o, *o.rglob("*")])}
-    commit = _run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *pipeline_arg(scale)], root)
+    commit = _dvc(root, "commit", "--force", "--quiet", *pipeline_arg(scale))
     if commit.returncode != 0:
         raise SystemExit(f"error: dvc commit failed:\n{commit.stderr[-2000:]}")
     for f, ns in stamps.items():
@@ -340,7 +354,7 @@ def main(argv=None) -> int:
         print(record(root, args.scale or "tiny"))
         return 0
     files = generate(root, [args.scale] if args.scale else None)
-    stale = [p for p, text in files.items() if not (root / p).is_file() or (root / p).read_text() != text]
+    stale = stale_files(root, files)
     if args.command == "check":
         for p in stale:
             print(f"{p}: stale; regenerate with `python -m expanse.dvc_pipeline`", file=sys.stderr)

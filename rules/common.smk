@@ -16,7 +16,6 @@ except ExpanseError as _e:
 SCALES = list(PARAMS.scales)
 LANGS = list(PARAMS.languages)
 FAMILIES = list(PARAMS.families)
-FAMILY_LANGUAGES = {family: ws.family_languages(PARAMS, family) for family in FAMILIES}
 
 
 wildcard_constraints:

@@ -286,11 +286,13 @@ def merge_tensor(module, tensors, weights, base, params, name: str, out_dtype):
     arithmetic per element is the same as merging the whole tensor at once."""
     import torch
 
-    if not getattr(module, "ELEMENTWISE", False) or tensors[0].numel() <= CHUNK_ELEMENTS:
-        merged = module.merge(tensors, weights, base, params, name)
-        if not torch.isfinite(merged).all():
+    def finite(t):
+        if not torch.isfinite(t).all():
             raise MergeError(f"{module.__name__.rsplit('.', 1)[-1]} gave non-finite values for tensor {name}")
-        return merged.to(out_dtype)
+        return t
+
+    if not getattr(module, "ELEMENTWISE", False) or tensors[0].numel() <= CHUNK_ELEMENTS:
+        return finite(module.merge(tensors, weights, base, params, name)).to(out_dtype)
     out = torch.empty(tensors[0].shape, dtype=out_dtype)
     flat_out, flats = out.view(-1), [t.reshape(-1) for t in tensors]
     flat_base = base.reshape(-1) if base is not None else None
@@ -298,9 +300,7 @@ def merge_tensor(module, tensors, weights, base, params, name: str, out_dtype):
         end = start + CHUNK_ELEMENTS
         part = module.merge([f[start:end] for f in flats], weights,
                             flat_base[start:end] if flat_base is not None else None, params, name)
-        if not torch.isfinite(part).all():
-            raise MergeError(f"{module.__name__.rsplit('.', 1)[-1]} gave non-finite values for tensor {name}")
-        flat_out[start:end].copy_(part)
+        flat_out[start:end].copy_(finite(part))
     return out
 
 

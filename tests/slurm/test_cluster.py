@@ -5,30 +5,25 @@ plugin with the project's own profile (slurm/config.yaml)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from shrink import REPO, copy_repo
+from shrink import copy_repo
+from smk import snakemake
 from slurmtools import sacct, slurm_cluster  # noqa: F401 (fixture)
 
 FAST = ["--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5", "--jobs", "4"]
 
 
-def snakemake_slurm(root: Path, *args: str, check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", *args, *FAST], cwd=root,
-                          capture_output=True, text=True, env=env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
-    return proc
+def snakemake_slurm(root: Path, *args: str, check: bool = True, timeout: int = 1500):
+    """Snakemake through the slurm executor with the project's profile (status checks every 5 s)."""
+    return snakemake(root, "--profile", "slurm", *args, *FAST, check=check, timeout=timeout)
 
 
 def sbatch_calls(text: str) -> list[list[str]]:
@@ -134,8 +129,7 @@ def test_tiny_slice_runs_through_slurm_and_matches_the_local_build(slurm_cluster
     shutil.rmtree(root / "results/tiny/checkpoints/romance/sft")
 
     target = "results/tiny/checkpoints/romance/sft"
-    plan = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", "-n", target], cwd=root,
-                          capture_output=True, text=True, check=True).stdout
+    plan = snakemake(root, "--profile", "slurm", "-n", target).stdout
     assert "Group job prompts" in plan and "Group job arbitrage" in plan
     snakemake_slurm(root, target)
     assert (root / target / "config.json").exists()

@@ -3,32 +3,18 @@ repo root, and wrong annotations stop Snakemake with one line before anything is
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-
 import yaml
 
 from shrink import REPO, copy_repo
-
-_RULE = re.compile(r"^\s*rule (\w+):$")
-
+from smk import parse_plan, snakemake
 
 def dry_run(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True)
+    return snakemake(cwd, *args, check=False)
 
 
 def jobs_of(out: str) -> list[tuple[str, str]]:
-    """(rule, resources line) of every planned job."""
-    jobs, rule = [], None
-    for line in out.splitlines():
-        m = _RULE.match(line)
-        if m:
-            rule = m.group(1)
-        elif rule and line.strip().startswith("resources:"):
-            jobs.append((rule, line.strip()))
-            rule = None
-    return jobs
+    """(rule, resources) of every planned job."""
+    return [(rule, w.get("_resources", "")) for rule, w in parse_plan(out)]
 
 
 def test_profile_plans_the_whole_32b_graph_from_the_repo_root():

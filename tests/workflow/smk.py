@@ -13,9 +13,9 @@ import yaml
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
-def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def snakemake(cwd: Path, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env)
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
@@ -26,7 +26,12 @@ _RULE = re.compile(r"^(?:local)?rule (\w+):$")
 
 def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job `snakemake -n` plans, target rules excluded."""
-    out = snakemake(cwd, "-n", *targets).stdout
+    return parse_plan(snakemake(cwd, "-n", *targets).stdout)
+
+
+def parse_plan(out: str) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job in a `snakemake -n` output (group jobs' members included);
+    wildcards also carry `_resources` and `_input`."""
     jobs, current = [], None
     for line in out.splitlines():
         m = _RULE.match(line.strip())

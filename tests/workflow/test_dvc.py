@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from expanse.dvc_pipeline import stage_name_of
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
 
@@ -41,8 +42,8 @@ def stages_of(root: Path, path: str = "dvc.yaml") -> dict:
 
 
 def stage_of(rule: str, wildcards: dict) -> str:
-    values = [v for k, v in wildcards.items() if not k.startswith("_") and k != "scale"]
-    return "-".join([rule, *values]).replace(".", "_")
+    """The stage name of a job planned by `snakemake -n` (its parsed wildcards, without the extras)."""
+    return stage_name_of(rule, {k: v for k, v in wildcards.items() if not k.startswith("_")})
 
 
 def downstream(stages: dict, roots: set[str]) -> set[str]:
