@@ -384,5 +384,19 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
     return list(dict.fromkeys(files))
 
 
+def eval_inputs(params: Params, scale: str) -> list[str]:
+    """The eval artifacts the report gathers, not the report: win-rates and benchmark results."""
+    out = [f"results/{scale}/eval/winrates/{lang}.json" for lang in params.languages]
+    out += [f"results/{scale}/eval/benchmarks/{bench}/{model}.json"
+            for bench in params.scales[scale].eval.benchmarks for model in benchmark_models(params, scale)]
+    return out
+
+
+def lineage_inputs(params: Params, scale: str) -> list[str]:
+    """Every artifact of the scale that lineage describes (all but the report and itself)."""
+    return list(dict.fromkeys([*arbitrage_targets(params, scale), *training_targets(params, scale),
+                               *merged_targets(params, scale), *eval_inputs(params, scale)]))
+
+
 def eval_targets(params: Params, scale: str) -> list[str]:
     return [f"results/{scale}/eval/{name}" for name in ("report.html", "report.md", "metrics.json")]

@@ -298,5 +298,9 @@ def get_benchmark_results(wildcards):
             for bench in scale_of(wildcards).eval.benchmarks for model in ws.benchmark_models(PARAMS, wildcards.scale)]
 
 
+def get_lineage_inputs(wildcards):
+    return ws.lineage_inputs(PARAMS, wildcards.scale)
+
+
 def eval_targets(scale):
     return ws.eval_targets(PARAMS, scale)

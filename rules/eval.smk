@@ -1,6 +1,7 @@
 # Evaluation: every compared model answers each language's held-out test prompts; a judge compares
 # the merged model with each opponent in both orders (win-rates with bootstrap intervals); the
-# merged, base and family models run the lm-eval benchmarks; one report gathers it all.
+# merged, base and family models run the lm-eval benchmarks; lineage records what made every artifact
+# and what it cost; one report gathers it all.
 
 
 rule generate_eval:
@@ -83,6 +84,26 @@ rule run_benchmark:
         "../scripts/run_benchmark.py"
 
 
+rule lineage:
+    input:
+        get_lineage_inputs,
+    output:
+        lineage="results/{scale}/eval/lineage.json",
+    log:
+        "logs/{scale}/lineage.log",
+    benchmark:
+        "benchmarks/{scale}/lineage.tsv"
+    params:
+        scale="{scale}",
+    resources:
+        **resources_for("default"),
+    threads: threads_for("default")
+    conda:
+        "../envs/workflow.yaml"
+    script:
+        "../scripts/lineage.py"
+
+
 rule eval_report:
     input:
         winrates=expand("results/{{scale}}/eval/winrates/{lang}.json", lang=LANGS),
@@ -90,6 +111,7 @@ rule eval_report:
         arbitrage="results/{scale}/arbitrage/summary.json",
         training="results/{scale}/checkpoints/summary.json",
         metrics=get_training_metrics,
+        lineage="results/{scale}/eval/lineage.json",
     output:
         html=report("results/{scale}/eval/report.html", category="Report", labels={"scale": "{scale}"}),
         markdown="results/{scale}/eval/report.md",

@@ -1,7 +1,8 @@
 """The eval report: results/{scale}/eval/report.html (self-contained: inline CSS, images as data
 URIs) and report.md (images beside it in plots/), the JSON metrics and CSV tables DVC shows and
 plots, from the per-language win-rates, the lm-eval results, the arbitrage summary and the
-training metrics. Same inputs, same bytes."""
+training metrics, and the lineage and cost of every artifact. Same inputs, same bytes, except the
+lineage section, which holds measured times."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def _load(path) -> dict:
 
 
 def gather(*, winrate_paths, benchmark_paths, arbitrage_path, training_path, metrics_paths, family_of: dict,
-           families: list[str], models: list[str]) -> dict:
+           families: list[str], models: list[str], lineage_path=None) -> dict:
     """Everything the report shows, as plain data (also the source of metrics.json)."""
     winrates = [_load(p) for p in winrate_paths]
     found = {label for w in winrates for label in w["opponents"]}
@@ -55,7 +56,20 @@ def gather(*, winrate_paths, benchmark_paths, arbitrage_path, training_path, met
               for bench, per_model in acc.items()}
     return {"labels": labels, "winrates": rows, "accuracy": acc, "arbitrage": arbitrage, "teachers": teachers,
             "curves": curves, "training": training, "deltas": deltas,
-            "judge": winrates[0]["judge"] if winrates else None}
+            "judge": winrates[0]["judge"] if winrates else None,
+            "lineage": lineage_summary(_load(lineage_path)) if lineage_path else None}
+
+
+def lineage_summary(lineage: dict) -> dict:
+    """What the report shows of lineage.json: the code version, the models, the cost summary."""
+    models: dict[tuple, int] = {}
+    for job in lineage["jobs"].values():
+        for m in job["models"]:
+            key = (m["hf"], m["revision"]) if "hf" in m else (m["path"], (m["sha256"] or "")[:12])
+            models[key] = models.get(key, 0) + 1
+    return {"code": lineage["code"], "n_jobs": lineage["n_jobs"], "n_artifacts": lineage["n_artifacts"],
+            "models": [[name, version, n] for (name, version), n in sorted(models.items())],
+            "summary": lineage["summary"]}
 
 
 def _mean(xs) -> float | None:
@@ -139,6 +153,46 @@ def tables(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     return out
 
 
+COST_HEADER = ["jobs", "measured", "wall h", "CPU h", "GPU h", "planned GPU h", "peak RSS GB"]
+
+
+def _cost_row(t: dict) -> list[str]:
+    return [str(t["jobs"]), str(t["measured_jobs"]), _fmt(t["wall_h"]), _fmt(t["cpu_h"]), _fmt(t["gpu_hours"]),
+            _fmt(t["planned_gpu_hours"], 1), _fmt(t["max_rss_mb"] / 1024, 2)]
+
+
+def lineage_tables(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The lineage and cost tables. Unlike the rest of the report they hold measured times, so they
+    differ from run to run (the page keeps them in one section, id 'lineage')."""
+    lin = data.get("lineage")
+    if not lin:
+        return []
+    s = lin["summary"]
+    phases = sorted(s["phases"].items(), key=lambda kv: (-kv[1]["gpu_hours"], -kv[1]["wall_h"], kv[0]))
+    out = [("Cost per phase", ["phase", *COST_HEADER], [[p, *_cost_row(t)] for p, t in phases]
+            + [["total", *_cost_row(s["total"])]]),
+           ("Cost per family (its languages' jobs included)", ["family", *COST_HEADER],
+            [[f, *_cost_row(t)] for f, t in s["families"].items()]),
+           ("Cost per language", ["lang", *COST_HEADER], [[lang, *_cost_row(t)] for lang, t in s["languages"].items()]),
+           ("Most expensive jobs", ["job", "wall s", "CPU s", "peak RSS MB", "GPUs", "GPU h", "planned GPU h"],
+            [[j["job"], _fmt(j["wall_s"], 1), _fmt(j["cpu_s"], 1), _fmt(j["max_rss_mb"], 0), str(j["gpus"]),
+              _fmt(j["gpu_hours"]), _fmt(j["planned_gpu_hours"], 1)] for j in s["top_jobs"]]),
+           ("Models used", ["model (hub ID or local checkpoint)", "revision or sha256", "jobs"],
+            [[name, version, str(n)] for name, version, n in lin["models"]])]
+    return out
+
+
+def _lineage_intro(data: dict) -> str:
+    lin = data["lineage"]
+    code = lin["code"]
+    version = (f"git commit `{code['commit']}`" + (" with uncommitted changes" if code["dirty"] else "")
+               if code["commit"] else "no git commit (not a git checkout)")
+    return (f"{lin['n_artifacts']} artifacts from {lin['n_jobs']} jobs, code {version}, Snakemake {code['snakemake']}. "
+            "Costs come from each job's benchmark file (jobs without one are not measured); GPU hours are wall "
+            "time times the GPUs requested, planned GPU hours the resources table's runtime times GPUs. Every "
+            "artifact's rule, params, hashed inputs and models are in lineage.json.")
+
+
 # ------------------------------------------------------------------------------------ writers
 def _intro(scale: str, data: dict) -> str:
     n_langs = len({r["lang"] for r in data["winrates"]})
@@ -157,6 +211,12 @@ def markdown(scale: str, data: dict, plot_dir_name: str) -> str:
     lines.append("")
     for name, caption in PLOTS.items():
         lines += [f"![{caption}]({plot_dir_name}/{name}.png)", "", f"*{caption}*", ""]
+    if data.get("lineage"):
+        lines += ["## Lineage and cost", "", _lineage_intro(data), ""]
+        for title, header, body in lineage_tables(data):
+            lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(row) + " |" for row in body]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -166,20 +226,30 @@ text-align:right}th{background:#f0f0f0}td:first-child,th:first-child{text-align:
 img{max-width:100%}figcaption{font-style:italic;color:#555}code{background:#f4f4f4;padding:0 3px}"""
 
 
+def _html_table(title: str, header: list[str], body: list[list[str]], level: int = 2) -> str:
+    return (f"<h{level}>{html.escape(title)}</h{level}><table><thead><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>\n"
+            + "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body)
+            + "\n</tbody></table>")
+
+
 def page(scale: str, data: dict, plot_dir: Path) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>expanse eval report: {scale}</title>",
              f"<style>{CSS}</style></head><body>", f"<h1>expanse eval report: {html.escape(scale)}</h1>",
              "<p>" + html.escape(_intro(scale, data)).replace("`", "") + "</p>"]
     for title, header, body in tables(data):
-        parts.append(f"<h2>{html.escape(title)}</h2><table><thead><tr>"
-                     + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead><tbody>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
-        parts.append("</tbody></table>")
+        parts.append(_html_table(title, header, body))
     parts.append("<h2>Figures</h2>")
     for name, caption in PLOTS.items():
         data_uri = base64.b64encode((plot_dir / f"{name}.png").read_bytes()).decode("ascii")
         parts.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{data_uri}'>"
                      f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    if data.get("lineage"):
+        parts.append("<section id='lineage'><h2>Lineage and cost</h2><p>"
+                     + html.escape(_lineage_intro(data)).replace("`", "") + "</p>")
+        for title, header, body in lineage_tables(data):
+            parts.append(_html_table(title, header, body, level=3))
+        parts.append("</section>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

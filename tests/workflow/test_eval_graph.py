@@ -1,12 +1,16 @@
 """The eval stage on the shrunk tiny graph (`all` ends with the report): per-language win-rates
-judged in both orders, lm-eval benchmarks of every compared model, the report rendering in headless
-Chromium, Snakemake's --report, and byte-identical reruns."""
+judged in both orders, lm-eval benchmarks of every compared model, the lineage and cost of every
+artifact, the report rendering in headless Chromium, Snakemake's --report, and byte-identical reruns
+(but for the report's lineage section, which holds measured times)."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import zipfile
@@ -16,7 +20,7 @@ import polars as pl
 import pytest
 
 from expanse.evaluation.report import PLOTS
-from smk import params_of, snakemake
+from smk import params_of, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -70,7 +74,8 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     dom = subprocess.run([*cmd, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     check = json.loads(html.unescape(dom.split('data-check="', 1)[1].split('"', 1)[0]))
     n_langs = len(params_of(built)["languages"])
-    assert len(check["tables"]) == 7 and check["tables"][1] == n_langs  # one row per language
+    assert len(check["tables"]) == 12 and check["tables"][1] == n_langs  # one row per language
+    assert check["tables"][9] == n_langs  # lineage: cost per language
     assert all(rows > 0 for rows in check["tables"])
     assert len(check["images"]) == len(PLOTS)
     assert all(complete and w > 200 and h > 100 for complete, w, h in check["images"])  # decoded, not broken
@@ -94,6 +99,47 @@ def test_report_files_and_snakemake_report(built, tmp_path):
     assert any(n.endswith("plots/winrates.png") or "winrates.png" in n for n in names)
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_lineage_of_every_artifact(built):
+    lineage = _json(built / "results/tiny/eval/lineage.json")
+    jobs = lineage["jobs"]
+    # every job of the graph but the report's own two, each with its rule and wildcards
+    planned = [(r, w) for r, w in planned_jobs(built, "--forceall", "all") if r not in ("eval_report", "lineage")]
+    assert lineage["n_jobs"] == len(jobs) == len(planned)
+    assert sorted((j["rule"], j["wildcards"].get("lang")) for j in jobs.values()) == \
+        sorted((r, w.get("lang")) for r, w in planned)
+    for name, job in jobs.items():
+        for path, digest in job["outputs"].items():
+            target = built / path
+            if target.is_file():
+                assert digest == _sha256(target), path
+            assert lineage["artifacts"][path] == {"job": name, "sha256": digest}
+        for path, digest in job["inputs"].items():  # an input's hash is its producer's output hash
+            if path in lineage["artifacts"]:
+                assert digest == lineage["artifacts"][path]["sha256"], (name, path)
+        if job["benchmark"]:
+            row = next(csv.DictReader((built / job["benchmark"]).open(), delimiter="\t"))
+            assert job["cost"]["wall_s"] == float(row["s"]) and job["cost"]["gpus"] == 0
+    teacher = next(j for j in jobs.values() if j["rule"] == "generate_teacher")
+    assert teacher["params_keys"] == sorted(teacher["params_keys"]) and "seed" in teacher["params_keys"]
+    assert teacher["models"][0]["path"].startswith("results/tiny/models/teachers/")
+    assert teacher["code"]["script"] == "scripts/generate_teacher.py"
+    sft = next(j for j in jobs.values() if j["rule"] == "train_sft")
+    assert [m["path"] for m in sft["models"]] == ["results/tiny/models/base"]
+    s = lineage["summary"]
+    assert s["total"]["jobs"] == len(jobs) and s["total"]["wall_h"] > 0
+    assert s["total"]["wall_h"] == pytest.approx(sum(t["wall_h"] for t in s["phases"].values()), abs=1e-4)
+    assert set(s["languages"]) == set(params_of(built)["languages"])
+    report = (built / "results/tiny/eval/report.md").read_text()
+    assert "## Lineage and cost" in report and f"| {s['top_jobs'][0]['job']} |" in report
+
+
+LINEAGE_SECTION = re.compile(r"<section id='lineage'>.*?</section>", re.S)
+
+
 def test_eval_reruns_byte_identical(built_copy):
     eval_dir = built_copy / "results/tiny/eval"
     lang = next(iter(params_of(built_copy)["languages"]))
@@ -104,5 +150,9 @@ def test_eval_reruns_byte_identical(built_copy):
               "results/tiny/eval/benchmarks/mgsm/merged.json")
     snakemake(built_copy, "-c2", "--forcerun", "eval_report", "--", "results/tiny/eval/report.html")
     for path, data in keep.items():
-        assert (eval_dir / path).read_bytes() == data, path
+        now = (eval_dir / path).read_bytes()
+        if path == "report.html":  # the lineage section holds the rerun jobs' new wall times
+            assert b"<section id='lineage'>" in now
+            now, data = (LINEAGE_SECTION.sub("", x.decode()).encode() for x in (now, data))
+        assert now == data, path
     assert "Nothing to be done" in snakemake(built_copy, "-n", "all").stdout

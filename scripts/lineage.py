@@ -1,0 +1,22 @@
+"""Rule lineage: for every artifact of the scale, the rule, params, inputs (hashed), models and code
+that made it, and its cost from the benchmark files (expanse/lineage.py).
+
+snakemake -c1 results/tiny/eval/lineage.json
+"""
+from pathlib import Path
+
+from expanse.lineage import collect, hash_cache
+from expanse.io import write_json
+from expanse.logs import run_script
+
+
+def main(smk):
+    root = Path.cwd()
+    lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale))
+    write_json(lineage, smk.output.lineage)
+    total = lineage["summary"]["total"]
+    print(f"{lineage['n_artifacts']} artifacts from {lineage['n_jobs']} jobs; wall {total['wall_h']:.3f} h, "
+          f"GPU {total['gpu_hours']:.3f} h (planned {total['planned_gpu_hours']:.1f} h)")
+
+
+run_script(main, snakemake)  # noqa: F821
