@@ -100,3 +100,68 @@ def summarize(wins_paths: list[str], out_path: str) -> dict:
                "n_languages": len(per_lang)}
     write_json(summary, out_path)
     return summary
+
+
+# ------------------------------------------------------------------------------------ routing
+# Budgeted arbitrage (scales.<scale>.arbitrage.routing: learned): every teacher answers a probe
+# sample of a language's prompts; the arbiter's wins on the probe choose the language's top_k
+# teachers; only they answer the rest. select() then picks the best per prompt from what exists.
+GENERATED_SPLITS = ("train", "dev")  # the prompts teachers answer (test is for eval)
+
+
+def probe_ids(ids: list[str], *, fraction: float, min_probe: int, seed: int) -> list[str]:
+    """The probe sample: a seeded, order-independent choice of max(min_probe, ceil(fraction * n))
+    prompt ids (all of them if there are fewer), sorted."""
+    import hashlib
+    import math
+
+    n = min(len(ids), max(min_probe, math.ceil(fraction * len(ids))))
+    keyed = sorted(ids, key=lambda i: (hashlib.sha256(f"{seed}:{i}".encode()).hexdigest(), i))
+    return sorted(keyed[:n])
+
+
+def generated_prompts(prompts: pl.DataFrame) -> pl.DataFrame:
+    return prompts.filter(pl.col("split").is_in(list(GENERATED_SPLITS)))
+
+
+def route(probe_scores: pl.DataFrame, teachers: list[str], *, top_k: int) -> dict:
+    """Per teacher: probe wins (best valid completion of a prompt, as select() decides), win rate,
+    mean score and language-ok rate; the top_k teachers by wins, then mean score, then name."""
+    ranked = rank(probe_scores)
+    winners = ranked.filter((pl.col("rank") == 0) & pl.col("lang_ok")).group_by("model").len()
+    wins = dict(zip(winners["model"].to_list(), winners["len"].to_list()))
+    n_probe = probe_scores["prompt_id"].n_unique()
+    table = {}
+    for t in teachers:
+        own = probe_scores.filter(pl.col("model") == t)
+        if own.height == 0:
+            raise ValueError(f"teacher {t!r} has no probe scores")
+        table[t] = {"probe_wins": int(wins.get(t, 0)), "probe_win_rate": round(wins.get(t, 0) / n_probe, 6),
+                    "probe_mean_score": round(float(own["score"].mean()), 6),
+                    "probe_lang_ok_rate": round(float(own["lang_ok"].mean()), 6)}
+    ranked = sorted(teachers, key=lambda t: (-table[t]["probe_wins"], -table[t]["probe_mean_score"], t))
+    return {"teachers": table, "selected": ranked[:top_k]}
+
+
+def run_routing(score_paths: list[str], prompts_path: str, out_path: str, *, lang: str, teachers: list[str],
+                top_k: int, probe: dict, seed: int) -> dict:
+    """The routing decision of one language (JSON): the probe ids, each teacher's probe record, the
+    selected teachers, and how many generations routing makes against asking every teacher."""
+    prompts = generated_prompts(read_parquet(prompts_path, "prompts"))
+    ids = probe_ids(prompts["id"].to_list(), seed=seed, **probe)
+    scores = load_scores(score_paths)
+    if sorted(scores["prompt_id"].unique().to_list()) != ids:
+        raise ValueError(f"{lang}: the probe scores do not cover exactly the probe prompts ({len(ids)})")
+    decision = route(scores, teachers, top_k=top_k)
+    n, n_probe = prompts.height, len(ids)
+    made, every = n_probe * len(teachers) + (n - n_probe) * len(decision["selected"]), n * len(teachers)
+    out = {"lang": lang, "routing": "learned", "top_k": top_k, **decision, "n_prompts": n, "n_probe": n_probe,
+           "n_rest": n - n_probe, "generations": made, "generations_all": every,
+           "saved_fraction": round(1 - made / every, 6) if every else 0.0, "probe_ids": ids}
+    write_json(out, out_path)
+    return out
+
+
+def rest_ids(prompts: pl.DataFrame, routing: dict) -> list[str]:
+    probe = set(routing["probe_ids"])
+    return [i for i in generated_prompts(prompts)["id"].to_list() if i not in probe]

@@ -149,6 +149,18 @@ class ArbiterCfg(Strict):
         return self
 
 
+class ArbitrageCfg(Strict):
+    """Which teachers answer which prompts. `all`: every teacher answers every prompt (the paper's
+    arbitrage). `learned`: every teacher answers a probe sample of each language's prompts
+    (probe_fraction of them, at least min_probe), the arbiter's wins on the probe choose the
+    language's top_k teachers, and only those answer the rest."""
+
+    routing: Literal["all", "learned"] = "all"
+    probe_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    min_probe: PositiveInt = 4
+    top_k: PositiveInt = 1
+
+
 class PairsCfg(Strict):
     min_margin: Annotated[float, Field(ge=0)] = 0.1
 
@@ -246,6 +258,19 @@ class OnlineCfg(Strict):
 MERGE_STAGES = ("sft", "dpo", "online")
 
 
+class MergeSearchCfg(Strict):
+    """A search over the family weights before the final merge, scored by the arbiter on each
+    language's dev prompts (expanse/merging/search.py). budget: candidates evaluated, the hand-set
+    weights included; max_language_drop: the floor, how far any language's mean score may fall
+    below its score under the hand-set weights."""
+
+    enabled: bool = False
+    method: Literal["random", "coordinate"] = "random"
+    budget: PositiveInt = 8
+    max_language_drop: Annotated[float, Field(ge=0)] = 0.05
+    step: Annotated[float, Field(gt=0, lt=1)] = 0.5
+
+
 class MergeCfg(Strict):
     """How the family checkpoints become one model. Weights come from `families` (normalised by
     methods that normalise); `params` are the method's own, checked against its declaration."""
@@ -255,6 +280,7 @@ class MergeCfg(Strict):
     after: list[Literal["sft", "dpo", "online"]] = ["online"]
     out_dtype: Literal["float32", "bfloat16", "float16"] | None = None
     max_shard_gb: PositiveFloat = 5.0
+    search: MergeSearchCfg = MergeSearchCfg()
 
     @model_validator(mode="after")
     def _method(self):
@@ -347,6 +373,7 @@ class Scale(Strict):
     teachers: dict[Name, ModelRef]
     reward_model: ModelRef
     arbiter: ArbiterCfg = ArbiterCfg()
+    arbitrage: ArbitrageCfg = ArbitrageCfg()
     generation: GenerationCfg = GenerationCfg()
     prompts: PromptsCfg = PromptsCfg()
     pairs: PairsCfg = PairsCfg()
@@ -366,6 +393,9 @@ class Scale(Strict):
     def _cross(self):
         if not self.teachers:
             raise ValueError("teachers: at least one teacher is needed")
+        if self.arbitrage.routing == "learned" and self.arbitrage.top_k >= len(self.teachers):
+            raise ValueError(f"arbitrage.top_k: routing: learned must leave out a teacher: top_k is "
+                             f"{self.arbitrage.top_k} of {len(self.teachers)} teachers (use routing: all to ask them all)")
         for key, res in self.resources.items():
             if key not in RESOURCE_CLASSES:
                 raise ValueError(f"resources.{key}: unknown resource class (known: {', '.join(RESOURCE_CLASSES)})")

@@ -182,6 +182,24 @@ def threads_callable(params: Params, key: str):
     return lambda wildcards: resources(params, wildcards.scale, key).cpus_per_task
 
 
+def selection_scores(params: Params, scale: str, lang: str) -> list[str]:
+    """The score files select_arbitrage picks a language's SFT rows from."""
+    if params.scales[scale].arbitrage.routing == "all":
+        return [f"results/{scale}/scores/{lang}/{t}.parquet" for t in params.scales[scale].teachers]
+    return [*probe_scores(params, scale, lang), f"results/{scale}/routing/rest/{lang}.scores.parquet"]
+
+
+def probe_scores(params: Params, scale: str, lang: str) -> list[str]:
+    return [f"results/{scale}/routing/probe/{lang}/{t}.scores.parquet" for t in params.scales[scale].teachers]
+
+
+def routing_decisions(params: Params, scale: str) -> list[str]:
+    """Each language's routing decision (none with routing: all)."""
+    if params.scales[scale].arbitrage.routing == "all":
+        return []
+    return [f"results/{scale}/routing/{lang}.json" for lang in params.languages]
+
+
 def arbitrage_targets(params: Params, scale: str) -> list[str]:
     s = params.scales[scale]
     out = []
@@ -240,6 +258,10 @@ def stage_checkpoints(params: Params, scale: str, stage: str) -> list[str]:
 
 def merge_weights(params: Params) -> list[float]:
     return list(params.families.values())
+
+
+def merge_search(params: Params, scale: str) -> list[str]:
+    return [f"results/{scale}/merge_search.json"] if params.scales[scale].merge.search.enabled else []
 
 
 def _merge_needs_base(params: Params, scale: str) -> bool:

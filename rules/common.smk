@@ -72,8 +72,42 @@ def get_tiny_init(wildcards):
 
 
 def get_lang_scores(wildcards):
-    return expand("results/{scale}/scores/{lang}/{teacher}.parquet", scale=wildcards.scale, lang=wildcards.lang,
-                  teacher=list(scale_of(wildcards).teachers))
+    """What select_arbitrage picks from: every teacher's scores (routing: all), or every teacher's
+    probe scores and the selected teachers' scores on the rest (routing: learned)."""
+    return ws.selection_scores(PARAMS, wildcards.scale, wildcards.lang)
+
+
+# ---- learned routing (rules/routing.smk)
+def get_probe(wildcards):
+    a = scale_of(wildcards).arbitrage
+    return {"fraction": a.probe_fraction, "min_probe": a.min_probe}
+
+
+def get_routing(key):
+    def value(wildcards):
+        return getattr(scale_of(wildcards).arbitrage, key)
+
+    return value
+
+
+def get_probe_scores(wildcards):
+    return ws.probe_scores(PARAMS, wildcards.scale, wildcards.lang)
+
+
+def get_teacher_names(wildcards):
+    return list(scale_of(wildcards).teachers)
+
+
+def get_all_teacher_models(wildcards):
+    return [f for t in scale_of(wildcards).teachers for f in ws.model_inputs(PARAMS, wildcards.scale, f"teachers.{t}")]
+
+
+def get_teacher_refs(wildcards):
+    return {t: ws.model_ref(PARAMS, wildcards.scale, f"teachers.{t}") for t in scale_of(wildcards).teachers}
+
+
+def get_routing_decisions(wildcards):
+    return ws.routing_decisions(PARAMS, wildcards.scale)
 
 
 def get_tiny_teachers(wildcards):
@@ -232,6 +266,20 @@ def get_merge_base_ref(wildcards):
 
 def get_merge_weights(wildcards):
     return ws.merge_weights(PARAMS)
+
+
+def get_merge_cfg(wildcards):
+    """The merge section without its search settings (those reach only the search job)."""
+    return scale_of(wildcards).merge.model_dump(exclude={"search"})
+
+
+def get_merge_search_cfg(wildcards):
+    return scale_of(wildcards).merge.search.model_dump()
+
+
+def get_merge_search(wildcards):
+    """The search's result, which the final merge takes its weights from (none when disabled)."""
+    return ws.merge_search(PARAMS, wildcards.scale)
 
 
 # ---- targets

@@ -112,6 +112,8 @@ rule eval_report:
         training="results/{scale}/checkpoints/summary.json",
         metrics=get_training_metrics,
         lineage="results/{scale}/eval/lineage.json",
+        routing=get_routing_decisions,
+        merge_search=get_merge_search,
     output:
         html=report("results/{scale}/eval/report.html", category="Report", labels={"scale": "{scale}"}),
         markdown="results/{scale}/eval/report.md",

@@ -1,12 +1,47 @@
 # Weighted merge of the family checkpoints (streaming safetensors, CPU): the merged model after the
 # last online iteration, and, where merge.after lists sft or dpo, the merge the next stage of every
-# family starts from.
+# family starts from. With merge.search enabled, a search over the family weights (scored by the
+# arbiter on every language's dev prompts) chooses the final merge's weights.
+
+
+rule search_merge_weights:
+    input:
+        checkpoints=get_stage_checkpoints,
+        base=get_merge_base,
+        prompts=expand("results/{{scale}}/prompts/{lang}.parquet", lang=LANGS),
+        reward_model=get_reward_model,
+    output:
+        search="results/{scale}/merge_search.json",
+    log:
+        "logs/{scale}/search_merge_weights.log",
+    benchmark:
+        "benchmarks/{scale}/search_merge_weights.tsv"
+    params:
+        merge=get_merge_cfg,
+        search=get_merge_search_cfg,
+        weights=get_merge_weights,
+        families=get_family_names,
+        base=get_merge_base_ref,
+        generation=get_scale_section("generation"),
+        arbiter=get_scale_section("arbiter"),
+        reward_model=get_reward_model_ref,
+        load=get_checkpoint_load,
+        gpus=get_gpus("generate"),
+        seed=get_seed,
+    resources:
+        **resources_for("generate"),
+    threads: threads_for("generate")
+    conda:
+        "../envs/vllm.yaml"
+    script:
+        "../scripts/search_merge_weights.py"
 
 
 rule merge_families:
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
+        search=get_merge_search,
     output:
         merged=directory("results/{scale}/merged"),
     log:
@@ -14,7 +49,7 @@ rule merge_families:
     benchmark:
         "benchmarks/{scale}/merge_families.tsv"
     params:
-        merge=get_scale_section("merge"),
+        merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
         base=get_merge_base_ref,
@@ -38,7 +73,7 @@ rule merge_stage:
     benchmark:
         "benchmarks/{scale}/merge_stage/{stage}.tsv"
     params:
-        merge=get_scale_section("merge"),
+        merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
         base=get_merge_base_ref,

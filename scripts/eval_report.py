@@ -13,7 +13,8 @@ def main(smk):
                  out_accuracy=o.accuracy, out_plots=o.plots, winrate_paths=list(i.winrates),
                  benchmark_paths=list(i.benchmarks), arbitrage_path=i.arbitrage, training_path=i.training,
                  metrics_paths=list(i.metrics), family_of=dict(p.family_of), families=list(p.families),
-                 models=list(p.models), lineage_path=i.lineage)
+                 models=list(p.models), lineage_path=i.lineage,
+                 routing_paths=list(i.routing), merge_search_paths=list(i.merge_search))
 
 
 run_script(main, snakemake)  # noqa: F821

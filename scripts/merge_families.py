@@ -1,13 +1,20 @@
-"""Rule merge_families: the weighted merge of the family checkpoints (streaming, CPU).
+"""Rule merge_families: the weighted merge of the family checkpoints (streaming, CPU), with the
+weights the merge search chose when merge.search is enabled.
 
 snakemake -c1 results/tiny/merged
 """
+import json
+
 from expanse.logs import run_script
 from expanse.merging.run import run_merge
 
 
 def main(smk):
-    run_merge(list(smk.input.checkpoints), smk.output.merged, merge=smk.params.merge, weights=smk.params.weights,
+    weights, search = smk.params.weights, list(smk.input.get("search", []))
+    if search:
+        chosen = json.loads(open(search[0], encoding="utf-8").read())["chosen"]["weights"]
+        weights = [chosen[f] for f in smk.params.families]
+    run_merge(list(smk.input.checkpoints), smk.output.merged, merge=smk.params.merge, weights=weights,
               families=smk.params.families, base=smk.params.base, stage=smk.wildcards.get("stage", "online"))
 
 

@@ -22,7 +22,7 @@ def _save(fig, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", metadata=PNG_METADATA, bbox_inches="tight")
-    fig.clf()
+    _plt().close(fig)  # clf() alone keeps the figure registered with pyplot
 
 
 def winrates(rows: list[dict], labels: list[str], path: Path) -> None:

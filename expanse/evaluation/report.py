@@ -31,7 +31,8 @@ def _load(path) -> dict:
 
 
 def gather(*, winrate_paths, benchmark_paths, arbitrage_path, training_path, metrics_paths, family_of: dict,
-           families: list[str], models: list[str], lineage_path=None) -> dict:
+           families: list[str], models: list[str], lineage_path=None, routing_paths=(),
+           merge_search_paths=()) -> dict:
     """Everything the report shows, as plain data (also the source of metrics.json)."""
     winrates = [_load(p) for p in winrate_paths]
     found = {label for w in winrates for label in w["opponents"]}
@@ -57,7 +58,9 @@ def gather(*, winrate_paths, benchmark_paths, arbitrage_path, training_path, met
     return {"labels": labels, "winrates": rows, "accuracy": acc, "arbitrage": arbitrage, "teachers": teachers,
             "curves": curves, "training": training, "deltas": deltas,
             "judge": winrates[0]["judge"] if winrates else None,
-            "lineage": lineage_summary(_load(lineage_path)) if lineage_path else None}
+            "lineage": lineage_summary(_load(lineage_path)) if lineage_path else None,
+            "routing": {r["lang"]: r for r in map(_load, routing_paths)},
+            "merge_search": _load(merge_search_paths[0]) if merge_search_paths else None}
 
 
 def lineage_summary(lineage: dict) -> dict:
@@ -138,6 +141,18 @@ def tables(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     body = [[lang, str(a["n_prompts"]), *(str(a["wins"].get(t, 0)) for t in teachers), a.get("top_teacher") or "–"]
             for lang, a in sorted(data["arbitrage"].items())]
     out.append(("Arbitrage: prompts won per teacher", ["lang", "prompts", *teachers, "top teacher"], body))
+    if data.get("routing"):
+        body = [[lang, f"{r['n_probe']} of {r['n_prompts']}",
+                 *(f"{r['teachers'][t]['probe_win_rate']:.2f}" if t in r["teachers"] else "–" for t in teachers),
+                 ", ".join(r["selected"]), f"{r['generations']} of {r['generations_all']}",
+                 f"{100 * r['saved_fraction']:.1f}%", _fmt(data["arbitrage"].get(lang, {}).get("selected_mean_score"))]
+                for lang, r in sorted(data["routing"].items())]
+        made, every = (sum(r[k] for r in data["routing"].values()) for k in ("generations", "generations_all"))
+        body.append(["all", "", *("" for _ in teachers), "", f"{made} of {every}",
+                     f"{100 * (1 - made / every):.1f}%" if every else "–", ""])
+        out.append(("Arbitrage routing: probe win-rates, the teachers chosen for the rest, generations saved",
+                    ["lang", "probe prompts", *(f"{t} probe win-rate" for t in teachers), "selected",
+                     "generations", "saved", "SFT set mean score"], body))
     body = []
     for family, t in data["training"].items():
         stages = t["stages"]
@@ -150,6 +165,16 @@ def tables(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                      f"{_fmt(dpo.get('dev_after', {}).get('rewards/margins'))}", online or "–"])
     out.append(("Training per family (held-out dev data)", ["family", "languages", "SFT loss", "DPO reward margin",
                 "online: arbiter mean score of own samples per iteration"], body))
+    search = data.get("merge_search")
+    if search:
+        fams = search["families"]
+        body = [[str(c["index"]), c["note"], *(f"{c['weights'][f]:.3f}" for f in fams), _fmt(c["objective"]),
+                 f"{c['worst_language']} {c['worst_delta']:+.3f}", "yes" if c["feasible"] else "no",
+                 "✓" if c["index"] == search["chosen"]["index"] else ""] for c in search["candidates"]]
+        out.append((f"Merge-weight search ({search['method']}, {len(search['candidates'])} candidates, floor: no "
+                    f"language more than {search['max_language_drop']} below the hand-set weights)",
+                    ["#", "candidate", *fams, "mean dev score", "worst language vs hand-set", "above floor",
+                     "chosen"], body))
     return out
 
 
@@ -196,9 +221,15 @@ def _lineage_intro(data: dict) -> str:
 # ------------------------------------------------------------------------------------ writers
 def _intro(scale: str, data: dict) -> str:
     n_langs = len({r["lang"] for r in data["winrates"]})
+    routing = ("learned: every teacher answered a probe sample of each language's prompts and the probe's "
+               "winners answered the rest" if data.get("routing") else "all: every teacher answered every prompt")
+    search = data.get("merge_search")
+    merge = (f"the weights the merge search chose (candidate {search['chosen']['index']}, "
+             f"{search['chosen']['gain_over_hand_set']:+.3f} mean dev score over the hand-set weights)" if search
+             else "the hand-set family weights")
     return (f"Scale `{scale}`: {n_langs} languages, judge `{data['judge']}` (each pair judged in both orders, "
             "ties count ½), benchmarks through lm-evaluation-harness. The best teacher of a language is the one "
-            "that won most of its arbitrage prompts.")
+            f"that won most of its arbitrage prompts. Arbitrage routing {routing}. The merged model uses {merge}.")
 
 
 def markdown(scale: str, data: dict, plot_dir_name: str) -> str:

@@ -29,17 +29,58 @@ def get_backend(name: str):
 
 def run_generation(prompts_path: str, out_path: str, *, lang: str, model_name: str, location: str, load: dict,
                    generation: dict, samples: int, seed: int, gpus: int = 0,
-                   splits: tuple[str, ...] = ("train", "dev")) -> None:
-    """Generate `samples` completions for every prompt of `splits` and write the generations contract."""
+                   splits: tuple[str, ...] = ("train", "dev"), ids: list[str] | None = None) -> None:
+    """Generate `samples` completions for every prompt of `splits` (only those in `ids` if given)
+    and write the generations contract."""
+    from expanse.io import write_parquet
+
+    rows = generate_rows(_prompts(prompts_path, splits, ids), lang=lang, model_name=model_name, location=location,
+                         load=load, generation=generation, samples=samples, seed=seed, gpus=gpus)
+    write_parquet(_frame(rows), out_path, contract="generations")
+
+
+def run_routed_generation(prompts_path: str, out_path: str, *, lang: str, teachers: dict[str, dict], ids: list[str],
+                          generation: dict, seed: int, gpus: int = 0) -> None:
+    """Each of `teachers` ({name: {location, load}}, loaded one after the other) answers the prompts
+    `ids`; one generations file."""
+    from expanse.io import write_parquet
+
+    prompts = _prompts(prompts_path, ("train", "dev"), ids)
+    rows = []
+    for name, ref in teachers.items():
+        if prompts.height:
+            rows += generate_rows(prompts, lang=lang, model_name=name, location=ref["location"], load=ref["load"],
+                                  generation=generation, samples=1, seed=seed, gpus=gpus)
+    write_parquet(_frame(rows), out_path, contract="generations")
+
+
+def _prompts(prompts_path: str, splits, ids):
     import polars as pl
 
-    from expanse.io import read_parquet, write_parquet
+    from expanse.io import read_parquet
 
     prompts = read_parquet(prompts_path, "prompts").filter(pl.col("split").is_in(list(splits)))
+    if ids is not None:
+        missing = set(ids) - set(prompts["id"].to_list())
+        if missing:
+            raise ValueError(f"{prompts_path}: no prompts {sorted(missing)[:3]} in splits {', '.join(splits)}")
+        prompts = prompts.filter(pl.col("id").is_in(list(ids)))
+    return prompts
+
+
+def _frame(rows: list[dict]):
+    import polars as pl
+
+    from expanse.io import SCHEMAS
+
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(schema=SCHEMAS["generations"])
+
+
+def generate_rows(prompts, *, lang: str, model_name: str, location: str, load: dict, generation: dict, samples: int,
+                  seed: int, gpus: int = 0) -> list[dict]:
     backend = get_backend(generation["backend"])(location, load=load, generation=generation, seed=seed, gpus=gpus)
     conversations = [[{"role": "user", "content": p}] for p in prompts["prompt"]]
     outputs = backend.generate(conversations, n=samples)
-    rows = [{"prompt_id": pid, "lang": lang, "model": model_name, "sample": k, "completion": c.text,
+    return [{"prompt_id": pid, "lang": lang, "model": model_name, "sample": k, "completion": c.text,
              "n_tokens": c.n_tokens, "finish_reason": c.finish_reason}
             for pid, outs in zip(prompts["id"], outputs) for k, c in enumerate(outs)]
-    write_parquet(pl.DataFrame(rows, infer_schema_length=None), out_path, contract="generations")

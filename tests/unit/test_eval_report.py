@@ -96,3 +96,41 @@ def test_a_missing_result_is_shown_as_missing_not_invented(tmp_path, inputs):
     write_report(scale="tiny", **out, **inputs)  # the delta is left out, not invented
     md = open(out["out_md"]).read()
     assert "| fr | 0.125 | – |" in md
+
+
+def test_routing_decisions_are_a_table_with_the_generations_saved(tmp_path, inputs):
+    arbitrage = json.loads(open(inputs["arbitrage_path"]).read())
+    arbitrage["languages"]["fr"]["selected_mean_score"] = 0.25
+    open(inputs["arbitrage_path"], "w").write(json.dumps(arbitrage))
+    routing = [_w(tmp_path / f"in/routing/{lang}.json", {
+        "lang": lang, "routing": "learned", "top_k": 1, "selected": [sel], "n_prompts": 12, "n_probe": 4,
+        "n_rest": 8, "generations": 12, "generations_all": 24, "saved_fraction": 0.5, "probe_ids": [],
+        "teachers": {"euro": {"probe_win_rate": rate}, "east": {"probe_win_rate": 1 - rate}}})
+        for lang, sel, rate in (("fr", "euro", 0.75), ("ru", "east", 0.25))]
+    out = _outputs(tmp_path / "a")
+    write_report(scale="tiny", **out, **inputs, routing_paths=routing)
+    md = open(out["out_md"]).read()
+    assert "Arbitrage routing learned" in md
+    assert "| fr | 4 of 12 | 0.25 | 0.75 | euro | 12 of 24 | 50.0% | 0.250 |" in md  # teachers by name: east, euro
+    assert "| ru | 4 of 12 | 0.75 | 0.25 | east | 12 of 24 | 50.0% | – |" in md
+    assert "| all |  |  |  |  | 24 of 48 | 50.0% |  |" in md
+    assert open(out["out_html"]).read().count("<table>") == 8
+    write_report(scale="tiny", **_outputs(tmp_path / "b"), **inputs)
+    assert "Arbitrage routing all: every teacher answered every prompt" in open(tmp_path / "b/report.md").read()
+
+
+def test_merge_search_is_a_table_and_the_intro_names_the_choice(tmp_path, inputs):
+    from expanse.merging.search import search
+
+    result = search(lambda w: {"fr": 2 * w[0], "ru": w[1]}, families=["romance", "slavic"], start=[1, 1],
+                    method="coordinate", budget=3, max_language_drop=0.1, seed=0, step=0.5)
+    path = _w(tmp_path / "in/merge_search.json", result)
+    out = _outputs(tmp_path / "a")
+    write_report(scale="tiny", **out, **inputs, merge_search_paths=[path])
+    md = open(out["out_md"]).read()
+    assert "## Merge-weight search (coordinate, 3 candidates" in md
+    assert "| 0 | hand-set | 0.500 | 0.500 | 0.750 | fr +0.000 | yes |" in md
+    rows = [line for line in md.splitlines() if line.startswith("| ") and line.endswith("| ✓ |")]
+    assert len(rows) == 1 and rows[0].startswith(f"| {result['chosen']['index']} |")
+    assert f"candidate {result['chosen']['index']}, {result['chosen']['gain_over_hand_set']:+.3f}" in md
+    assert open(out["out_html"]).read().count("<table>") == 8

@@ -105,14 +105,15 @@ def test_rerun_is_byte_identical(built_copy):
 
 
 TRAINING_RULES = {"train_sft", "train_dpo", "sample_policy", "score_policy", "build_online_pairs", "train_online_dpo"}
-EVAL_RULES = {"generate_eval", "judge_pairwise", "run_benchmark", "eval_report"}
+EVAL_RULES = {"generate_eval", "judge_pairwise", "run_benchmark", "lineage", "eval_report"}
 
 
 def _scope(jobs):
     """Languages of the per-language arbitrage jobs, families of the training jobs, and every rule
     planned. The only jobs with neither are the scale's summaries."""
     assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= \
-        {"summarize_arbitrage", "summarize_training", "merge_families", "run_benchmark", "eval_report"}
+        {"summarize_arbitrage", "summarize_training", "search_merge_weights", "merge_families", "run_benchmark", "lineage",
+         "eval_report"}
     langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES | EVAL_RULES}
     return langs, {w["family"] for _, w in jobs if "family" in w}, {r for r, _ in jobs}
 
@@ -126,14 +127,15 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     langs, families, rules = _scope(jobs)
     assert langs == {"fr"} and families == {family}
     assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "merge_families", *EVAL_RULES}
+                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "search_merge_weights", "merge_families",
+                     *EVAL_RULES}
     n_family = sum(family_of(p, lang) == family for lang in TEST_LANGUAGES)
     iterations = p["scales"]["tiny"]["online"]["iterations"]
     arbitrage = 1 + 3 + 3 + 1 + 1 + 1
     training = 2 + iterations * (3 * n_family + 1) + 1  # sft, dpo; per iteration sample/score/pairs + train
     # eval: the merged model answers again everywhere, the family's model on its languages, every
     # model on fr (its test prompts were re-prepared); every language is judged again; the
-    # benchmarks of the merged and the family model rerun; one report
+    # benchmarks of the merged and the family model rerun; lineage and the report
     family_langs = {c for c in TEST_LANGUAGES if family_of(p, c) == family}
     teachers = [f"teacher.{t}" for t in p["scales"]["tiny"]["teachers"]]
     answers = ({(c, "merged") for c in TEST_LANGUAGES} | {(c, f"family.{family}") for c in family_langs}
@@ -142,8 +144,8 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     assert {w["lang"] for r, w in jobs if r == "judge_pairwise"} == set(TEST_LANGUAGES)
     assert {(w["bench"], w["model"]) for r, w in jobs if r == "run_benchmark"} == {
         (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", f"family.{family}")}
-    evaluation = len(answers) + len(TEST_LANGUAGES) + 4 + 1
-    assert len(jobs) == arbitrage + training + 1 + evaluation  # + the merge
+    evaluation = len(answers) + len(TEST_LANGUAGES) + 4 + 2
+    assert len(jobs) == arbitrage + training + 2 + evaluation  # + the merge search and the merge
     # the whole family resamples (its policy changed), every language of it, nothing outside it
     assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {c for c in TEST_LANGUAGES if family_of(p, c) == family}
 
@@ -168,7 +170,7 @@ def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     rules = {r for r, _ in jobs}
     assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
                      "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training",
-                     "merge_families", *EVAL_RULES}
+                     "search_merge_weights", "merge_families", *EVAL_RULES}
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 
@@ -185,3 +187,43 @@ def test_bad_prompt_file_fails_with_file_and_line(built_copy):
     assert not (built_copy / "results/tiny/prompts/es.parquet").exists() or \
         (built_copy / "results/tiny/prompts/es.parquet").read_bytes() == before
     assert not list((built_copy / "results/tiny/prompts").glob(".*tmp"))
+
+
+def test_learned_routing_asks_only_the_probe_winners_for_the_rest(built_copy):
+    """routing: learned on one language: every teacher answers the probe, the probe's winner alone
+    answers the rest, the SFT set is selected from both, and generate_teacher never runs."""
+    p = params_of(built_copy)
+    teachers = list(p["scales"]["tiny"]["teachers"])
+    p["scales"]["tiny"]["arbitrage"] = {"routing": "learned", "probe_fraction": 0.25, "min_probe": 4, "top_k": 1}
+    write_params(built_copy, p)
+    before = {t: (built_copy / f"results/tiny/generations/fr/{t}.parquet").stat().st_mtime_ns for t in teachers}
+    jobs = planned_jobs(built_copy, "results/tiny/arbitrage/fr.parquet")
+    assert sorted(r for r, _ in jobs) == sorted(["generate_probe"] * 3 + ["score_probe"] * 3 + [
+        "route_teachers", "generate_routed", "score_routed", "select_arbitrage"])
+    snakemake(built_copy, "-c2", "results/tiny/arbitrage/fr.parquet")
+    res = built_copy / "results/tiny"
+    prompts = pl.read_parquet(res / "prompts/fr.parquet").filter(pl.col("split") != "test")
+    decision = json.loads((res / "routing/fr.json").read_text())
+    probe = decision["probe_ids"]
+    assert len(probe) == max(4, -(-prompts.height // 4)) and set(probe) < set(prompts["id"])
+    probe_scores = pl.concat([pl.read_parquet(res / f"routing/probe/fr/{t}.scores.parquet") for t in teachers])
+    assert sorted(probe_scores["prompt_id"].unique()) == probe and probe_scores.height == len(probe) * len(teachers)
+    # the selected teacher is the one with most probe wins (best valid completion per prompt)
+    best = (probe_scores.filter(pl.col("lang_ok")).sort(["prompt_id", "score", "model"], descending=[False, True, False])
+            .group_by("prompt_id", maintain_order=True).first()["model"].to_list())
+    assert decision["selected"] == [max(sorted(teachers), key=best.count)]
+    rest = pl.read_parquet(res / "routing/rest/fr.scores.parquet")
+    assert set(rest["model"]) == set(decision["selected"])
+    assert sorted(rest["prompt_id"]) == sorted(set(prompts["id"]) - set(probe))
+    made = len(probe) * len(teachers) + rest.height
+    assert decision["generations"] == made and decision["generations_all"] == prompts.height * len(teachers)
+    assert decision["saved_fraction"] == pytest.approx(1 - made / (prompts.height * len(teachers)), abs=1e-6)
+    sft = pl.read_parquet(res / "arbitrage/fr.parquet")
+    assert set(sft.filter(~pl.col("prompt_id").is_in(probe))["teacher"]) <= set(decision["selected"])
+    wins = json.loads((res / "arbitrage/fr.wins.json").read_text())
+    assert wins["n_prompts"] == prompts.height and wins["n_selected"] == sft.height
+    assert before == {t: (res / f"generations/fr/{t}.parquet").stat().st_mtime_ns for t in teachers}
+    # the report shows the decision (the rest of the graph is not run here: it is planned)
+    plan = planned_jobs(built_copy, "all")
+    assert sum(r == "route_teachers" for r, _ in plan) == len(TEST_LANGUAGES) - 1
+    assert "generate_teacher" not in {r for r, _ in plan}

@@ -179,12 +179,12 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
     roots = changed_stages(repo)
     assert roots == {n for n in stages_of(repo) if n.startswith("judge_pairwise-")} and len(roots) == 6
-    assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"eval_report"}
+    assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"lineage", "eval_report"}
     # DVC runs one of them (through Snakemake); then both tools agree on what is left
     out = dvc(repo, "repro", "--single-item", "judge_pairwise-fr").stdout
     assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["judge_pairwise-fr"]
     left = changed_stages(repo)
-    assert left == (roots - {"judge_pairwise-fr"}) | {"eval_report"}  # the report's fr input is new now
+    assert left == (roots - {"judge_pairwise-fr"}) | {"lineage", "eval_report"}  # their fr input is new now
     assert {stage_of(r, w) for r, w in planned_jobs(repo, "all")} == downstream(stages_of(repo), left) == \
         snakemake_plan - {"judge_pairwise-fr"}
 

@@ -74,8 +74,9 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     dom = subprocess.run([*cmd, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     check = json.loads(html.unescape(dom.split('data-check="', 1)[1].split('"', 1)[0]))
     n_langs = len(params_of(built)["languages"])
-    assert len(check["tables"]) == 12 and check["tables"][1] == n_langs  # one row per language
-    assert check["tables"][9] == n_langs  # lineage: cost per language
+    # win-rates, per language, 2 benchmarks, deltas, arbitrage, training, merge search, 5 of lineage
+    assert len(check["tables"]) == 13 and check["tables"][1] == n_langs  # one row per language
+    assert check["tables"][10] == n_langs  # lineage: cost per language
     assert all(rows > 0 for rows in check["tables"])
     assert len(check["images"]) == len(PLOTS)
     assert all(complete and w > 200 and h > 100 for complete, w, h in check["images"])  # decoded, not broken

@@ -105,8 +105,8 @@ def test_more_iterations_reuse_the_iterations_already_built(built_copy):
     write_params(built_copy, p)
     jobs = planned_jobs(built_copy)
     assert {r for r, _ in jobs} == {"sample_policy", "score_policy", "build_online_pairs", "train_online_dpo",
-                                    "summarize_training", "merge_families",
-                                    "generate_eval", "judge_pairwise", "run_benchmark", "eval_report"}
+                                    "summarize_training", "search_merge_weights", "merge_families",
+                                    "generate_eval", "judge_pairwise", "run_benchmark", "lineage", "eval_report"}
     assert {w["it"] for _, w in jobs if "it" in w} == {"3"}
     # only the models that changed answer again: the merged one and the families' (base and teachers do not)
     assert {w["model"].split(".")[0] for r, w in jobs if r == "generate_eval"} == {"merged", "family"}

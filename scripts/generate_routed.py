@@ -1,0 +1,22 @@
+"""Rule generate_routed: the teachers routing selected for a language answer the rest of its prompts.
+
+snakemake -c1 results/tiny/routing/rest/fr.generations.parquet
+"""
+import json
+
+from expanse.arbitrage import rest_ids
+from expanse.generation import run_routed_generation
+from expanse.io import read_parquet
+from expanse.logs import run_script
+
+
+def main(smk):
+    routing = json.loads(open(smk.input.routing, encoding="utf-8").read())
+    ids = rest_ids(read_parquet(smk.input.prompts, "prompts"), routing)
+    teachers = {name: smk.params.teachers[name] for name in routing["selected"]}
+    run_routed_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang, teachers=teachers,
+                          ids=ids, generation=smk.params.generation, seed=smk.params.seed, gpus=smk.params.gpus)
+    print(f"{len(ids)} prompts x {', '.join(teachers)}")
+
+
+run_script(main, snakemake)  # noqa: F821

@@ -1,0 +1,21 @@
+"""Rule search_merge_weights: candidates for the family weights, each merged, answering every
+language's dev prompts and scored by the arbiter; the best one above the floor is chosen.
+
+snakemake -c1 results/tiny/merge_search.json
+"""
+from expanse.logs import run_script
+from expanse.merging.run import resolve
+from expanse.merging.search import run_search
+
+
+def main(smk):
+    p = smk.params
+    result = run_search(checkpoints=list(smk.input.checkpoints), prompt_paths=list(smk.input.prompts),
+                        out_path=smk.output.search, families=list(p.families), weights=list(p.weights),
+                        merge={**p.merge, "search": p.search}, base=resolve(p.base) if p.base else None,
+                        generation=p.generation, arbiter=p.arbiter, reward_model=p.reward_model, load=p.load,
+                        seed=p.seed, gpus=p.gpus)
+    print(f"chosen: candidate {result['chosen']['index']} {result['chosen']['weights']}")
+
+
+run_script(main, snakemake)  # noqa: F821
