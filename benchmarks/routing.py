@@ -7,7 +7,8 @@ saved and the mean arbiter score of the selected SFT set under both. Asserts not
 
 Both settings run in fresh copies of the repo (this checkout's code, DIR's params) that share DIR's
 prompts and tiny models (copied, mtimes kept): `all` runs generate_teacher, score_arbiter and
-select_arbitrage; `learned` the probe, routing, routed-generation, scoring and selection jobs.
+select_arbitrage; `learned` the probe, routing, routed-generation, scoring and selection jobs (and
+both prepare_prompts for languages whose prompts DIR has not built).
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ def main() -> None:
         routing["top_k"] = args.top_k
     langs = list(params["languages"])
     targets = [f"results/tiny/arbitrage/{lang}.parquet" for lang in langs]
-    runs = {"all": (base, ["generate_teacher", "score_arbiter", "select_arbitrage"]),
-            "learned": (routing, ["generate_probe", "score_probe", "route_teachers", "generate_routed", "score_routed",
-                                  "select_arbitrage"])}
+    runs = {"all": (base, ["prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage"]),
+            "learned": (routing, ["prepare_prompts", "generate_probe", "score_probe", "route_teachers",
+                                  "generate_routed", "score_routed", "select_arbitrage"])}
     seconds, roots = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (arbitrage, rules) in runs.items():
