@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from expanse.io import write_json
+from expanse.io import file_digest, write_json
 
 REPORT_RULES = ("eval_report", "lineage")  # what lineage describes does not include itself
 CODE_PATHS = ("Snakefile", "rules", "scripts", "expanse", "envs", "params.yaml", "pyproject.toml")
@@ -57,12 +57,8 @@ class Hasher:
         hit = self.cache.get(key)
         if hit is not None and hit[:3] == stamp:
             return hit[3]
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        self.cache[key] = [*stamp, h.hexdigest()]
-        return h.hexdigest()
+        self.cache[key] = [*stamp, file_digest(path)]
+        return self.cache[key][3]
 
     def __call__(self, path: str | Path) -> str | None:
         """The content hash of a file or directory; None if it does not exist."""
@@ -214,20 +210,12 @@ def _jsonable(value):
 
 
 # ------------------------------------------------------------------------------------ the graph
-def scale_targets(params, scale: str) -> list[str]:
-    """Every artifact lineage describes: the whole scale (arbitrage, training, merge, eval)
-    except the report and the lineage itself."""
+def graph(root: Path, params, scale: str):
+    """(api, workflow, jobs) of every artifact of the scale (ws.lineage_inputs), minus the report rules."""
     from expanse import workflow_support as ws
-
-    return ws.lineage_inputs(params, scale)
-
-
-def graph(root: Path, scale: str):
-    """(workflow, jobs) of the scale, minus the report rules."""
     from expanse.dvc_pipeline import load_jobs
 
-    params = _params(root)
-    api, wf, jobs = load_jobs(root, scale_targets(params, scale))
+    api, wf, jobs = load_jobs(root, ws.lineage_inputs(params, scale))
     return api, wf, [j for j in jobs if j.rule.name not in REPORT_RULES]
 
 
@@ -237,54 +225,51 @@ def _params(root: Path):
     return load_params(root / "params.yaml")
 
 
-def job_name(job) -> str:
-    from expanse.dvc_pipeline import stage_name
-
-    return stage_name(job)
+def _family_of(params) -> dict[str, str]:
+    return {lang: cfg.family for lang, cfg in params.languages.items()}
 
 
-def _rel(path, root: Path) -> str:
-    p = Path(path)
-    return p.resolve().relative_to(root).as_posix() if p.is_absolute() else p.as_posix()
+def _basics(job, measured: dict | None) -> dict:
+    """A job's rule, phase (its rule file), wildcards and cost (GPUs and runtime from its resources)."""
+    res = dict(job.resources.items())
+    return {"rule": job.rule.name, "phase": Path(job.rule.snakefile).stem,
+            "wildcards": {k: str(v) for k, v in job.wildcards_dict.items()},
+            "cost": job_cost(measured, gpus=int(res.get("gpu", 0) or 0), runtime_min=res.get("runtime"))}
 
 
 def describe(job, wf, root: Path, hasher) -> dict:
-    from expanse.dvc_pipeline import job_params
+    from expanse.dvc_pipeline import _rel, job_params
 
     rule = job.rule
-    rule_dir = Path(rule.snakefile).parent
     params = _jsonable({k: v for k, v in job.params.items()})
-    resources = dict(job.resources.items())
-    script = _rel((rule_dir / rule.script).resolve(), root) if rule.script else None
+    inputs = [_rel(f, root) for f in job.input]
+    script = _rel((Path(rule.snakefile).parent / rule.script).resolve(), root) if rule.script else None
     return {
-        "rule": rule.name,
-        "phase": Path(rule.snakefile).stem,
-        "wildcards": {k: str(v) for k, v in job.wildcards_dict.items()},
+        **_basics(job, read_benchmark(root / job.benchmark) if job.benchmark else None),
         "params": params,
         "params_keys": job_params(job, wf).minimal(wf.config),
-        "inputs": {_rel(f, root): hasher(root / _rel(f, root)) for f in job.input},
-        "outputs": {_rel(f, root): hasher(root / _rel(f, root)) for f in job.output},
-        "models": models_of(params, lambda p: hasher(root / p), inputs=[root / _rel(f, root) for f in job.input],
-                            root=root),
+        "inputs": {f: hasher(root / f) for f in inputs},
+        "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output)},
+        "models": models_of(params, lambda p: hasher(root / p), inputs=[root / f for f in inputs], root=root),
         "code": {"script": script, "script_sha256": hasher(root / script) if script else None,
                  "rule_file": _rel(rule.snakefile, root), "rule_file_sha256": hasher(Path(rule.snakefile))},
-        "cost": job_cost(read_benchmark(root / job.benchmark) if job.benchmark else None,
-                         gpus=int(resources.get("gpu", 0) or 0), runtime_min=resources.get("runtime")),
         "benchmark": _rel(job.benchmark, root) if job.benchmark else None,
     }
 
 
 def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
+    from expanse.dvc_pipeline import stage_name
+
     root = root.resolve()
     params = _params(root)
     hasher = Hasher(cache)
-    api, wf, jobs = graph(root, scale)
+    api, wf, jobs = graph(root, params, scale)
     try:
-        described = {job_name(j): describe(j, wf, root, hasher) for j in jobs}
+        described = {stage_name(j): describe(j, wf, root, hasher) for j in jobs}
     finally:
         api.__exit__(None, None, None)
     hasher.save()
-    family_of = {lang: cfg.family for lang, cfg in params.languages.items()}
+    family_of = _family_of(params)
     artifacts = {path: {"job": name, "sha256": digest} for name, j in sorted(described.items())
                  for path, digest in j["outputs"].items()}
     import snakemake
@@ -297,21 +282,16 @@ def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
 
 def plan(root: Path, scale: str) -> dict:
     """Planned cost before anything runs: per phase, jobs and GPU-hours from the resources table."""
+    from expanse.dvc_pipeline import stage_name
+
     root = root.resolve()
     params = _params(root)
-    api, wf, jobs = graph(root, scale)
+    api, wf, jobs = graph(root, params, scale)
     try:
-        described = {}
-        for j in jobs:
-            res = dict(j.resources.items())
-            described[job_name(j)] = {"rule": j.rule.name, "phase": Path(j.rule.snakefile).stem,
-                                      "wildcards": {k: str(v) for k, v in j.wildcards_dict.items()},
-                                      "cost": job_cost(None, gpus=int(res.get("gpu", 0) or 0),
-                                                       runtime_min=res.get("runtime"))}
+        described = {stage_name(j): _basics(j, None) for j in jobs}
     finally:
         api.__exit__(None, None, None)
-    family_of = {lang: cfg.family for lang, cfg in params.languages.items()}
-    summary = summarize(described, family_of)
+    summary = summarize(described, _family_of(params))
     summary["top_jobs"] = sorted(({"job": n, "rule": j["rule"], "gpus": j["cost"]["gpus"],
                                    "planned_gpu_hours": j["cost"]["planned_gpu_hours"]} for n, j in described.items()),
                                  key=lambda r: (-(r["planned_gpu_hours"] or 0), r["job"]))[:TOP_JOBS]

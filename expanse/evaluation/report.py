@@ -232,12 +232,15 @@ def _intro(scale: str, data: dict) -> str:
             f"that won most of its arbitrage prompts. Arbitrage routing {routing}. The merged model uses {merge}.")
 
 
+def _md_table(title: str, header: list[str], body: list[list[str]], level: int = 2) -> list[str]:
+    return [f"{'#' * level} {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in body), ""]
+
+
 def markdown(scale: str, data: dict, plot_dir_name: str) -> str:
     lines = [f"# expanse eval report: {scale}", "", _intro(scale, data), ""]
     for title, header, body in tables(data):
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in body]
-        lines.append("")
+        lines += _md_table(title, header, body)
     lines.append("## Figures")
     lines.append("")
     for name, caption in PLOTS.items():
@@ -245,9 +248,7 @@ def markdown(scale: str, data: dict, plot_dir_name: str) -> str:
     if data.get("lineage"):
         lines += ["## Lineage and cost", "", _lineage_intro(data), ""]
         for title, header, body in lineage_tables(data):
-            lines += [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(row) + " |" for row in body]
-            lines.append("")
+            lines += _md_table(title, header, body, level=3)
     return "\n".join(lines)
 
 

@@ -113,6 +113,7 @@ def evaluator(*, checkpoints: list[str], families: list[str], merge: dict, base:
     from expanse.arbiter import score_rows, uses_reward_model
     from expanse.generation import get_backend
     from expanse.merging.engine import merge_checkpoints
+    from expanse.merging.run import engine_options
 
     rm = None
     if uses_reward_model(arbiter["method"]):
@@ -124,8 +125,7 @@ def evaluator(*, checkpoints: list[str], families: list[str], merge: dict, base:
 
     def evaluate(weights: list[float]) -> dict[str, float]:
         out = workdir / "candidate"
-        merge_checkpoints(checkpoints, out, method=merge["method"], weights=weights, params=merge["params"], base=base,
-                          out_dtype=merge["out_dtype"], max_shard_bytes=int(merge["max_shard_gb"] * 2**30),
+        merge_checkpoints(checkpoints, out, weights=weights, base=base, **engine_options(merge),
                           made_by={"families": dict(zip(families, weights)), "after": "merge search"})
         backend = get_backend(greedy["backend"])(str(out), load=load, generation=greedy, seed=seed, gpus=gpus)
         answers = backend.generate([[{"role": "user", "content": text}] for _, _, text in items], n=1)
