@@ -14,7 +14,8 @@ becomes a stage whose
 Scales get separate files so `dvc repro` of one never runs another's stages: tiny's is `dvc.yaml`
 at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`.
 
-    python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule)
+    python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule);
+                                              # dvc.lock entries of stages gone are dropped
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
@@ -289,6 +290,27 @@ def stale_files(root: Path, files: dict[str, str]) -> list[str]:
     return [p for p, text in files.items() if not (root / p).is_file() or (root / p).read_text() != text]
 
 
+def prune_lock(root: Path, path: str, text: str) -> list[str]:
+    """Drop from the lock file next to pipeline `path` the stages its regenerated `text` no longer
+    has (a language, teacher or family removed), as `dvc remove` would; the other entries keep
+    their exact text. Returns the names dropped."""
+    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
+
+    from expanse.io import write_text
+
+    lock = root / Path(path).with_name("dvc.lock")
+    if not lock.is_file():
+        return []
+    data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
+    kept = set(yaml.safe_load(text)["stages"])
+    gone = [name for name in data.get("stages", {}) if name not in kept]
+    for name in gone:
+        del data["stages"][name]
+    if gone:
+        write_text(dumps_yaml(data), lock)
+    return gone
+
+
 def pipeline_arg(scale: str) -> list[str]:
     """DVC targets of one scale's pipeline (without them DVC acts on every dvc.yaml in the repo)."""
     return [PIPELINES[scale]]
@@ -365,6 +387,11 @@ def main(argv=None) -> int:
         (root / p).parent.mkdir(parents=True, exist_ok=True)
         write_text(files[p], root / p)
     print(f"{len(stale)} of {len(files)} files written")
+    for p in (p for p in files if p in PIPELINES.values()):
+        gone = prune_lock(root, p, files[p])
+        if gone:
+            print(f"{Path(p).with_name('dvc.lock')}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
+                  f"{', ...' if len(gone) > 3 else ''})")
     return 0
 
 

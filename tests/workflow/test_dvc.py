@@ -105,7 +105,7 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_job_reads(shipped_params
                     node = node[part]
 
 
-def test_adding_a_language_makes_the_pipelines_stale(tmp_path, shipped_params):
+def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_dvc_lock(tmp_path, shipped_params):
     params = json.loads(json.dumps(shipped_params))
     del params["languages"]["vi"]
     root = copy_repo(tmp_path / "repo", params)
@@ -113,7 +113,21 @@ def test_adding_a_language_makes_the_pipelines_stale(tmp_path, shipped_params):
     assert proc.returncode == 1
     assert "dvc.yaml: stale; regenerate with `python -m expanse.dvc_pipeline`" in proc.stderr
     assert "pipelines/keys.yaml: stale" in proc.stderr
-    pipeline(root, "generate", "--scale", "tiny")
+    # a dvc.lock (as DVC writes it) from a run before vi was removed: regenerating drops vi's entry
+    from dvc.utils.serialize import dumps_yaml
+
+    def entry(lang, md5):
+        out = f"results/tiny/prompts/{lang}.parquet"
+        return {"cmd": f"snakemake --cores 1 --force --allowed-rules prepare_prompts --quiet all -- {out}",
+                "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234}]}
+
+    lock = {"schema": "2.0", "stages": {"prepare_prompts-vi": entry("vi", "1" * 32),
+                                        "prepare_prompts-fr": entry("fr", "0" * 32)}}
+    (root / "dvc.lock").write_text(dumps_yaml(lock))
+    out = pipeline(root, "generate", "--scale", "tiny").stdout
+    assert "dvc.lock: dropped 1 stages no longer in dvc.yaml (prepare_prompts-vi)" in out
+    del lock["stages"]["prepare_prompts-vi"]
+    assert (root / "dvc.lock").read_text() == dumps_yaml(lock)
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
     assert set(stages_of(REPO)) - set(stages_of(root)) == {n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n}
 
