@@ -114,15 +114,24 @@ def test_more_iterations_reuse_the_iterations_already_built(built_copy):
 
 
 def test_training_is_byte_identical_on_rerun(built_copy):
-    """Online DPO (reference model + policy) reruns to the same bytes. SFT's rerun identity is
-    checked by the killed-and-resumed test below (and, under CI, by the SLURM slice)."""
+    """SFT (with its dev-set eval) and online DPO (reference model + policy) rerun to the same bytes:
+    every file of the checkpoint and the metrics beside it (no wall-clock figure in them)."""
     family = families(built_copy)[0]
-    targets = [f"results/tiny/checkpoints/{family}/online_it1"]
-    before = {t: (built_copy / t / "model.safetensors").read_bytes() for t in targets}
-    snakemake(built_copy, "-c2", "--forcerun", "train_online_dpo",
-              "--allowed-rules", "train_online_dpo", "--", *targets)
-    for t in targets:
-        assert (built_copy / t / "model.safetensors").read_bytes() == before[t], t
+
+    def files(stage):
+        out = built_copy / f"results/tiny/checkpoints/{family}/{stage}"
+        return {p: p.read_bytes() for p in [*sorted(out.rglob("*")), out.with_suffix(".metrics.json")] if p.is_file()}
+
+    before = {stage: files(stage) for stage in ("sft", "online_it1")}
+    assert "eval_after" in metrics(built_copy, family, "sft")
+    # one rule per call: with --allowed-rules nothing between the two stages reruns
+    for rule, stage in (("train_online_dpo", "online_it1"), ("train_sft", "sft")):
+        target = f"results/tiny/checkpoints/{family}/{stage}"
+        snakemake(built_copy, "-c2", "--forcerun", rule, "--allowed-rules", rule, "--", target)
+        after = files(stage)
+        assert after.keys() == before[stage].keys(), stage
+        for path, data in after.items():
+            assert data == before[stage][path], path
 
 
 def test_a_killed_training_job_resumes_and_ends_with_the_same_weights(built_copy):
