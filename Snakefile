@@ -4,6 +4,12 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+# params.yaml is data: the project's strict loader reads it before Snakemake does and stops at a
+# templating switch, a python tag or a syntax error with one line naming file:line.
+from expanse.workflow_support import check_config_file
+
+check_config_file("params.yaml")
+
 
 configfile: "params.yaml"
 

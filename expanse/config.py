@@ -7,12 +7,14 @@ when the workflow starts. `validate` turns the first problem into one line namin
 
 from __future__ import annotations
 
+import math
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
+                      ValidationError, ValidationInfo, field_validator, model_validator)
 
 from expanse.arbiter import ARBITERS
 from expanse.errors import ConfigError
@@ -20,11 +22,38 @@ from expanse.evaluation.judges import JUDGES
 from expanse.generation import BACKENDS
 from expanse.languages import LANGUAGES
 
+
+def _not_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError(f"Input should be a number, got {v!r}")
+    return v
+
+
+# Numbers are finite (the Strict base sets allow_inf_nan=False), integers are YAML integers (2.0, true
+# and '2' are refused), and a boolean is only YAML true/false ('yes', 1 and 'on' are refused).
+Float = Annotated[float, BeforeValidator(_not_bool)]
+Int = StrictInt
+Bool = StrictBool
 NAME = r"^[a-z][a-z0-9_]*$"
-PositiveFloat = Annotated[float, Field(gt=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[Float, Field(gt=0)]
+PositiveInt = Annotated[Int, Field(gt=0)]
+NonNegativeFloat = Annotated[Float, Field(ge=0)]
+NonNegativeInt = Annotated[Int, Field(ge=0)]
+Fraction = Annotated[Float, Field(gt=0, le=1)]
+LearningRate = Annotated[Float, Field(gt=0, lt=1)]
+Temperature = Annotated[Float, Field(ge=0, le=10)]
+# Bounds an ML engineer would not reach at 32b; larger values are typos that fail hours into a run.
+MAX_TOKENS = 131072
+MAX_BATCH = 65536
+BatchSize = Annotated[Int, Field(gt=0, le=MAX_BATCH)]
+Tokens = Annotated[Int, Field(gt=0, le=MAX_TOKENS)]
+Steps = Annotated[Int, Field(gt=0, le=100_000_000)]
 Name = Annotated[str, Field(pattern=NAME)]
 ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+# Strings that reach sbatch's command line (the slurm executor submits through a shell): letters,
+# digits and _ . - only, never a leading '-'.
+SlurmWord = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+SLURM_OPTION = re.compile(r"--[a-z][a-z0-9-]*(?:=[A-Za-z0-9_.,:/@%+=-]+)?")
 
 
 def _known_codes(codes: list[str] | None) -> list[str] | None:
@@ -36,6 +65,19 @@ def _known_codes(codes: list[str] | None) -> list[str] | None:
 
 LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
 
+
+def _plain_path(v: str) -> str:
+    """A file or directory path without characters a shell or a glob would read, and no '..'."""
+    if not re.fullmatch(r"[A-Za-z0-9_./+@%,=-]{1,4096}", v) or v[0] == "-" or ".." in PurePosixPath(v).parts:
+        raise ValueError(f"{v!r} is not a plain path (A-Z a-z 0-9 _ . / + @ % , = -, no '..' component, "
+                         "not starting with '-')")
+    return v
+
+
+def _root(info: ValidationInfo) -> Path:
+    """The directory relative paths in params.yaml are relative to (where Snakemake runs)."""
+    return Path((info.context or {}).get("root") or ".")
+
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
 RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge", "judge", "benchmark")
@@ -43,25 +85,25 @@ GENERATION_BACKENDS = tuple(BACKENDS)
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TinySpec(Strict):
     """A model built locally by rules/tiny.smk (no hub). `init` names the tiny model it starts from."""
 
     arch: Literal["cohere"] = "cohere"
-    hidden: PositiveInt = 128
-    layers: PositiveInt = 4
-    heads: PositiveInt = 4
-    kv_heads: PositiveInt = 2
-    ffn: PositiveInt = 512
+    hidden: Annotated[Int, Field(gt=0, le=8192)] = 128
+    layers: Annotated[Int, Field(gt=0, le=256)] = 4
+    heads: Annotated[Int, Field(gt=0, le=256)] = 4
+    kv_heads: Annotated[Int, Field(gt=0, le=256)] = 2
+    ffn: Annotated[Int, Field(gt=0, le=65536)] = 512
     init: Literal["base"] | None = None
     languages: LanguageCodes = None  # pretraining focus; None = all configured languages
-    other_weight: Annotated[float, Field(ge=0)] = 0.05
-    steps: PositiveInt = 100
-    lr: PositiveFloat = 1e-3
-    batch_size: PositiveInt = 16
-    seq_len: PositiveInt = 128
+    other_weight: Annotated[Float, Field(ge=0, le=1000)] = 0.05
+    steps: Steps = 100
+    lr: LearningRate = 1e-3
+    batch_size: BatchSize = 16
+    seq_len: Tokens = 128
 
     @model_validator(mode="after")
     def _heads(self):
@@ -77,7 +119,7 @@ class ModelRef(Strict):
     path: str | None = None
     tiny: TinySpec | None = None
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: Bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -91,15 +133,45 @@ class ModelRef(Strict):
             raise ValueError(f"hf must be a hub ID 'owner/name', got {v['hf']!r}")
         return v
 
+    @field_validator("hf")
+    @classmethod
+    def _hub_id(cls, v):
+        # the hub's own rule for owner and repository names
+        for part in v.split("/"):
+            if not re.fullmatch(r"[A-Za-z0-9._-]{1,96}", part) or ".." in part or "--" in part \
+                    or part[0] in ".-" or part[-1] in ".-":
+                raise ValueError(f"{v!r} is not a hub ID: owner and name are 1-96 of A-Z a-z 0-9 _ . - "
+                                 "(no '..' or '--', not starting or ending with '.' or '-')")
+        return v
+
+    @field_validator("revision")
+    @classmethod
+    def _revision(cls, v):
+        if (not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", v) or ".." in v or "//" in v or v[0] in "-/"
+                or v.endswith("/")):
+            raise ValueError(f"{v!r} is not a commit hash, tag or branch (1-128 of A-Z a-z 0-9 _ . / -, "
+                             "no '..' or '//', not starting with '-' or '/')")
+        return v
+
+    @field_validator("path")
+    @classmethod
+    def _local_dir(cls, v, info: ValidationInfo):
+        _plain_path(v)
+        # A directory under results/ is one a rule builds; any other must be there now, or the
+        # loader would take a missing 'owner/name' directory for a hub ID.
+        if PurePosixPath(v).parts[0] != "results" and not (_root(info) / v).is_dir():
+            raise ValueError(f"directory {v!r} does not exist")
+        return v
+
 
 class TinyTokenizer(Strict):
-    vocab_size: PositiveInt = 4096
-    min_frequency: PositiveInt = 2
+    vocab_size: Annotated[Int, Field(gt=0, le=1_048_576)] = 4096
+    min_frequency: Annotated[Int, Field(gt=0, le=1_000_000)] = 2
 
 
 class TinyCorpus(Strict):
-    heldout_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
-    reward_pairs_per_language: PositiveInt = 60
+    heldout_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.1
+    reward_pairs_per_language: Annotated[Int, Field(gt=0, le=1_000_000)] = 60
 
 
 class TinyBuild(Strict):
@@ -110,17 +182,18 @@ class TinyBuild(Strict):
 class PromptsCfg(Strict):
     dev_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1
     max_train: PositiveInt | None = None  # cap per language (shrunken test runs)
+    max_prompt_chars: Annotated[int, Field(ge=1, le=1_048_576)] = 32768  # longer prompt: the file is refused
 
 
 class GenerationCfg(Strict):
     backend: str = "transformers"
-    max_new_tokens: PositiveInt = 64
-    min_new_tokens: Annotated[int, Field(ge=0)] = 0
-    temperature: Annotated[float, Field(ge=0)] = 0.0
-    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
-    repetition_penalty: PositiveFloat = 1.0
-    no_repeat_ngram_size: Annotated[int, Field(ge=0)] = 0
-    batch_size: PositiveInt = 16
+    max_new_tokens: Tokens = 64
+    min_new_tokens: Annotated[Int, Field(ge=0, le=MAX_TOKENS)] = 0
+    temperature: Temperature = 0.0
+    top_p: Fraction = 1.0
+    repetition_penalty: Annotated[Float, Field(gt=0, le=10)] = 1.0
+    no_repeat_ngram_size: Annotated[Int, Field(ge=0, le=1024)] = 0
+    batch_size: BatchSize = 16
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "auto"
 
     @field_validator("backend")
@@ -130,14 +203,20 @@ class GenerationCfg(Strict):
             raise ValueError(f"unknown generation backend {v!r} (known: {', '.join(GENERATION_BACKENDS)})")
         return v
 
+    @model_validator(mode="after")
+    def _lengths(self):
+        if self.min_new_tokens > self.max_new_tokens:
+            raise ValueError(f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens ({self.max_new_tokens})")
+        return self
+
 
 class ArbiterCfg(Strict):
     method: str = "combined"
-    weights: dict[str, Annotated[float, Field(ge=0)]] = {"reward_model": 1.0, "language_fidelity": 1.0}
-    min_lang_prob: Annotated[float, Field(ge=0, le=1)] = 0.5
-    target_chars: PositiveInt = 200
-    lingua_high_accuracy: bool = False
-    batch_size: PositiveInt = 16
+    weights: dict[str, Annotated[Float, Field(ge=0, le=1e6)]] = {"reward_model": 1.0, "language_fidelity": 1.0}
+    min_lang_prob: Annotated[Float, Field(ge=0, le=1)] = 0.5
+    target_chars: Annotated[Int, Field(gt=0, le=1_000_000)] = 200
+    lingua_high_accuracy: Bool = False
+    batch_size: BatchSize = 16
 
     @model_validator(mode="after")
     def _known(self):
@@ -156,13 +235,13 @@ class ArbitrageCfg(Strict):
     language's top_k teachers, and only those answer the rest."""
 
     routing: Literal["all", "learned"] = "all"
-    probe_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.25
-    min_probe: PositiveInt = 4
-    top_k: PositiveInt = 1
+    probe_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.25
+    min_probe: Annotated[Int, Field(gt=0, le=1_000_000)] = 4
+    top_k: Annotated[Int, Field(gt=0, le=1024)] = 1
 
 
 class PairsCfg(Strict):
-    min_margin: Annotated[float, Field(ge=0)] = 0.1
+    min_margin: NonNegativeFloat = 0.1
 
 
 # sbatch options the slurm executor sets itself from other resources; slurm_extra may not repeat them
@@ -175,14 +254,17 @@ class Resources(Strict):
     """A SLURM request. `gpu` is the job's total (sbatch --gpus), spread evenly over `nodes`;
     `mem_mb` and `cpus_per_task` are per node (a multi-node job runs one launcher per node)."""
 
-    gpu: Annotated[int, Field(ge=0)] = 0
-    gpu_model: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.]+$")] | None = None
-    nodes: PositiveInt = 1
-    cpus_per_task: PositiveInt = 1
-    mem_mb: PositiveInt = 4000
-    runtime: PositiveInt = 60
-    slurm_partition: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.,-]+$")] | None = None
-    slurm_extra: str | None = None
+    gpu: Annotated[Int, Field(ge=0, le=4096)] = 0
+    gpu_model: Annotated[str, Field(pattern=rf"^{SlurmWord}$", max_length=64)] | None = None
+    nodes: Annotated[Int, Field(gt=0, le=512)] = 1
+    cpus_per_task: Annotated[Int, Field(gt=0, le=4096)] = 1
+    mem_mb: Annotated[Int, Field(gt=0, le=64_000_000)] = 4000  # per node; 64 TB
+    runtime: Annotated[Int, Field(gt=0, le=43200)] = 60  # minutes; 30 days
+    # one partition or a comma-separated list of them
+    slurm_partition: Annotated[str, Field(pattern=rf"^{SlurmWord}(?:,{SlurmWord})*$", max_length=256)] | None = None
+    # sbatch long options only, each --name or --name=value (no shell syntax: the executor submits
+    # through a shell)
+    slurm_extra: Annotated[str, Field(max_length=1024)] | None = None
 
     @model_validator(mode="after")
     def _per_node(self):
@@ -204,15 +286,19 @@ class Resources(Strict):
                     raise ValueError(f"slurm_extra: {self.slurm_extra!r} sets '{opt}', which the slurm executor "
                                      "derives from the other resources (gpu, gpu_model, nodes, cpus_per_task, mem_mb, "
                                      "runtime, slurm_partition); set those instead")
+            for token in self.slurm_extra.split(" "):
+                if token and not SLURM_OPTION.fullmatch(token):
+                    raise ValueError(f"slurm_extra: {token!r} is not an sbatch long option: write each as --name or "
+                                     "--name=value, values of A-Z a-z 0-9 _ . , : / @ % + = - only, separated by spaces")
         return self
 
 
 class LoraCfg(Strict):
     """LoRA through peft; merged back into full weights when training ends."""
 
-    r: PositiveInt = 16
-    alpha: PositiveInt = 32
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    r: Annotated[Int, Field(gt=0, le=65536)] = 16
+    alpha: Annotated[Int, Field(gt=0, le=1_048_576)] = 32
+    dropout: Annotated[Float, Field(ge=0, lt=1)] = 0.0
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
 
@@ -220,17 +306,17 @@ class TrainCfg(Strict):
     """What every trl trainer here shares. `epochs` unless `max_steps` is set; a checkpoint every
     `save_steps` optimizer steps makes a killed job resume where it stopped."""
 
-    lr: PositiveFloat = 1e-5
-    epochs: PositiveFloat = 1.0
-    max_steps: PositiveInt | None = None
-    batch_size: PositiveInt = 8
-    grad_accum: PositiveInt = 1
-    warmup_ratio: Annotated[float, Field(ge=0, lt=1)] = 0.1
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
-    max_length: PositiveInt = 1024
-    save_steps: PositiveInt = 100
+    lr: LearningRate = 1e-5
+    epochs: Annotated[Float, Field(gt=0, le=1000)] = 1.0
+    max_steps: Steps | None = None
+    batch_size: Annotated[Int, Field(gt=0, le=4096)] = 8
+    grad_accum: Annotated[Int, Field(gt=0, le=4096)] = 1
+    warmup_ratio: Annotated[Float, Field(ge=0, lt=1)] = 0.1
+    weight_decay: Annotated[Float, Field(ge=0, le=1)] = 0.0
+    max_length: Tokens = 1024
+    save_steps: Steps = 100
     precision: Literal["fp32", "bf16"] = "bf16"
-    gradient_checkpointing: bool = False
+    gradient_checkpointing: Bool = False
     lora: LoraCfg | None = None
 
 
@@ -239,7 +325,7 @@ class SFTCfg(TrainCfg):
 
 
 class DPOCfg(TrainCfg):
-    beta: PositiveFloat = 0.1
+    beta: Annotated[Float, Field(gt=0, le=100)] = 0.1
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
 
 
@@ -247,11 +333,11 @@ class OnlineCfg(Strict):
     """Online iterative DPO: `iterations` rounds of sampling k completions per prompt from the
     current policy, arbiter ranking, and DPO on best vs worst (reference: the family's DPO model)."""
 
-    iterations: PositiveInt = 3
-    samples_per_prompt: Annotated[int, Field(ge=2)] = 4
-    temperature: PositiveFloat = 1.0
-    top_p: Annotated[float, Field(gt=0, le=1)] = 1.0
-    min_margin: Annotated[float, Field(ge=0)] = 0.1
+    iterations: Annotated[Int, Field(gt=0, le=100)] = 3
+    samples_per_prompt: Annotated[Int, Field(ge=2, le=1024)] = 4
+    temperature: Annotated[Temperature, Field(gt=0)] = 1.0
+    top_p: Fraction = 1.0
+    min_margin: NonNegativeFloat = 0.1
     dpo: DPOCfg = DPOCfg()
 
 
@@ -264,11 +350,11 @@ class MergeSearchCfg(Strict):
     weights included; max_language_drop: the floor, how far any language's mean score may fall
     below its score under the hand-set weights."""
 
-    enabled: bool = False
+    enabled: Bool = False
     method: Literal["random", "coordinate"] = "random"
-    budget: PositiveInt = 8
-    max_language_drop: Annotated[float, Field(ge=0)] = 0.05
-    step: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    budget: Annotated[Int, Field(gt=0, le=10_000)] = 8
+    max_language_drop: NonNegativeFloat = 0.05
+    step: Annotated[Float, Field(gt=0, lt=1)] = 0.5
 
 
 class MergeCfg(Strict):
@@ -279,7 +365,7 @@ class MergeCfg(Strict):
     params: dict[str, Any] = {}
     after: list[Literal["sft", "dpo", "online"]] = ["online"]
     out_dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    max_shard_gb: PositiveFloat = 5.0
+    max_shard_gb: Annotated[Float, Field(gt=0, le=1000)] = 5.0
     search: MergeSearchCfg = MergeSearchCfg()
 
     @model_validator(mode="after")
@@ -287,9 +373,17 @@ class MergeCfg(Strict):
         from expanse.merging.engine import MergeError, method_params
 
         try:
-            method_params(self.method, self.params)
+            module, _ = method_params(self.method, self.params)
         except MergeError as e:
             raise ValueError(f"method: {e}") from None
+        # the method's own models are lax; params.yaml's numbers are finite and its booleans true/false
+        flags = {f.alias or n for n, f in module.Params.model_fields.items() if f.annotation is bool}
+        for key, value in self.params.items():
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(x, float) and not math.isfinite(x) for x in values):
+                raise ValueError(f"params.{key}: Input should be a finite number")
+            if key in flags and not isinstance(value, bool):
+                raise ValueError(f"params.{key}: Input should be a valid boolean (true or false), got {value!r}")
         if "online" not in self.after:
             raise ValueError("after: the merged model is made after the last stage; 'online' must be listed")
         if self.after != [s for s in MERGE_STAGES if s in self.after]:
@@ -311,9 +405,9 @@ class JudgeCfg(Strict):
 
     method: str = "reward_model"
     model: ModelRef | None = None
-    tie_margin: Annotated[float, Field(ge=0)] = 0.0
-    max_new_tokens: PositiveInt = 512
-    batch_size: PositiveInt = 8
+    tie_margin: NonNegativeFloat = 0.0
+    max_new_tokens: Tokens = 512
+    batch_size: BatchSize = 8
 
     @model_validator(mode="after")
     def _known(self):
@@ -338,18 +432,34 @@ class BenchmarkCfg(Strict):
     metric: str
     languages: LanguageCodes = None
     include_path: str | None = None
-    num_fewshot: Annotated[int, Field(ge=0)] | None = None
-    limit: PositiveInt | None = None
-    batch_size: PositiveInt = 8
-    bootstrap_iters: Annotated[int, Field(ge=0)] = 1000
-    apply_chat_template: bool = False
+    # lm-eval task files may import Python from the task folder (`!function`); only where this is true
+    allow_functions: Bool = False
+    num_fewshot: Annotated[Int, Field(ge=0, le=1000)] | None = None
+    limit: Annotated[Int, Field(gt=0, le=100_000_000)] | None = None
+    batch_size: BatchSize = 8
+    bootstrap_iters: Annotated[Int, Field(ge=0, le=1_000_000)] = 1000
+    apply_chat_template: Bool = False
 
     @field_validator("tasks")
     @classmethod
     def _lang_slot(cls, v):
         if "{lang}" not in v:
             raise ValueError(f"tasks must contain {{lang}} (one lm-eval task per language), got {v!r}")
+        # a task name, and the name of a task file under include_path
+        if not re.fullmatch(r"(?:[A-Za-z0-9_.-]|\{lang\})+", v) or v[0] in ".-" or ".." in v:
+            raise ValueError(f"tasks is an lm-eval task name with {{lang}} (A-Z a-z 0-9 _ . -, not starting with "
+                             f"'.' or '-'), got {v!r}")
         return v
+
+    @model_validator(mode="after")
+    def _task_folder(self, info: ValidationInfo):
+        if self.include_path is not None:
+            from expanse.evaluation.benchmarks import check_task_folder
+
+            check_task_folder(self.include_path, allow_functions=self.allow_functions, root=_root(info))
+        elif self.allow_functions:
+            raise ValueError("allow_functions: only local task files (include_path) can use !function")
+        return self
 
     @field_validator("metric")
     @classmethod
@@ -364,7 +474,7 @@ class EvalCfg(Strict):
     lm-eval benchmarks of the merged, base and family models."""
 
     judge: JudgeCfg = JudgeCfg()
-    bootstrap: PositiveInt = 1000
+    bootstrap: Annotated[Int, Field(gt=0, le=1_000_000)] = 1000
     benchmarks: dict[Name, BenchmarkCfg] = {}
 
 
@@ -387,7 +497,7 @@ class Scale(Strict):
     resources: dict[str, Resources] = {}
     # A GPU request must say which GPU (sbatch --gpus=MODEL:N): on a mixed cluster an unnamed GPU
     # can be one too small for the model. Set false for a cluster with a single GPU type.
-    gpu_model_required: bool = True
+    gpu_model_required: Bool = True
 
     @model_validator(mode="after")
     def _cross(self):
@@ -426,6 +536,11 @@ class LanguageCfg(Strict):
     prompts: str
     eval_prompts: str
 
+    @field_validator("prompts", "eval_prompts")
+    @classmethod
+    def _file(cls, v):
+        return _plain_path(v)
+
     @field_validator("family", mode="before")
     @classmethod
     def _one_family(cls, v):
@@ -435,7 +550,8 @@ class LanguageCfg(Strict):
 
 
 class Params(Strict):
-    seed: int
+    # numpy takes seeds below 2**32; online iterations add 1000 per iteration
+    seed: Annotated[Int, Field(ge=0, le=2**31 - 1)]
     languages: dict[str, LanguageCfg]
     families: dict[Name, PositiveFloat]
     scales: dict[ScaleName, Scale]
@@ -454,6 +570,16 @@ class Params(Strict):
         for fam in self.families:
             if not self.family_languages(fam):
                 raise ValueError(f"families.{fam}: no language belongs to this family")
+        for name, scale in self.scales.items():
+            # every merge (after any stage) merges one checkpoint per family
+            if scale.merge.method == "slerp" and len(self.families) != 2:
+                raise ValueError(f"scales.{name}.merge.method: slerp merges exactly 2 models and there are "
+                                 f"{len(self.families)} families ({', '.join(self.families)}); use linear or a "
+                                 "task-vector method")
+            density = scale.merge.params.get("density")
+            if isinstance(density, list) and len(density) != len(self.families):
+                raise ValueError(f"scales.{name}.merge.params.density: {len(density)} values for "
+                                 f"{len(self.families)} families (give one value, or one per family)")
         return self
 
     def family_languages(self, family: str) -> list[str]:
@@ -477,9 +603,29 @@ def _construct_mapping(loader, node, deep=False):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+# Snakemake reads config files with YTE templating (a top-level `__use_yte__: true` evaluates `?...`
+# expressions as Python) and PyYAML's FullLoader (python tags). params.yaml is data: the project's
+# loader reads it first and refuses both, so Snakemake only ever sees plain YAML.
+TEMPLATING_KEYS = ("__use_yte__",)
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML file strictly: syntax errors and duplicate keys are one-line ConfigErrors."""
-    text = Path(path).read_text(encoding="utf-8")
+    """Read a YAML file strictly: syntax errors, duplicate keys, bytes that are not UTF-8, python
+    tags and templating switches are one-line ConfigErrors naming file:line."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(raw)} bytes, over the {MAX_CONFIG_BYTES} a config file may have")
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: invalid UTF-8 (byte 0x{raw[e.start]:02x})") from None
     loader = _StrictLoader(text)
     loader.source = str(path)
     try:
@@ -490,8 +636,15 @@ def load_yaml(path: str | Path) -> dict:
         raise ConfigError(f"{where}: invalid YAML ({getattr(e, 'problem', e)})") from None
     finally:
         loader.dispose()
+    if data is None:
+        raise ConfigError(f"{path}: empty file; expected a mapping at the top level")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    for key in TEMPLATING_KEYS:
+        if key in data:
+            line = next((i for i, t in enumerate(text.splitlines(), 1) if t.startswith(key)), None)
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(f"{where}: {key}: templating is not allowed; this file is data, not code")
     return data
 
 
@@ -514,12 +667,13 @@ def _format(error: ValidationError, source: str) -> str:
     return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
 
 
-def validate(data: dict, source: str = "params.yaml") -> Params:
+def validate(data: dict, source: str = "params.yaml", root: str | Path | None = None) -> Params:
+    """`root`: the directory relative paths are relative to (default: the working directory)."""
     try:
-        return Params.model_validate(data)
+        return Params.model_validate(data, context={"root": root})
     except ValidationError as e:
         raise ConfigError(_format(e, source)) from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    return validate(load_yaml(path), source=str(path))
+    return validate(load_yaml(path), source=str(path), root=Path(path).parent)

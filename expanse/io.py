@@ -1,4 +1,4 @@
-"""Atomic artifact I/O and the data contracts of DESIGN.md.
+"""Atomic artifact I/O and the data contracts (the parquet schemas every phase reads and writes).
 
 Every artifact is written to a temporary sibling and renamed into place, so a killed job never
 leaves a file (or checkpoint directory) that looks finished.
@@ -6,12 +6,13 @@ leaves a file (or checkpoint directory) that looks finished.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,17 +60,36 @@ SCHEMAS["scores"] = {
 }
 
 
+def _fresh_sibling(path: Path, directory: bool) -> Path:
+    """Create an empty file (or directory) with a new random name beside `path`.
+
+    Created by os.open/os.mkdir with mode 0o666/0o777 so the kernel applies the umask (and any
+    default ACL of the directory) as for any other file: tempfile.mkstemp/mkdtemp would make every
+    artifact 0600/0700 whatever the umask, unreadable to the rest of a team sharing the filesystem
+    or the DVC cache. No umask is read or changed, so this is safe with threads.
+    """
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            if directory:
+                os.mkdir(tmp, 0o777)
+            else:
+                os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, *, directory: bool = False) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds.
+
+    The result has the modes any new file gets: 0o666 / 0o777 less the umask.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if directory:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    else:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp = Path(name)
+    tmp = _fresh_sibling(path, directory)
     try:
         yield tmp
         if directory and path.exists():
@@ -129,9 +149,21 @@ def file_digest(path: str | os.PathLike) -> str:
 
 
 def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; a bad line is a DataError at file:line."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    """Yield (line number, object) for each non-blank line; a bad line is a DataError at file:line.
+
+    Read as bytes and decoded line by line, so a byte that is not UTF-8 is reported at its line. A
+    UTF-8 byte order mark is skipped at the start of the file (and only there).
+    """
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                bad = " ".join(f"0x{b:02x}" for b in raw[e.start:e.end])
+                raise DataError(f"{path}:{lineno}: invalid UTF-8 ({e.reason}: byte{'s' * (e.end - e.start > 1)} "
+                                f"{bad} at byte {e.start + 1} of the line)") from None
             if not line.strip():
                 continue
             try:

@@ -21,16 +21,43 @@ from expanse.languages import LANGUAGES, detector, lingua_language
 
 REQUIRED = ("id", "prompt")
 OPTIONAL = ("task",)
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # fullmatch: `$` would let "x\n" in
 MIN_LANG_CONFIDENCE = 0.5  # lingua's confidence that the text is in the declared language
+MAX_PROMPT_CHARS = 32768  # default of the scale's prompts.max_prompt_chars (PromptsCfg)
+# C0 controls but tab, newline and carriage return; DEL; C1 controls; lone surrogates (a JSON
+# \ud800 escape decodes to one, and no UTF-8 writer can store it)
+FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _check_text(where: str, key: str, value) -> None:
+    if not isinstance(value, str):
+        raise DataError(f"{where}: field {key!r} must be a string, got {_json_type(value)}")
+    bad = FORBIDDEN.search(value)
+    if bad:
+        char = bad.group()
+        if unicodedata.category(char) == "Cs":
+            what, why = "lone surrogate", "a \\u escape without its pair; not a character"
+        else:
+            what, why = "control character", "tab, newline and carriage return are the only ones allowed"
+        raise DataError(f"{where}: field {key!r} contains the {what} U+{ord(char):04X} at character {bad.start() + 1} "
+                        f"({why})")
+
+
+def _json_type(value) -> str:
+    names = {dict: "object", list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def read_prompt_file(path: str, lang: str, *, check_language: bool = True) -> list[dict]:
-    """Validated rows of one prompt file; the first problem is a DataError naming file:line."""
+def read_prompt_file(path: str, lang: str, *, check_language: bool = True,
+                     max_chars: int = MAX_PROMPT_CHARS) -> list[dict]:
+    """Validated rows of one prompt file; the first problem is a DataError naming file:line.
+
+    `max_chars` caps the length of a prompt (after stripping surrounding whitespace).
+    """
     if lang not in LANGUAGES:
         raise DataError(f"{path}: unknown language code {lang!r}")
     rows, seen_ids = [], {}
@@ -44,10 +71,16 @@ def read_prompt_file(path: str, lang: str, *, check_language: bool = True) -> li
         if unknown:
             raise DataError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         pid, text = obj["id"], obj["prompt"]
-        if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        if not isinstance(pid, str) or not ID_PATTERN.fullmatch(pid):
             raise DataError(f"{where}: id must be a non-empty string of letters, digits, '_', '.', '-' (got {pid!r})")
-        if not isinstance(text, str) or not text.strip():
+        _check_text(where, "prompt", text)
+        if not text.strip():
             raise DataError(f"{where}: empty prompt")
+        if len(text.strip()) > max_chars:
+            raise DataError(f"{where}: prompt is {len(text.strip())} characters, over the limit of {max_chars} "
+                            f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)")
+        if obj.get("task") is not None:
+            _check_text(where, "task", obj["task"])
         if pid in seen_ids:
             raise DataError(f"{where}: duplicate id {pid!r} (first on line {seen_ids[pid]})")
         seen_ids[pid] = lineno
@@ -82,9 +115,10 @@ def _is_dev(pid: str, seed: int, dev_fraction: float) -> bool:
 
 
 def prepare_prompts(prompts_path: str, eval_path: str, lang: str, out_path: str, *, seed: int,
-                    dev_fraction: float, max_train: int | None = None) -> pl.DataFrame:
-    train = _dedupe(read_prompt_file(prompts_path, lang), prompts_path)
-    test = _dedupe(read_prompt_file(eval_path, lang), eval_path)
+                    dev_fraction: float, max_train: int | None = None,
+                    max_chars: int = MAX_PROMPT_CHARS) -> pl.DataFrame:
+    train = _dedupe(read_prompt_file(prompts_path, lang, max_chars=max_chars), prompts_path)
+    test = _dedupe(read_prompt_file(eval_path, lang, max_chars=max_chars), eval_path)
     test_keys = {_normalise(r["prompt"]) for r in test}
     clash = {r["id"] for r in train} & {r["id"] for r in test}
     if clash:

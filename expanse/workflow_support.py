@@ -17,6 +17,17 @@ def check_yaml(path: str) -> None:
     load_yaml(path)
 
 
+def check_config_file(path: str) -> None:
+    """Called by the Snakefile before its `configfile:` directive: Snakemake's own loader would run
+    templates in the file and report syntax errors against the Snakefile. Exits with one line."""
+    import sys
+
+    try:
+        load_yaml(path)
+    except ExpanseError as e:
+        sys.exit(f"error: {e}")
+
+
 def alternation(names) -> str:
     names = sorted(set(names), key=lambda n: (-len(n), n))
     return "|".join(re.escape(n) for n in names) if names else "(?!)"
@@ -103,7 +114,7 @@ def resources(params: Params, scale: str, key: str) -> Resources:
 # options). A rule-level None would drop the default (Snakemake overrides per key), so the rule's
 # callable returns the default itself when the params class leaves the value unset.
 PROFILE_DEFAULTABLE = ("slurm_partition", "slurm_extra")
-# Resource names that look right but break or bypass the SLURM mapping (notes/slurm.md, pitfalls):
+# Resource names that look right but break or bypass the SLURM mapping with the slurm executor plugin:
 # `gpus` and `nvidia_gpu` are not turned into sbatch --gpus (the job step then fails), `tasks` in a
 # GPU job becomes --ntasks-per-gpu, `gres`/`cpus_per_gpu` bypass the params.yaml classes.
 FORBIDDEN_RESOURCES = {

@@ -9,7 +9,8 @@ from expanse.prompts import prepare_prompts
 def main(smk):
     df = prepare_prompts(smk.input.prompts, smk.input.eval_prompts, smk.wildcards.lang, smk.output.prompts,
                          seed=smk.params.seed, dev_fraction=smk.params.prompts["dev_fraction"],
-                         max_train=smk.params.prompts["max_train"])
+                         max_train=smk.params.prompts["max_train"],
+                         max_chars=smk.params.prompts["max_prompt_chars"])
     print(df.group_by("split").len().sort("split"))
 
 

@@ -1,6 +1,7 @@
 """Prompt files: the shipped data is valid, and each kind of bad input names file:line."""
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -113,3 +114,135 @@ def test_bad_file_leaves_no_output(tmp_path):
     with pytest.raises(DataError):
         prepare_prompts(bad, bad, "fr", str(out), seed=1, dev_fraction=0.1)
     assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "fr.jsonl"]
+
+
+# ------------------------------------------------------------------ hostile input
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    path = tmp_path / "fr.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in fr_rows(2)).encode())
+    rows = read_prompt_file(str(path), "fr")
+    assert [r["id"] for r in rows] == ["fr-0", "fr-1"] and rows[0]["prompt"] == FR[0]
+
+
+def test_a_bom_after_the_first_line_is_refused(tmp_path):
+    path = tmp_path / "fr.jsonl"
+    first, second = (json.dumps(r).encode() for r in fr_rows(2))
+    path.write_bytes(first + b"\n\xef\xbb\xbf" + second + b"\n")
+    with pytest.raises(DataError, match=r"fr.jsonl:2: invalid JSON"):
+        read_prompt_file(str(path), "fr")
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "fr.jsonl"
+    first, second = (json.dumps(r, ensure_ascii=False).encode() for r in fr_rows(2))
+    path.write_bytes(first + b"\n" + second.replace("é".encode(), b"\xe9", 1) + b"\n")
+    with pytest.raises(DataError, match=r"^\S*fr.jsonl:2: invalid UTF-8 \(.*byte 0xe9.*\)$"):
+        read_prompt_file(str(path), "fr")
+
+
+def test_prompt_that_is_not_a_string(tmp_path):
+    rows = fr_rows(2)
+    rows[1]["prompt"] = [FR[1]]
+    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'prompt' must be a string, got array$"):
+        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
+
+
+def test_id_with_a_trailing_newline(tmp_path):
+    rows = fr_rows(2)
+    rows[1]["id"] = "fr-1\n"
+    with pytest.raises(DataError, match=r"fr.jsonl:2: id must be a non-empty string"):
+        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
+
+
+def test_task_that_is_not_a_string(tmp_path):
+    rows = fr_rows(2)
+    rows[1]["task"] = {"kind": "explain"}
+    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'task' must be a string, got object$"):
+        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
+
+
+@pytest.mark.parametrize("char, name", [("\x00", "U+0000"), ("\x1b", "U+001B"), ("\x7f", "U+007F"),
+                                        ("\x85", "U+0085"), ("\ud800", "U+D800")])
+def test_control_characters_are_refused(tmp_path, char, name):
+    rows = fr_rows(2)
+    rows[1]["prompt"] = FR[1][:20] + char + FR[1][20:]
+    rows[1] = json.dumps(rows[1])  # \u escapes: the only way to spell NUL or a lone surrogate in JSON
+    with pytest.raises(DataError, match=rf"fr.jsonl:2: field 'prompt' contains .*{re.escape(name)} at character 21"):
+        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
+
+
+def test_raw_del_and_c1_bytes_in_the_file_are_refused(tmp_path):
+    rows = fr_rows(3)
+    rows[1]["prompt"] = FR[1] + "\x7f"
+    rows[2]["prompt"] = FR[2] + "\x9b"
+    path = tmp_path / "fr.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:2]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'prompt' contains .*U\+007F"):
+        read_prompt_file(str(path), "fr")
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[::2]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'prompt' contains .*U\+009B"):
+        read_prompt_file(str(path), "fr")
+
+
+def test_tabs_and_newlines_in_a_prompt_are_fine(tmp_path):
+    rows = fr_rows(2)
+    rows[1]["prompt"] = FR[1] + "\n\t- " + FR[2] + "\r\n"
+    assert read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")[1]["prompt"] == FR[1] + "\n\t- " + FR[2]
+
+
+def test_over_long_prompt_names_the_limit_and_its_params_key(tmp_path):
+    rows = fr_rows(2)
+    rows[1]["prompt"] = " ".join([FR[1]] * 10)
+    path = write(tmp_path / "fr.jsonl", rows)
+    n = len(rows[1]["prompt"])
+    with pytest.raises(DataError, match=rf"fr.jsonl:2: prompt is {n} characters, over the limit of 500 "
+                                        r"\(.*prompts\.max_prompt_chars\)"):
+        read_prompt_file(path, "fr", max_chars=500)
+    assert len(read_prompt_file(path, "fr", max_chars=n)) == 2
+
+
+def test_prepare_applies_the_length_limit_to_the_eval_file_too(tmp_path):
+    out = tmp_path / "out.parquet"
+    held_out = [{"id": "fr-eval-1", "prompt": " ".join([FR[3]] * 10)}]
+    with pytest.raises(DataError, match=r"e.jsonl:1: prompt is \d+ characters, over the limit of 500"):
+        prepare_prompts(write(tmp_path / "fr.jsonl", fr_rows(4)), write(tmp_path / "e.jsonl", held_out), "fr",
+                        str(out), seed=1, dev_fraction=0.0, max_chars=500)
+    assert not out.exists()
+
+
+def test_the_default_length_limit_comes_from_the_config():
+    from expanse.config import PromptsCfg
+    from expanse.prompts import MAX_PROMPT_CHARS
+
+    assert PromptsCfg().max_prompt_chars == MAX_PROMPT_CHARS == 32768
+    with pytest.raises(ValueError):
+        PromptsCfg(max_prompt_chars=0)
+    with pytest.raises(ValueError):
+        PromptsCfg(max_prompt_chars=10**9)
+
+
+def test_rule_script_takes_the_limit_from_params_and_fails_in_one_line(tmp_path):
+    """scripts/prepare_prompts.py with the scale's prompts params: exit status 1, one line, no output."""
+    import subprocess
+    import sys
+
+    from expanse.config import PromptsCfg
+
+    rows = fr_rows(4)
+    rows[2]["prompt"] = " ".join([FR[2]] * 10)
+    out = tmp_path / "out.parquet"
+    smk = {"input": {"prompts": write(tmp_path / "fr.jsonl", rows),
+                     "eval_prompts": write(tmp_path / "e.jsonl", [{"id": "fr-e", "prompt": FR[3]}])},
+           "output": {"prompts": str(out)}, "log": [str(tmp_path / "log/p.log")], "wildcards": {"lang": "fr"},
+           "params": {"seed": 1, "prompts": PromptsCfg(max_prompt_chars=500).model_dump()}}
+    code = ("import json, runpy, sys; from types import SimpleNamespace as N\n"
+            "d = json.loads(sys.argv[1]); smk = N(**{k: N(**v) if isinstance(v, dict) else v for k, v in d.items()})\n"
+            "runpy.run_path('scripts/prepare_prompts.py', init_globals={'snakemake': smk})")
+    run = subprocess.run([sys.executable, "-c", code, json.dumps(smk)], cwd=REPO, capture_output=True, text=True)
+    error = (f"error: {tmp_path}/fr.jsonl:3: prompt is {len(rows[2]['prompt'])} characters, over the limit of 500 "
+             f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)")
+    assert run.returncode == 1 and run.stderr.splitlines() == [error]
+    assert (tmp_path / "log/p.log").read_text().splitlines()[-1] == error
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["e.jsonl", "fr.jsonl", "log"]
