@@ -38,7 +38,6 @@ NAME = r"^[a-z][a-z0-9_]*$"
 PositiveFloat = Annotated[Float, Field(gt=0)]
 PositiveInt = Annotated[Int, Field(gt=0)]
 NonNegativeFloat = Annotated[Float, Field(ge=0)]
-NonNegativeInt = Annotated[Int, Field(ge=0)]
 Fraction = Annotated[Float, Field(gt=0, le=1)]
 LearningRate = Annotated[Float, Field(gt=0, lt=1)]
 Temperature = Annotated[Float, Field(ge=0, le=10)]
@@ -137,7 +136,7 @@ class ModelRef(Strict):
     @classmethod
     def _hub_id(cls, v):
         # the hub's own rule for owner and repository names
-        for part in v.split("/"):
+        for part in v.split("/") if v is not None else ():
             if not re.fullmatch(r"[A-Za-z0-9._-]{1,96}", part) or ".." in part or "--" in part \
                     or part[0] in ".-" or part[-1] in ".-":
                 raise ValueError(f"{v!r} is not a hub ID: owner and name are 1-96 of A-Z a-z 0-9 _ . - "
@@ -147,7 +146,7 @@ class ModelRef(Strict):
     @field_validator("revision")
     @classmethod
     def _revision(cls, v):
-        if (not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", v) or ".." in v or "//" in v or v[0] in "-/"
+        if v is not None and (not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", v) or ".." in v or "//" in v or v[0] in "-/"
                 or v.endswith("/")):
             raise ValueError(f"{v!r} is not a commit hash, tag or branch (1-128 of A-Z a-z 0-9 _ . / -, "
                              "no '..' or '//', not starting with '-' or '/')")
@@ -156,6 +155,8 @@ class ModelRef(Strict):
     @field_validator("path")
     @classmethod
     def _local_dir(cls, v, info: ValidationInfo):
+        if v is None:
+            raise ValueError("a model directory path is needed")
         _plain_path(v)
         # A directory under results/ is one a rule builds; any other must be there now, or the
         # loader would take a missing 'owner/name' directory for a hub ID.
@@ -206,7 +207,8 @@ class GenerationCfg(Strict):
     @model_validator(mode="after")
     def _lengths(self):
         if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens ({self.max_new_tokens})")
+            raise ValueError(f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens "
+                             f"({self.max_new_tokens})")
         return self
 
 
@@ -288,8 +290,9 @@ class Resources(Strict):
                                      "runtime, slurm_partition); set those instead")
             for token in self.slurm_extra.split(" "):
                 if token and not SLURM_OPTION.fullmatch(token):
-                    raise ValueError(f"slurm_extra: {token!r} is not an sbatch long option: write each as --name or "
-                                     "--name=value, values of A-Z a-z 0-9 _ . , : / @ % + = - only, separated by spaces")
+                    raise ValueError(f"slurm_extra: {token!r} is not an sbatch long option: write each as --name "
+                                     "or --name=value, values of A-Z a-z 0-9 _ . , : / @ % + = - only, separated "
+                                     "by spaces")
         return self
 
 
@@ -396,7 +399,7 @@ class LaunchCfg(Strict):
     equivalent; no extra dependency) or DeepSpeed ZeRO-3 (needs the deepspeed package)."""
 
     strategy: Literal["fsdp", "deepspeed_zero3"] = "fsdp"
-    main_process_port: Annotated[int, Field(gt=1023, lt=65536)] = 29500
+    main_process_port: Annotated[Int, Field(gt=1023, lt=65536)] = 29500
 
 
 class JudgeCfg(Strict):

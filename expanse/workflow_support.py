@@ -403,15 +403,27 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
         return []
     from expanse.evaluation.benchmarks import task_names
 
+    class TaskLoader(yaml.SafeLoader):
+        """Reads `!function mod.fn` (validation refused it unless the benchmark allows functions) as
+        its module file, a task input too."""
+
+    functions: list[str] = []
+    TaskLoader.add_constructor("!function", lambda loader, node: functions.append(loader.construct_scalar(node)))
     files: list[str] = []
     for task in task_names(cfg.model_dump(), list(params.languages)).values():
         path = Path(cfg.include_path) / f"{task}.yaml"
         if not path.is_file():
             raise ValueError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")
-        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=TaskLoader) or {}  # noqa: S506 (safe + one tag)
         files.append(str(path))
-        if spec.get("include"):
-            files.append(str(Path(cfg.include_path) / spec["include"]))
+        includes = spec.get("include") or []
+        for inc in includes if isinstance(includes, list) else [includes]:
+            files.append(str(Path(cfg.include_path) / inc))
+        for function in functions:
+            module = Path(cfg.include_path) / (function.rpartition(".")[0].replace(".", "/") + ".py")
+            if module.is_file():
+                files.append(str(module))
+        functions.clear()
         data = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
         files += list(data.values()) if isinstance(data, dict) else [data]
     return list(dict.fromkeys(files))

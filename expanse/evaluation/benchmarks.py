@@ -5,7 +5,94 @@ they are the project's task YAMLs in data/eval/lm_eval over data/eval/{mmlu,mgsm
 
 from __future__ import annotations
 
-from expanse.errors import DataError
+from pathlib import Path, PurePosixPath
+
+from expanse.errors import ConfigError, DataError
+
+# The YAML tags a task file may use: the standard ones (what yaml.safe_load builds). lm-eval loads task
+# files with its own loader, where `!function` imports Python from the task folder and
+# `!!python/name:` hands it any function of an imported module; both run code.
+SAFE_TAG = "tag:yaml.org,2002:"
+SAFE_TAGS = {SAFE_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary",
+                                     "set", "omap", "pairs", "merge", "value")}
+
+
+def _tags(node, seen: set[int]):
+    if id(node) in seen:  # anchors and aliases share nodes
+        return
+    seen.add(id(node))
+    yield node.tag
+    if isinstance(node.value, list):
+        for item in node.value:
+            for child in item if isinstance(item, tuple) else (item,):
+                yield from _tags(child, seen)
+
+
+def _scan(path: Path, allow_functions: bool) -> tuple[str | None, list[str]]:
+    """A task file's first tag that would run code (None if none) and the files it includes. One
+    line ValueError (without the key) if it is not YAML."""
+    import yaml
+
+    loader = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+    try:
+        docs = [d for d in yaml.compose_all(path.read_text(encoding="utf-8"), Loader=loader) if d is not None]
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ValueError(f"is not valid YAML ({getattr(e, 'problem', None) or type(e).__name__})") from None
+    seen: set[int] = set()
+    bad = next((t for d in docs for t in _tags(d, seen)
+                if t not in SAFE_TAGS and not (t == "!function" and allow_functions)), None)
+    includes: list[str] = []
+    if docs and docs[0].tag == SAFE_TAG + "map":
+        for key, value in docs[0].value:
+            if key.value == "include":
+                items = value.value if isinstance(value.value, list) else [value]
+                includes = [i.value for i in items if isinstance(i.value, str)]
+    return bad, includes
+
+
+def check_task_folder(include_path: str, *, allow_functions: bool = False, root: str | Path = ".") -> Path:
+    """The benchmark's task folder, resolved, once it is known to be safe to hand to lm-eval: inside
+    the repository `root` (symlinks resolved), and no task file in it, nor any file they include,
+    with a tag that runs code (`!function` only where the benchmark sets allow_functions). Raises
+    ValueError with one line that starts with `include_path: ` and names the file."""
+    if PurePosixPath(include_path).is_absolute() or ".." in PurePosixPath(include_path).parts:
+        raise ValueError(f"include_path: {include_path!r} must be a folder inside the repository, given relative to "
+                         "it (no absolute path, no '..')")
+    root = Path(root).resolve()
+    folder = (root / include_path).resolve()
+    if not folder.is_relative_to(root):
+        raise ValueError(f"include_path: {include_path!r} leads outside the repository (to {folder})")
+    if not folder.is_dir():
+        raise ValueError(f"include_path: directory {include_path!r} does not exist")
+    todo = sorted(p for p in folder.rglob("*") if p.name.endswith(("yaml", "yml")) and p.is_file())
+    done: set[Path] = set()
+    while todo:
+        path = todo.pop(0)
+        real = path.resolve()
+        if real in done:
+            continue
+        done.add(real)
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        if not real.is_relative_to(folder):
+            raise ValueError(f"include_path: {shown} leads outside the task folder (to {real})")
+        try:
+            tag, includes = _scan(real, allow_functions)
+        except ValueError as e:
+            raise ValueError(f"include_path: {shown} {e}") from None
+        if tag == "!function":
+            raise ValueError(f"include_path: {shown} has a !function tag, which runs Python from the task folder; "
+                             "set allow_functions: true on this benchmark to allow it")
+        if tag is not None:
+            raise ValueError(f"include_path: {shown} has the YAML tag {tag!r}; task files may use only the "
+                             "standard tags (lm-eval's loader would import or call Python for others)")
+        for inc in includes:  # relative to the including file, as lm-eval reads them
+            target = Path(inc) if Path(inc).is_absolute() else real.parent / inc
+            if not target.is_file():
+                raise ValueError(f"include_path: {shown} includes {inc!r}, which is not a file")
+            if not target.resolve().is_relative_to(folder):
+                raise ValueError(f"include_path: {shown} includes {inc!r}, which is outside the task folder")
+            todo.append(target)
+    return folder
 
 
 def task_names(bench: dict, languages: list[str]) -> dict[str, str]:
@@ -64,6 +151,11 @@ def evaluate(lm, *, tasks: dict[str, str], bench: dict, seed: int) -> dict:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
+    if bench["include_path"]:
+        try:  # checked when the workflow starts too; again here, right before lm-eval reads the files
+            check_task_folder(bench["include_path"], allow_functions=bench.get("allow_functions", False))
+        except ValueError as e:
+            raise ConfigError(f"benchmark: {e}") from None
     # local tasks: skip indexing lm-eval's own ~15k task files (about 30 s per job on 2 cores)
     manager = (TaskManager(include_path=bench["include_path"], include_defaults=False) if bench["include_path"]
                else TaskManager())

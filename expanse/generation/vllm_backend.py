@@ -12,8 +12,10 @@ DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "a
 def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: int) -> dict:
     if gpus < 1:
         raise ValueError("the vllm backend needs at least one GPU (resources.generate.gpu)")
+    # load_format "safetensors" always: vLLM's default ("auto") falls back to pickled .bin weights,
+    # which can run code when loaded; a model without safetensors weights fails instead.
     kwargs = {"model": model, "tensor_parallel_size": gpus, "dtype": DTYPES[generation["dtype"]], "seed": seed,
-              "trust_remote_code": bool(load.get("trust_remote_code", False))}
+              "trust_remote_code": load.get("trust_remote_code", False) is True, "load_format": "safetensors"}
     if load.get("revision"):
         kwargs["revision"] = load["revision"]
     return kwargs

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from expanse.errors import DataError
-from expanse.evaluation.benchmarks import extract, sample_count, task_names
+from expanse.evaluation.benchmarks import check_task_folder, extract, sample_count, task_names
 from expanse.languages import LANGUAGES
 from shrink import REPO
 
@@ -110,3 +110,138 @@ def test_task_names_and_group_sample_counts():
                "group_subtasks": {"a": ["a_stem", "a_other"]}}
     assert sample_count(results, "a") == 15 and sample_count(results, "a_stem") == 10
     assert sample_count(results, "b") is None
+
+
+# ---- task folders: inside the repository, and no task file that runs code unless params opt in
+def _folder(root, files: dict[str, str]):
+    for name, text in files.items():
+        (root / "tasks" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "tasks" / name).write_text(text)
+
+
+TASK = "task: t_{n}\ndataset_path: json\n"
+
+
+def test_the_shipped_task_folder_is_safe():
+    assert check_task_folder("data/eval/lm_eval", root=REPO) == TASKS
+
+
+@pytest.mark.parametrize("files, allow, expect", [
+    ({"t.yaml": TASK + "process_docs: !function utils.process_docs\n"}, False,
+     "include_path: tasks/t.yaml has a !function tag, which runs Python from the task folder; set allow_functions: "
+     "true on this benchmark to allow it"),
+    ({"t.yaml": TASK + "doc_to_text: !<!function> utils.f\n"}, False, "tasks/t.yaml has a !function tag"),
+    ({"t.yaml": "include: _tmpl\n" + TASK, "_tmpl": "doc_to_text: !function utils.f\n"}, False,
+     "tasks/_tmpl has a !function tag"),
+    ({"sub/t.yaml": TASK + "x: [1, {y: !function u.f}]\n"}, False, "tasks/sub/t.yaml has a !function tag"),
+    ({"t.yaml": TASK + "process_results: !!python/name:os.system\n"}, True,
+     "tasks/t.yaml has the YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
+    ({"t.yaml": "include: ../evil_yaml\n" + TASK}, False,
+     "tasks/t.yaml includes '../evil_yaml', which is outside the task folder"),
+    ({"t.yaml": "include: [_a_yaml, _missing_yaml]\n" + TASK, "_a_yaml": "x: 1\n"}, False,
+     "tasks/t.yaml includes '_missing_yaml', which is not a file"),
+    ({"t.yaml": "task: [unclosed\n"}, False, "include_path: tasks/t.yaml is not valid YAML"),
+])
+def test_task_files_that_run_code_are_refused(tmp_path, files, allow, expect):
+    (tmp_path / "evil_yaml").write_text("x: !function os.system\n")
+    _folder(tmp_path, files)
+    with pytest.raises(ValueError) as e:
+        check_task_folder("tasks", allow_functions=allow, root=tmp_path)
+    assert expect in str(e.value) and "\n" not in str(e.value)
+
+
+def test_function_tags_where_the_benchmark_opts_in(tmp_path):
+    _folder(tmp_path, {"t.yaml": "include: _tmpl\n" + TASK, "_tmpl": "doc_to_text: !function utils.f\n"})
+    assert check_task_folder("tasks", allow_functions=True, root=tmp_path) == tmp_path.resolve() / "tasks"
+
+
+def test_task_folders_stay_inside_the_repository(tmp_path):
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    (outside / "tasks").mkdir(parents=True)
+    (outside / "tasks" / "t.yaml").write_text(TASK)
+    repo.mkdir()
+    (repo / "linked").symlink_to(outside / "tasks")
+    for include_path, expect in [("/etc", "'/etc' must be a folder inside the repository"),
+                                 ("../outside/tasks", "'../outside/tasks' must be a folder inside the repository"),
+                                 ("data/../../outside", "must be a folder inside the repository"),
+                                 ("linked", "include_path: 'linked' leads outside the repository"),
+                                 ("missing", "include_path: directory 'missing' does not exist")]:
+        with pytest.raises(ValueError, match="^include_path: ") as e:
+            check_task_folder(include_path, root=repo)
+        assert expect in str(e.value)
+    (repo / "tasks").mkdir()
+    (repo / "tasks" / "t.yaml").symlink_to(outside / "tasks" / "t.yaml")
+    with pytest.raises(ValueError, match="include_path: tasks/t.yaml leads outside the task folder"):
+        check_task_folder("tasks", root=repo)
+
+
+def _params_with_tasks(params, tmp_path, extra: dict[str, str]):
+    import shutil
+
+    shutil.copytree(TASKS, tmp_path / "data/eval/lm_eval")
+    for name, text in extra.items():
+        (tmp_path / "data/eval/lm_eval" / name).write_text(text)
+    return params
+
+
+def test_validation_refuses_a_function_tag_naming_key_and_file(params, tmp_path):
+    from expanse.config import validate
+    from expanse.errors import ConfigError
+
+    _params_with_tasks(params, tmp_path, {"expanse_mgsm_fr.yaml": (TASKS / "expanse_mgsm_fr.yaml").read_text()
+                                          + "process_docs: !function utils.process_docs\n"})
+    with pytest.raises(ConfigError) as e:
+        validate(params, root=tmp_path)
+    assert str(e.value) == ("params.yaml: scales.tiny.eval.benchmarks.global_mmlu.include_path: "
+                            "data/eval/lm_eval/expanse_mgsm_fr.yaml has a !function tag, which runs Python from the "
+                            "task folder; set allow_functions: true on this benchmark to allow it")
+    for bench in params["scales"]["tiny"]["eval"]["benchmarks"].values():
+        bench["allow_functions"] = True
+    assert validate(params, root=tmp_path).scales["tiny"].eval.benchmarks["mgsm"].allow_functions is True
+    params["scales"]["8b"]["eval"]["benchmarks"]["mgsm"]["allow_functions"] = True
+    with pytest.raises(ConfigError, match=r"^params.yaml: scales.8b.eval.benchmarks.mgsm.allow_functions: only local"):
+        validate(params, root=tmp_path)
+
+
+def test_validation_refuses_a_task_folder_outside_the_repository(params):
+    from expanse.config import validate
+    from expanse.errors import ConfigError
+
+    params["scales"]["tiny"]["eval"]["benchmarks"]["mgsm"]["include_path"] = "/usr/lib"
+    with pytest.raises(ConfigError, match=r"^params.yaml: scales.tiny.eval.benchmarks.mgsm.include_path: '/usr/lib' "
+                                          r"must be a folder inside the repository"):
+        validate(params, root=REPO)
+
+
+def test_the_benchmark_job_checks_the_task_folder_again(tmp_path, monkeypatch):
+    from expanse.errors import ConfigError
+    from expanse.evaluation.benchmarks import evaluate
+
+    _folder(tmp_path, {"expanse_mgsm_fr.yaml": TASK + "process_docs: !function utils.process_docs\n"})
+    (tmp_path / "tasks" / "utils.py").write_text("raise SystemExit('imported')\n")
+    monkeypatch.chdir(tmp_path)
+    bench = {"include_path": "tasks", "allow_functions": False, "num_fewshot": None, "limit": None,
+             "bootstrap_iters": 0, "apply_chat_template": False}
+    with pytest.raises(ConfigError, match="^benchmark: include_path: tasks/expanse_mgsm_fr.yaml has a !function tag"):
+        evaluate(None, tasks={"fr": "t_{n}"}, bench=bench, seed=0)
+
+
+def test_benchmark_inputs_include_templates_and_the_modules_of_allowed_functions(params, tmp_path, monkeypatch):
+    import shutil
+
+    from expanse import workflow_support as ws
+    from expanse.config import validate
+
+    monkeypatch.chdir(REPO)
+    files = ws.benchmark_files(validate(params), "tiny", "mgsm")
+    assert files[:3] == ["data/eval/lm_eval/expanse_mgsm_ar.yaml", "data/eval/lm_eval/_mgsm_template_yaml",
+                         "data/eval/mgsm/ar.jsonl"] and len(files) == 2 * 23 + 1
+    shutil.copytree(TASKS, tmp_path / "data/eval/lm_eval")
+    fr = tmp_path / "data/eval/lm_eval/expanse_mgsm_fr.yaml"
+    fr.write_text(fr.read_text() + "process_docs: !function utils.process_docs\n")
+    (tmp_path / "data/eval/lm_eval/utils.py").write_text("def process_docs(docs):\n    return docs\n")
+    params["scales"]["tiny"]["eval"]["benchmarks"]["mgsm"]["allow_functions"] = True
+    params["scales"]["tiny"]["eval"]["benchmarks"]["global_mmlu"]["allow_functions"] = True
+    monkeypatch.chdir(tmp_path)
+    files = ws.benchmark_files(validate(params), "tiny", "mgsm")
+    assert "data/eval/lm_eval/utils.py" in files and len(files) == 2 * 23 + 2

@@ -46,9 +46,40 @@ def test_bad_resource_entries_name_the_key(params, entry, message):
     assert message in reject(params)
 
 
+# The slurm executor submits `sbatch ... <slurm_extra>` through a shell: only option tokens pass.
+@pytest.mark.parametrize("entry, message", [
+    ({"slurm_extra": "--exclusive; touch pwned"},
+     "scales.32b.resources.merge.slurm_extra: '--exclusive;' is not an sbatch long option"),
+    ({"slurm_extra": "--comment=$(touch pwned)"}, "'--comment=$(touch' is not an sbatch long option"),
+    ({"slurm_extra": "--comment=`id`"}, "is not an sbatch long option"),
+    ({"slurm_extra": "--exclusive && id"}, "'&&' is not an sbatch long option"),
+    ({"slurm_extra": "--comment='a b'"}, "is not an sbatch long option"),
+    ({"slurm_extra": "--exclusive\ntouch pwned"}, "is not an sbatch long option"),
+    ({"slurm_extra": "--comment=a|id"}, "is not an sbatch long option"),
+    ({"slurm_extra": "--comment=a>/tmp/x"}, "is not an sbatch long option"),
+    ({"slurm_extra": "--comment cpu"}, "'cpu' is not an sbatch long option: write each as --name or "
+                                       "--name=value"),
+    ({"slurm_extra": "-w node1"}, "'-w' is not an sbatch long option"),
+    # gpu_model now takes '-' (a100-80gb), never first
+    ({"gpu": 1, "gpu_model": "-h100"}, "scales.32b.resources.merge.gpu_model: String should match pattern"),
+    ({"slurm_partition": "-pgpu"}, "scales.32b.resources.merge.slurm_partition: String should match pattern"),
+    ({"slurm_partition": "gpu,"}, "slurm_partition: String should match pattern"),
+])
+def test_shell_syntax_in_what_reaches_sbatch_is_refused(params, entry, message):
+    params["scales"]["32b"]["resources"]["merge"] = {"cpus_per_task": 8, "mem_mb": 64000, "runtime": 240, **entry}
+    assert message in reject(params)
+
+
 def test_harmless_slurm_extra_is_kept(params):
     params["scales"]["32b"]["resources"]["merge"]["slurm_extra"] = "--exclusive --comment=cpu-heavy"
     assert validate(params).scales["32b"].resources["merge"].slurm_extra == "--exclusive --comment=cpu-heavy"
+    extra = "--exclusive --mail-type=END,FAIL --mail-user=a.b@example.org --reservation=r_1 --nice=10"
+    params["scales"]["32b"]["resources"]["merge"]["slurm_extra"] = extra
+    params["scales"]["32b"]["resources"]["merge"]["slurm_partition"] = "gpu-long,gpu.short"
+    params["scales"]["32b"]["resources"]["judge"]["gpu_model"] = "a100-80gb"
+    p = validate(params)
+    assert p.scales["32b"].resources["merge"].slurm_extra == extra
+    assert p.scales["32b"].resources["judge"].gpu_model == "a100-80gb"
 
 
 def test_multi_node_classes_use_the_executors_multi_node_mode(shipped_params):

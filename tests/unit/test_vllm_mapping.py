@@ -15,9 +15,19 @@ def test_tensor_parallel_from_the_rules_gpus_and_safe_loading():
     kw = v.engine_kwargs("google/gemma-2-27b-it", load={"use_safetensors": True, "trust_remote_code": False,
                                                          "revision": "abc123"}, generation=GEN, seed=3, gpus=4)
     assert kw == {"model": "google/gemma-2-27b-it", "tensor_parallel_size": 4, "dtype": "bfloat16", "seed": 3,
-                  "trust_remote_code": False, "revision": "abc123"}
+                  "trust_remote_code": False, "revision": "abc123", "load_format": "safetensors"}
     with pytest.raises(ValueError, match="at least one GPU"):
         v.engine_kwargs("m/x", load={}, generation=GEN, seed=3, gpus=0)
+
+
+@pytest.mark.parametrize("load", [{}, {"use_safetensors": False}, {"trust_remote_code": "yes"},
+                                  {"use_safetensors": True, "trust_remote_code": True, "revision": "v1.0"}])
+def test_weights_load_as_safetensors_whatever_the_reference_says(load):
+    """vLLM's default load_format ("auto") falls back to pickled .bin weights; ours never does, and
+    remote code runs only for a real true (the validated params' boolean)."""
+    kw = v.engine_kwargs("m/x", load=load, generation=GEN, seed=0, gpus=1)
+    assert kw["load_format"] == "safetensors"
+    assert kw["trust_remote_code"] is (load.get("trust_remote_code") is True)
 
 
 def test_sampling_kwargs():
