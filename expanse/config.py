@@ -181,9 +181,9 @@ class TinyBuild(Strict):
 
 
 class PromptsCfg(Strict):
-    dev_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    dev_fraction: Annotated[Float, Field(ge=0, lt=1)] = 0.1
     max_train: PositiveInt | None = None  # cap per language (shrunken test runs)
-    max_prompt_chars: Annotated[int, Field(ge=1, le=1_048_576)] = 32768  # longer prompt: the file is refused
+    max_prompt_chars: Annotated[Int, Field(ge=1, le=1_048_576)] = 32768  # longer prompt: the file is refused
 
 
 class GenerationCfg(Strict):
