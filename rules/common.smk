@@ -3,10 +3,12 @@
 import os
 import sys
 
+from expanse import snakemake_locks
 from expanse import workflow_support as ws
 from expanse.errors import ExpanseError
 
 try:
+    snakemake_locks.install()  # a run that ends releases only its own locks, not all runs'
     for _configfile in workflow.configfiles:
         ws.check_yaml(_configfile)
     PARAMS = ws.validate(config)
