@@ -97,3 +97,5 @@ rule eval_32b:
 
 # Every rule is defined: refuse resource names the slurm executor would map wrong (gpus, tasks, ...).
 check_rule_resources()
+# ... and every rule with a script passes its code fingerprint (an edit to a module reruns its jobs).
+check_code_params()

@@ -3,8 +3,9 @@
 The Snakefile is the only hand-written DAG. For each scale, every job of that scale's targets
 becomes a stage whose
 - `cmd` runs exactly that job through Snakemake (`--allowed-rules`, so nothing upstream runs),
-- `deps` are the job's inputs plus its script, its rule file and its conda env (what Snakemake's
-  code and software-env triggers watch),
+- `deps` are the job's inputs plus its script, the project modules the script imports (its `code`
+  param, expanse/fingerprint.py: what Snakemake's params trigger watches for the code), its rule
+  file and its conda env (what Snakemake's code and software-env triggers watch),
 - `params` are the params.yaml keys the job's params read: recorded while the generator evaluates
   them (`recording`), so editing `languages.fr` reruns fr's jobs and nothing else. A job that reads
   a set of names (all languages, all teachers) depends on that set through `pipelines/keys.yaml`,
@@ -15,7 +16,8 @@ Scales get separate files so `dvc repro` of one never runs another's stages: tin
 at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`.
 
     python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule);
-                                              # dvc.lock entries of stages gone are dropped
+                                              # dvc.lock entries of stages gone are dropped, entries
+                                              # recorded before their modules were deps get them
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
@@ -32,6 +34,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
+from expanse import fingerprint as fp
 from expanse.config import Strict
 
 PIPELINES = {"tiny": "dvc.yaml", "8b": "pipelines/8b/dvc.yaml", "32b": "pipelines/32b/dvc.yaml"}
@@ -190,11 +193,32 @@ def _rel(path, root: Path) -> str:
     return str(p.resolve().relative_to(root)) if p.is_absolute() else str(p)
 
 
+CODE_PARAM = "code"  # the rule param holding the fingerprint of the code its jobs run (rules/common.smk)
+
+
+def job_code(job) -> fp.Code | None:
+    """The code a job runs (its entry and the project modules that reaches), from the rule's `code`
+    param, which code_fingerprint computed in this process while the Snakefile was read."""
+    rule = job.rule
+    value = dict(rule.params.items()).get(CODE_PARAM) if hasattr(rule.params, "items") else None
+    if value is None:
+        if rule.script:
+            raise ValueError(f"rule {rule.name}: runs a script but has no {CODE_PARAM} param")
+        return None
+    code = fp.known(value) if isinstance(value, str) else None
+    if code is None:
+        raise ValueError(f"rule {rule.name}: param {CODE_PARAM} is not a code_fingerprint() of this workflow")
+    return code
+
+
 def job_params(job, wf):
-    """Evaluate the rule's params for this job, recording which config keys they read."""
+    """Evaluate the rule's params for this job, recording which config keys they read (the code
+    fingerprint is no config key: its modules become deps)."""
     params = wf.globals["PARAMS"]
     with recording(params) as reads:
         for name, value in job.rule.params.items() if hasattr(job.rule.params, "items") else []:
+            if name == CODE_PARAM:
+                continue
             if callable(value):
                 value(job.wildcards)
             elif not isinstance(value, str):
@@ -209,6 +233,9 @@ def stage(job, wf, root: Path, raw: dict) -> tuple[str, dict, Reads]:
     deps = [_rel(f, root) for f in job.input]
     if rule.script:
         deps.append(_rel((rule_dir / rule.script).resolve(), root))
+    code = job_code(job)
+    if code is not None:
+        deps += [code.entry, *code.modules]
     deps.append(_rel(rule.snakefile, root))
     if rule.conda_env:
         deps.append(_rel((rule_dir / str(rule.conda_env)).resolve(), root))
@@ -311,6 +338,89 @@ def prune_lock(root: Path, path: str, text: str) -> list[str]:
     return gone
 
 
+def _is_module(dep: str) -> bool:
+    return dep.split("/", 1)[0] in fp.PACKAGES and dep.endswith(".py")
+
+
+def _git_blobs(root: Path, rev: str, paths: list[str]) -> dict[str, bytes | None]:
+    """The content of each path at git revision `rev` (None where it did not exist)."""
+    import subprocess
+
+    request = "".join(f"{rev}:{p}\n" for p in paths).encode()
+    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True,
+                         check=True).stdout
+    blobs, pos = {}, 0
+    for p in paths:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if header[-1] == b"missing":
+            blobs[p], pos = None, end + 1
+            continue
+        size = int(header[2])
+        blobs[p], pos = out[end + 1:end + 1 + size], end + 1 + size + 1
+    return blobs
+
+
+def lock_commit(root: Path, lock: Path) -> str | None:
+    """The last commit that changed the lock file (None when it is not in a git history)."""
+    proc = _run(["git", "log", "-1", "--format=%H", "--", str(lock.relative_to(root))], root)
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def fill_code_deps(root: Path, path: str, text: str, rev: str | None = None) -> list[str]:
+    """Record in the lock file next to pipeline `path` the module deps its regenerated `text` gives a
+    stage, in the entries recorded before their stage had module deps (an entry with none of
+    them): each as DVC records a dep ({path, hash: md5, md5, size}), the entry's deps sorted by path
+    as DVC sorts them; the other entries keep their exact text. The modules' content is read at git
+    revision `rev`, the code the entry's outputs were recorded with (`main` passes the lock file's
+    last commit), or from the working tree (None).
+
+    It asserts that this is that code: an entry is filled only when it recorded its script and every
+    `.py` dep it recorded has, at `rev`, the md5 it recorded. Otherwise it is left as it is (DVC
+    reports the stage changed, as the script did). A module missing at `rev` is not added (the
+    stage is then changed for DVC: new code). Returns the names of the entries filled."""
+    import hashlib
+
+    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
+    from ruamel.yaml.comments import CommentedMap
+
+    from expanse.io import write_text
+
+    lock = root / Path(path).with_name("dvc.lock")
+    if not lock.is_file():
+        return []
+    data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
+    stages = yaml.safe_load(text)["stages"]
+    todo = {}
+    for name, entry in (data.get("stages") or {}).items():
+        deps = (stages.get(name) or {}).get("deps", [])
+        want = [d for d in deps if _is_module(d)]
+        recorded = {d["path"] for d in entry.get("deps") or []}
+        script = {d for d in deps if d.endswith(".py") and not _is_module(d)}
+        if want and not recorded & set(want) and script and script <= recorded:
+            todo[name] = want
+    if not todo:
+        return []
+    need = sorted({m for want in todo.values() for m in want} |
+                  {d["path"] for name in todo for d in data["stages"][name]["deps"] if d["path"].endswith(".py")})
+    blobs = _git_blobs(root, rev, need) if rev else \
+        {p: (root / p).read_bytes() if (root / p).is_file() else None for p in need}
+    md5 = {p: hashlib.md5(b).hexdigest() for p, b in blobs.items() if b is not None}
+    filled = []
+    for name, want in todo.items():
+        deps = data["stages"][name]["deps"]
+        if any(d["path"].endswith(".py") and md5.get(d["path"]) != d.get("md5") for d in deps):
+            continue
+        for m in want:
+            if m in md5:
+                deps.append(CommentedMap([("path", m), ("hash", "md5"), ("md5", md5[m]), ("size", len(blobs[m]))]))
+        deps.sort(key=lambda d: d["path"])
+        filled.append(name)
+    if filled:
+        write_text(dumps_yaml(data), lock)
+    return filled
+
+
 def pipeline_arg(scale: str) -> list[str]:
     """DVC targets of one scale's pipeline (without them DVC acts on every dvc.yaml in the repo)."""
     return [PIPELINES[scale]]
@@ -367,6 +477,10 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", choices=list(PIPELINES),
                     help="generate: only this scale's pipeline (default: all); sync, record: the scale (default tiny)")
     ap.add_argument("--root", default=".", help="the repository root")
+    ap.add_argument("--code-rev", default="lock",
+                    help="generate: the git revision whose modules fill dvc.lock entries recorded before their "
+                         "stage had module deps (default 'lock': the lock file's last commit; 'worktree': the "
+                         "working tree's files)")
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     if args.command == "sync":
@@ -388,10 +502,18 @@ def main(argv=None) -> int:
         write_text(files[p], root / p)
     print(f"{len(stale)} of {len(files)} files written")
     for p in (p for p in files if p in PIPELINES.values()):
+        lock = Path(p).with_name("dvc.lock")
         gone = prune_lock(root, p, files[p])
         if gone:
-            print(f"{Path(p).with_name('dvc.lock')}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
+            print(f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
                   f"{', ...' if len(gone) > 3 else ''})")
+        rev = {"worktree": None, "lock": "lock"}.get(args.code_rev, args.code_rev)
+        if rev == "lock":
+            rev = lock_commit(root, root / lock)
+        filled = fill_code_deps(root, p, files[p], rev)
+        if filled:
+            print(f"{lock}: recorded the module deps of {len(filled)} stages recorded before them, as of "
+                  f"{rev[:12] if rev else 'the working tree'}")
     return 0
 
 

@@ -3,9 +3,10 @@
 For each job of the scale's graph: the rule and the parameter values that made it (and the
 params.yaml keys they come from), its inputs and outputs with content hashes, the models it loaded
 (hub ID and revision, or a local checkpoint with its hash), the code (git commit of the checkout,
-the script's and rule file's hashes) and what it cost: wall time, CPU time and peak memory from
-its Snakemake `benchmark:` file, GPU-hours = wall time x GPUs requested, and the planned
-GPU-hours from the resources table (runtime x GPUs, an upper bound). Summaries: per phase (the
+the script's and rule file's hashes, the project modules the script imports and the fingerprint
+over both that reruns the job when one changes) and what it cost: wall time, CPU time and peak
+memory from its Snakemake `benchmark:` file, GPU-hours = wall time x GPUs requested, and the
+planned GPU-hours from the resources table (runtime x GPUs, an upper bound). Summaries: per phase (the
 rule file), per family, per language, and the most expensive jobs.
 
     python -m expanse.lineage plan --scale 32b        # planned GPU-hours before anything runs
@@ -238,10 +239,11 @@ def _basics(job, measured: dict | None) -> dict:
 
 
 def describe(job, wf, root: Path, hasher) -> dict:
-    from expanse.dvc_pipeline import _rel, job_params
+    from expanse.dvc_pipeline import CODE_PARAM, _rel, job_code, job_params
 
     rule = job.rule
-    params = _jsonable({k: v for k, v in job.params.items()})
+    params = _jsonable({k: v for k, v in job.params.items() if k != CODE_PARAM})
+    code = job_code(job)
     inputs = [_rel(f, root) for f in job.input]
     script = _rel((Path(rule.snakefile).parent / rule.script).resolve(), root) if rule.script else None
     return {
@@ -252,7 +254,8 @@ def describe(job, wf, root: Path, hasher) -> dict:
         "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output)},
         "models": models_of(params, lambda p: hasher(root / p), inputs=[root / f for f in inputs], root=root),
         "code": {"script": script, "script_sha256": hasher(root / script) if script else None,
-                 "rule_file": _rel(rule.snakefile, root), "rule_file_sha256": hasher(Path(rule.snakefile))},
+                 "rule_file": _rel(rule.snakefile, root), "rule_file_sha256": hasher(Path(rule.snakefile)),
+                 "fingerprint": code.sha256 if code else None, "modules": list(code.modules) if code else []},
         "benchmark": _rel(job.benchmark, root) if job.benchmark else None,
     }
 

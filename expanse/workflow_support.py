@@ -189,6 +189,23 @@ def check_rule_resources(rules) -> None:
                                    f"slurm executor; {FORBIDDEN_RESOURCES[res]}")
 
 
+def check_code_params(rules, root) -> None:
+    """Every rule that runs a script passes that script's code fingerprint as its `code` param, so
+    an edit to a module the script imports reruns its jobs. `rules`: (name, script path or None,
+    its `code` param or None)."""
+    from expanse.fingerprint import fingerprint
+
+    for name, script, code in rules:
+        if script is None:
+            continue
+        code_of = fingerprint(script, root)
+        if code != code_of.sha256:
+            raise ExpanseError(f"rule {name}: params: " + (
+                "add code=code_fingerprint(SCRIPT), SCRIPT as in its script: directive, so that an edit to a "
+                "module it imports reruns its jobs" if code is None else
+                f"code is not the fingerprint of its script {code_of.entry}; pass the script: path"))
+
+
 def threads_callable(params: Params, key: str):
     return lambda wildcards: resources(params, wildcards.scale, key).cpus_per_task
 

@@ -13,6 +13,7 @@ rule generate_teacher:
     benchmark:
         "benchmarks/{scale}/generate_teacher/{lang}/{teacher}.tsv"
     params:
+        code=code_fingerprint("../scripts/generate_teacher.py"),
         teacher=get_teacher_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
@@ -38,6 +39,7 @@ rule score_arbiter:
     benchmark:
         "benchmarks/{scale}/score_arbiter/{lang}/{teacher}.tsv"
     params:
+        code=code_fingerprint("../scripts/score_arbiter.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
@@ -59,6 +61,8 @@ rule select_arbitrage:
         wins="results/{scale}/arbitrage/{lang}.wins.json",
     log:
         "logs/{scale}/select_arbitrage/{lang}.log",
+    params:
+        code=code_fingerprint("../scripts/select_arbitrage.py"),
     group:
         "arbitrage"
     resources:
@@ -77,6 +81,8 @@ rule summarize_arbitrage:
         summary="results/{scale}/arbitrage/summary.json",
     log:
         "logs/{scale}/summarize_arbitrage.log",
+    params:
+        code=code_fingerprint("../scripts/summarize_arbitrage.py"),
     resources:
         **resources_for("default"),
     threads: threads_for("default")

@@ -4,6 +4,7 @@ import os
 import sys
 
 from expanse import snakemake_locks
+from expanse import fingerprint as fp
 from expanse import workflow_support as ws
 from expanse.errors import ExpanseError
 
@@ -49,6 +50,29 @@ def check_rule_resources():
                                  for rule in workflow.rules)
     except ExpanseError as e:
         sys.exit(f"error: {e}")
+
+
+# ---- code. Snakemake's `code` trigger sees a script file only, and the scripts are thin, so every
+# script rule passes code=code_fingerprint(SCRIPT) as a param, the hash of the script and of every
+# project module it imports, transitively, read from this workflow's own files
+# (expanse/fingerprint.py). An edit to a module changes the param of exactly the jobs that run it,
+# and the params trigger reruns them; the dvc.yaml generator makes the modules the stage's deps.
+def code_fingerprint(entry):
+    """The fingerprint of the code `entry` runs: a script path relative to the rule file (as in its
+    `script:`), or a module a `shell:` rule runs as `python -m expanse...`."""
+    path = entry if fp.is_module_name(entry) else os.path.join(workflow.current_basedir, entry)
+    return fp.fingerprint(path, workflow.basedir).sha256
+
+
+def check_code_params():
+    """Called at the end of the Snakefile: every rule with a script passes its script's fingerprint."""
+    try:
+        ws.check_code_params(((rule.name, os.path.join(os.path.dirname(rule.snakefile), rule.script) if rule.script
+                               else None, dict(rule.params.items()).get("code")) for rule in workflow.rules),
+                             workflow.basedir)
+    except ExpanseError as e:
+        sys.exit(f"error: {e}")
+    fp.save_cache(workflow.basedir)
 
 
 def threads_for(key):

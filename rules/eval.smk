@@ -15,6 +15,7 @@ rule generate_eval:
     benchmark:
         "benchmarks/{scale}/generate_eval/{lang}/{model}.tsv"
     params:
+        code=code_fingerprint("../scripts/generate_eval.py"),
         model=get_eval_model_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
@@ -42,6 +43,7 @@ rule judge_pairwise:
     benchmark:
         "benchmarks/{scale}/judge_pairwise/{lang}.tsv"
     params:
+        code=code_fingerprint("../scripts/judge_pairwise.py"),
         models=get_eval_models,
         opponents=get_eval_opponents,
         judge=get_eval_judge,
@@ -70,6 +72,7 @@ rule run_benchmark:
     benchmark:
         "benchmarks/{scale}/run_benchmark/{bench}/{model}.tsv"
     params:
+        code=code_fingerprint("../scripts/run_benchmark.py"),
         model=get_eval_model_ref,
         benchmark=get_benchmark,
         languages=get_language_codes,
@@ -94,6 +97,7 @@ rule lineage:
     benchmark:
         "benchmarks/{scale}/lineage.tsv"
     params:
+        code=code_fingerprint("../scripts/lineage.py"),
         scale="{scale}",
     resources:
         **resources_for("default"),
@@ -125,6 +129,7 @@ rule eval_report:
     log:
         "logs/{scale}/eval_report.log",
     params:
+        code=code_fingerprint("../scripts/eval_report.py"),
         scale="{scale}",
         families=get_family_names,
         family_of=get_family_of,

@@ -17,6 +17,7 @@ rule search_merge_weights:
     benchmark:
         "benchmarks/{scale}/search_merge_weights.tsv"
     params:
+        code=code_fingerprint("../scripts/search_merge_weights.py"),
         merge=get_merge_cfg,
         search=get_merge_search_cfg,
         weights=get_merge_weights,
@@ -49,6 +50,7 @@ rule merge_families:
     benchmark:
         "benchmarks/{scale}/merge_families.tsv"
     params:
+        code=code_fingerprint("../scripts/merge_families.py"),
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
@@ -73,6 +75,7 @@ rule merge_stage:
     benchmark:
         "benchmarks/{scale}/merge_stage/{stage}.tsv"
     params:
+        code=code_fingerprint("../scripts/merge_stage.py"),
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,

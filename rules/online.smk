@@ -14,6 +14,7 @@ rule sample_policy:
     benchmark:
         "benchmarks/{scale}/sample_policy/{family}/it{it}/{lang}.tsv"
     params:
+        code=code_fingerprint("../scripts/sample_policy.py"),
         load=get_checkpoint_load,
         generation=get_sampling,
         samples=get_online("samples_per_prompt"),
@@ -40,6 +41,7 @@ rule score_policy:
     benchmark:
         "benchmarks/{scale}/score_policy/{family}/it{it}/{lang}.tsv"
     params:
+        code=code_fingerprint("../scripts/score_policy.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
@@ -61,6 +63,7 @@ rule build_online_pairs:
     log:
         "logs/{scale}/build_online_pairs/{family}/it{it}/{lang}.log",
     params:
+        code=code_fingerprint("../scripts/build_online_pairs.py"),
         min_margin=get_online("min_margin"),
     group:
         "online_pairs_{family}_it{it}"
@@ -87,6 +90,7 @@ rule train_online_dpo:
     benchmark:
         "benchmarks/{scale}/train_online_dpo/{family}/it{it}.tsv"
     params:
+        code=code_fingerprint("../scripts/train_online_dpo.py"),
         load=get_checkpoint_load,
         training=get_online_dpo,
         launch=get_scale_section("launch"),
@@ -113,6 +117,7 @@ rule summarize_training:
     log:
         "logs/{scale}/summarize_training.log",
     params:
+        code=code_fingerprint("../scripts/summarize_training.py"),
         families=get_family_languages,
     resources:
         **resources_for("default"),

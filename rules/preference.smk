@@ -10,6 +10,7 @@ rule build_pairs:
     log:
         "logs/{scale}/build_pairs/{lang}.log",
     params:
+        code=code_fingerprint("../scripts/build_pairs.py"),
         pairs=get_scale_section("pairs"),
     group:
         "arbitrage"
@@ -35,6 +36,7 @@ rule train_dpo:
     benchmark:
         "benchmarks/{scale}/train_dpo/{family}.tsv"
     params:
+        code=code_fingerprint("../scripts/train_dpo.py"),
         load=get_checkpoint_load,
         training=get_scale_section("dpo"),
         launch=get_scale_section("launch"),

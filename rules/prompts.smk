@@ -10,6 +10,7 @@ rule prepare_prompts:
     log:
         "logs/{scale}/prepare_prompts/{lang}.log",
     params:
+        code=code_fingerprint("../scripts/prepare_prompts.py"),
         language=get_language_params,
         prompts=get_scale_section("prompts"),
         seed=get_seed,

@@ -16,6 +16,7 @@ rule generate_probe:
     benchmark:
         "benchmarks/{scale}/generate_probe/{lang}/{teacher}.tsv"
     params:
+        code=code_fingerprint("../scripts/generate_probe.py"),
         teacher=get_teacher_ref,
         generation=get_scale_section("generation"),
         probe=get_probe,
@@ -42,6 +43,7 @@ rule score_probe:
     benchmark:
         "benchmarks/{scale}/score_probe/{lang}/{teacher}.tsv"
     params:
+        code=code_fingerprint("../scripts/score_probe.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
@@ -63,6 +65,7 @@ rule route_teachers:
     log:
         "logs/{scale}/route_teachers/{lang}.log",
     params:
+        code=code_fingerprint("../scripts/route_teachers.py"),
         teachers=get_teacher_names,
         top_k=get_routing("top_k"),
         probe=get_probe,
@@ -88,6 +91,7 @@ rule generate_routed:
     benchmark:
         "benchmarks/{scale}/generate_routed/{lang}.tsv"
     params:
+        code=code_fingerprint("../scripts/generate_routed.py"),
         teachers=get_teacher_refs,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
@@ -113,6 +117,7 @@ rule score_routed:
     benchmark:
         "benchmarks/{scale}/score_routed/{lang}.tsv"
     params:
+        code=code_fingerprint("../scripts/score_routed.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),

@@ -14,6 +14,7 @@ rule train_sft:
     benchmark:
         "benchmarks/{scale}/train_sft/{family}.tsv"
     params:
+        code=code_fingerprint("../scripts/train_sft.py"),
         model=get_base_ref,
         training=get_scale_section("sft"),
         launch=get_scale_section("launch"),

@@ -8,6 +8,7 @@ rule build_corpus:
     log:
         "logs/{scale}/build_corpus.log",
     params:
+        code=code_fingerprint("../scripts/build_corpus.py"),
         codes=get_language_codes,
         seed=get_seed,
         corpus=get_tiny_build("corpus"),
@@ -28,6 +29,7 @@ rule train_tokenizer:
     log:
         "logs/{scale}/train_tokenizer.log",
     params:
+        code=code_fingerprint("../scripts/train_tokenizer.py"),
         tokenizer=get_tiny_build("tokenizer"),
     resources:
         **resources_for("tiny"),
@@ -49,6 +51,7 @@ rule pretrain_base:
     benchmark:
         "benchmarks/{scale}/pretrain_base.tsv"
     params:
+        code=code_fingerprint("../scripts/pretrain_base.py"),
         spec=get_tiny_spec("base"),
         codes=get_language_codes,
         seed=get_seed,
@@ -73,6 +76,7 @@ rule pretrain_teacher:
     benchmark:
         "benchmarks/{scale}/pretrain_teacher/{teacher}.tsv"
     params:
+        code=code_fingerprint("../scripts/pretrain_teacher.py"),
         spec=get_tiny_spec("teacher"),
         codes=get_language_codes,
         seed=get_seed,
@@ -96,6 +100,7 @@ rule train_reward_model:
     benchmark:
         "benchmarks/{scale}/train_reward_model.tsv"
     params:
+        code=code_fingerprint("../scripts/train_reward_model.py"),
         spec=get_tiny_spec("reward_model"),
         corpus=get_tiny_build("corpus"),
         codes=get_language_codes,
@@ -120,6 +125,7 @@ rule measure_teacher_loss:
     log:
         "logs/{scale}/measure_teacher_loss.log",
     params:
+        code=code_fingerprint("../scripts/measure_teacher_loss.py"),
         codes=get_language_codes,
         spec=get_tiny_spec("base"),
         seed=get_seed,
@@ -141,6 +147,7 @@ rule measure_arbiter_accuracy:
     log:
         "logs/{scale}/measure_arbiter_accuracy.log",
     params:
+        code=code_fingerprint("../scripts/measure_arbiter_accuracy.py"),
         arbiter=get_scale_section("arbiter"),
         corpus=get_tiny_build("corpus"),
         codes=get_language_codes,

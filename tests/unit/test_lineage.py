@@ -151,3 +151,29 @@ def test_planned_gpu_hours_of_the_32b_graph_come_from_its_resources_table():
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
         "error: params.yaml: scales has no '70b' (known: tiny, 8b, 32b)"]
+
+
+def test_a_jobs_lineage_records_the_code_it_runs():
+    """A job's entry names its script, the project modules the script imports (transitively) and
+    their fingerprint, the param that reruns the job when one is edited (not a parameter value)."""
+    from pathlib import Path
+
+    from expanse.dvc_pipeline import stage_name
+    from expanse.fingerprint import fingerprint
+    from expanse.lineage import Hasher, _params, describe, graph
+
+    root = Path(REPO)
+    api, wf, jobs = graph(root, _params(root), "tiny")
+    try:
+        by_name = {stage_name(j): j for j in jobs}
+        described = {n: describe(by_name[n], wf, root, Hasher(None)) for n in ("train_sft-romance", "build_pairs-fr")}
+    finally:
+        api.__exit__(None, None, None)
+    for name, script in (("train_sft-romance", "scripts/train_sft.py"), ("build_pairs-fr", "scripts/build_pairs.py")):
+        code, entry = fingerprint(script, root), described[name]
+        assert entry["code"]["script"] == script
+        assert entry["code"]["fingerprint"] == code.sha256 and entry["code"]["modules"] == list(code.modules)
+        assert "code" not in entry["params"]
+    assert "expanse/training/trainers.py" in described["train_sft-romance"]["code"]["modules"]
+    assert "expanse/pairs.py" in described["build_pairs-fr"]["code"]["modules"]
+    assert "expanse/training/trainers.py" not in described["build_pairs-fr"]["code"]["modules"]

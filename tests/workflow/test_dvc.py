@@ -85,7 +85,9 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_job_reads(shipped_params
     tiny = stages_of(REPO)
     assert tiny["prepare_prompts-fr"]["params"] == ["languages.fr", "scales.tiny.prompts", "seed"]
     assert tiny["prepare_prompts-fr"]["deps"] == ["data/prompts/fr.jsonl", "data/eval/prompts/fr.jsonl",
-                                                  "scripts/prepare_prompts.py", "rules/prompts.smk", "envs/data.yaml"]
+                                                  "scripts/prepare_prompts.py", "expanse/errors.py", "expanse/io.py",
+                                                  "expanse/languages.py", "expanse/logs.py", "expanse/prompts.py",
+                                                  "rules/prompts.smk", "envs/data.yaml"]
     readers_of_fr = {n for n, s in tiny.items() if any(p == "languages.fr" or p.startswith("languages.fr.")
                                                         for p in s.get("params", []) if isinstance(p, str))}
     # fr's own prompt stage reads its entry; the rest read only its family (membership)
@@ -186,10 +188,25 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     assert not any(n.startswith(("generate_teacher-es", "train_sft-asian", "prepare_prompts-es")) for n in snakemake_plan)
 
 
+def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo):
+    """The code a job runs is its script and the project modules it imports: an edit to one reruns
+    the jobs that import it and what they feed, in both tools."""
+    with (repo / "expanse/pairs.py").open("a", encoding="utf-8") as f:
+        f.write("\n# edited\n")
+    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    roots = changed_stages(repo)
+    assert roots == {n for n in stages_of(repo) if n.startswith(("build_pairs-", "build_online_pairs-"))}
+    assert downstream(stages_of(repo), roots) == snakemake_plan
+    assert not any(n.startswith(("prepare_prompts-", "select_arbitrage-", "train_sft-")) for n in snakemake_plan)
+
+
 def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(repo):
     params = params_of(repo)
-    params["scales"]["tiny"]["eval"]["bootstrap"] += 100
+    # every comparison becomes a tie: the judge's output surely changes (a bootstrap count may not
+    # move a 12-prompt interval, and DVC, which compares contents, then rightly reruns nothing below)
+    params["scales"]["tiny"]["eval"]["judge"]["tie_margin"] = 1000.0
     write_params(repo, params)
+    winrates = (repo / "results/tiny/eval/winrates/fr.json").read_bytes()
     snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
     roots = changed_stages(repo)
     assert roots == {n for n in stages_of(repo) if n.startswith("judge_pairwise-")} and len(roots) == 6
@@ -197,6 +214,7 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     # DVC runs one of them (through Snakemake); then both tools agree on what is left
     out = dvc(repo, "repro", "--single-item", "judge_pairwise-fr").stdout
     assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["judge_pairwise-fr"]
+    assert (repo / "results/tiny/eval/winrates/fr.json").read_bytes() != winrates
     left = changed_stages(repo)
     assert left == (roots - {"judge_pairwise-fr"}) | {"lineage", "eval_report"}  # their fr input is new now
     assert {stage_of(r, w) for r, w in planned_jobs(repo, "all")} == downstream(stages_of(repo), left) == \
