@@ -19,6 +19,9 @@ KEEP_LOG_KEYS = ("loss", "grad_norm", "learning_rate", "epoch", "step", "rewards
                  "rewards/margins", "rewards/accuracies", "mean_token_accuracy", "entropy")
 # wall-clock figures transformers adds to evaluate()'s metrics: kept out, so metrics files are byte-identical
 TIMING_SUFFIXES = ("runtime", "per_second", "preparation_time")
+# counters trl keeps in the trainer but not in its checkpoints (a resumed run restarts them at 0): kept
+# out too, so a job resumed after a kill writes the same metrics as an uninterrupted one
+RUN_COUNTERS = ("num_tokens",)
 
 
 def _setup(spec: dict):
@@ -85,7 +88,7 @@ def _eval(trainer) -> dict:
         return {}
     m = trainer.evaluate()
     return {k.removeprefix("eval_"): round(v, 6) for k, v in m.items()
-            if isinstance(v, float) and not k.endswith(TIMING_SUFFIXES)}
+            if isinstance(v, float) and not k.endswith(TIMING_SUFFIXES) and k.removeprefix("eval_") not in RUN_COUNTERS}
 
 
 def build_trainer(spec: dict):
