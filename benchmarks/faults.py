@@ -438,10 +438,10 @@ def pick_targets(order: list[str], kills: int, rng: random.Random) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--kills", type=int, default=6)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kills", type=int, default=6, help="SIGKILLs; as many as rules: every rule once")
+    ap.add_argument("--seed", type=int, default=0, help="which rules are aimed at, and when")
     ap.add_argument("--shrink", action="store_true", help="the test suite's shrunken config")
-    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--cores", type=int, default=2, help="snakemake -cN")
     ap.add_argument("--keep", type=Path, help="build in this (new) directory and keep it")
     ap.add_argument("--reference", type=Path, help="a completed uninterrupted build to compare with (its source "
                                                    "files are what the faulted build runs)")
@@ -471,8 +471,10 @@ def run(args, work: Path) -> None:
             params = shrink_params(params)
         reference = copy_repo(work / "reference", params)
         t0 = time.time()
-        subprocess.run([*SNAKEMAKE, *cmd], cwd=reference, check=True, capture_output=True, env=env(reference))
+        built = run_plain(reference, *cmd)
         ref_wall = time.time() - t0
+        if built.returncode != 0:
+            raise SystemExit(f"the reference build failed:\n{built.stdout[-3000:]}{built.stderr[-3000:]}")
 
     root = fresh_tree(reference, work / "faulted")
     kinds, counts, jobs = plan(root, "all")

@@ -4,8 +4,9 @@ A training job works in its resume directory (`results/{scale}/resume/{family}/{
 output): the trainer saves `checkpoint-N/` there every `save_steps` steps, and the finished model
 is renamed into the output directory only at the end, so Snakemake never sees a partial checkpoint.
 
-A rerun resumes from the last *complete* checkpoint (the trainer writes `trainer_state.json` last;
-a checkpoint without it was cut off mid-write and is removed). The directory carries the
+A rerun resumes from the last *complete* checkpoint (the trainer writes `trainer_state.json` last,
+with a plain write: a checkpoint without it, or with one that does not parse, was cut off mid-write
+and is removed). The directory carries the
 fingerprint of the job (spec, data file contents, model files): a job whose inputs or settings
 changed starts over instead of resuming someone else's run.
 """
@@ -44,6 +45,14 @@ def fingerprint(spec: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
+def _complete(checkpoint: Path) -> bool:
+    """The trainer's state file is there and whole (a kill inside its write leaves it empty or cut)."""
+    try:
+        return isinstance(json.loads((checkpoint / STATE).read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
+
+
 def complete_checkpoints(work_dir: str | Path) -> list[tuple[int, Path]]:
     root = Path(work_dir)
     if not root.is_dir():
@@ -51,7 +60,7 @@ def complete_checkpoints(work_dir: str | Path) -> list[tuple[int, Path]]:
     found = []
     for p in root.iterdir():
         m = CHECKPOINT.match(p.name)
-        if m and p.is_dir() and (p / STATE).is_file():
+        if m and p.is_dir() and _complete(p):
             found.append((int(m.group(1)), p))
     return sorted(found)
 
@@ -72,7 +81,7 @@ def prepare_work_dir(spec: dict) -> str | None:
     work.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fp + "\n")
     for p in work.iterdir():
-        if CHECKPOINT.match(p.name) and not (p / STATE).is_file():
+        if CHECKPOINT.match(p.name) and p.is_dir() and not _complete(p):
             print(f"resume: removing incomplete {p.name}", flush=True)
             shutil.rmtree(p)
     for p in work.glob("final*"):

@@ -77,6 +77,13 @@ def test_resume_picks_the_last_complete_checkpoint_and_drops_partial_ones(tmp_pa
     assert prepare_work_dir(s).endswith("checkpoint-20")
     assert not (work / "checkpoint-30").exists()  # cut off mid-write: removed
     assert last_checkpoint(work).endswith("checkpoint-20")
+    # killed inside the trainer's (plain, non-atomic) write of its state: empty or cut off
+    for step, state in ((40, ""), (50, '{"global_step": 5')):
+        (work / f"checkpoint-{step}").mkdir()
+        (work / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert last_checkpoint(work).endswith("checkpoint-20")
+    assert prepare_work_dir(s).endswith("checkpoint-20")
+    assert not (work / "checkpoint-40").exists() and not (work / "checkpoint-50").exists()
 
 
 def test_resume_state_of_other_inputs_or_settings_is_discarded(tmp_path):
