@@ -142,24 +142,15 @@ def test_invalid_utf8_names_the_line(tmp_path):
         read_prompt_file(str(path), "fr")
 
 
-def test_prompt_that_is_not_a_string(tmp_path):
+@pytest.mark.parametrize("field, value, expect", [
+    ("prompt", [FR[1]], r"field 'prompt' must be a string, got array$"),
+    ("task", {"kind": "explain"}, r"field 'task' must be a string, got object$"),
+    ("id", "fr-1\n", r"id must be a non-empty string"),  # `$` in a pattern would let the newline in
+])
+def test_a_bad_field_is_named_at_its_line(tmp_path, field, value, expect):
     rows = fr_rows(2)
-    rows[1]["prompt"] = [FR[1]]
-    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'prompt' must be a string, got array$"):
-        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
-
-
-def test_id_with_a_trailing_newline(tmp_path):
-    rows = fr_rows(2)
-    rows[1]["id"] = "fr-1\n"
-    with pytest.raises(DataError, match=r"fr.jsonl:2: id must be a non-empty string"):
-        read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
-
-
-def test_task_that_is_not_a_string(tmp_path):
-    rows = fr_rows(2)
-    rows[1]["task"] = {"kind": "explain"}
-    with pytest.raises(DataError, match=r"fr.jsonl:2: field 'task' must be a string, got object$"):
+    rows[1][field] = value
+    with pytest.raises(DataError, match=r"fr.jsonl:2: " + expect):
         read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
 
 
