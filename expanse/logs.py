@@ -11,7 +11,21 @@ from expanse.errors import ExpanseError
 
 def run_script(main, smk) -> None:
     """Call main(smk) with stdout/stderr (including C-level output) sent to smk.log[0]. An
-    ExpanseError becomes one line in the log and on the terminal, and exit status 1."""
+    ExpanseError becomes one line in the log and on the terminal, and exit status 1.
+
+    Local CPU jobs run in the warm worker (expanse.worker): a child forked from a process that has
+    torch, transformers and trl imported runs this same script, and this process exits with its
+    status. When the worker cannot be used the job runs here, as with EXPANSE_WARM=0."""
+    from expanse import worker
+
+    if worker.wanted(smk):
+        try:
+            status = worker.forward()
+        except (OSError, ConnectionError) as e:
+            print(f"note: warm worker unavailable ({e}); running in this process", file=sys.stderr, flush=True)
+        else:
+            _note_usage(smk, worker.FORWARDED)
+            sys.exit(status)
     terminal = os.fdopen(os.dup(2), "w")
     if smk.log:
         os.makedirs(os.path.dirname(os.path.abspath(smk.log[0])), exist_ok=True)
@@ -28,3 +42,16 @@ def run_script(main, smk) -> None:
     except BaseException:
         traceback.print_exc()
         raise
+
+
+def _note_usage(smk, usage: dict) -> None:
+    """Append the warm child's CPU time and peak memory to the job's log (Snakemake's benchmark
+    file measures this process, which only waited)."""
+    if not smk.log or "user_s" not in usage:
+        return
+    try:
+        with open(smk.log[0], "a") as log:
+            print(f"warm worker: child {usage.get('pid', '?')}: wall {usage['wall_s']} s, user {usage['user_s']} s, "
+                  f"sys {usage['sys_s']} s, max RSS {usage['max_rss_mb']} MB", file=log)
+    except OSError:
+        pass

@@ -1,0 +1,533 @@
+"""Warm execution of rule scripts: a fork server that holds the heavy imports.
+
+A job that loads a model pays several CPU-seconds before any work: `import torch`, the modules the
+first `from_pretrained` pulls in, trl's trainers, lm-eval. At tiny scale that fixed cost is most of
+a generation or scoring job. Here one long-lived server process imports those libraries once;
+every job still is its own Snakemake job (own process started by Snakemake, own outputs, own log,
+own exit status), but its script is run in a child forked from the server, which starts with the
+imports already done.
+
+    job process (Snakemake's `python <script>`)      server (python -m expanse.worker serve)
+      run_script(main, snakemake)                      preloaded: torch, transformers, trl, ...
+        forward(): connect to the socket,  ------->    fork(): the child takes the job's
+        pass stdin/stdout/stderr (SCM_RIGHTS),           stdin/stdout/stderr, cwd, umask,
+        cwd, environment, argv, sys.path                 environment, argv and sys.path, drops
+        wait for the exit status           <-------      every `expanse` module (re-imported from
+        exit with it                                     disk: a code edit is always seen), and
+                                                         runs the same script file as `__main__`
+
+What keeps a job what it was:
+- The child re-executes the very script file Snakemake wrote for the job (its preamble holds the
+  job's inputs, outputs, params), so the job's code path is the cold one; `run_script` in the child
+  runs `main` directly (the child's environment has EXPANSE_WARM=0, so nothing is forwarded twice).
+- The server never runs a model, so no thread pool, CUDA context or RNG state is created before a
+  fork; torch's thread count and every seed are set by the job as in a fresh process.
+- If the job process dies (Snakemake killed it, or a kill of its process group), the server sees
+  the socket close and SIGKILLs the child's process group at once. If the server dies, its children
+  die with it (PR_SET_PDEATHSIG) and their jobs fail, so Snakemake reruns them.
+- One server per user, interpreter, installed-package set (site-packages' mtime), environment that
+  libraries read at import (HF_*, TRANSFORMERS_*, CUDA*, OMP_*, ...) and version of this file;
+  anything else starts a new one. The socket lives in a directory only the user can open
+  ($XDG_RUNTIME_DIR, else /tmp/expanse-worker-UID, mode 0700, refused if another user owns it),
+  and the server serves only connections from its own user (SO_PEERCRED).
+- The server exits after EXPANSE_WARM_IDLE seconds (default 600) without a job.
+
+Scope: local runs only. A job inside a SLURM allocation (SLURM_JOB_ID set) or one that asks for a
+GPU starts its own process as before (forking after CUDA use is unsafe, and at GPU scale the
+weights, not the imports, dominate). EXPANSE_WARM=0 turns the mode off. Snakemake's `benchmark:`
+files of a warm job record the job process: wall time is right, CPU and memory are the child's and
+are written to the job's log instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+ENV_SWITCH = "EXPANSE_WARM"
+ENV_IDLE = "EXPANSE_WARM_IDLE"
+DEFAULT_IDLE_S = 600.0
+START_TIMEOUT_S = 180.0
+# Environment variables that libraries read when they are imported: a server started with other
+# values would hand its children stale settings, so they are part of the server's identity.
+IMPORT_TIME_ENV = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "TORCH", "PYTORCH", "CUDA", "NVIDIA",
+                   "OMP_", "MKL_", "OPENBLAS", "KMP_", "PYTHON", "LD_", "TRL_", "ACCELERATE", "WANDB", "VLLM",
+                   "XDG_", "HOME", "TMPDIR", "LANG", "LC_", "TZ", "POLARS", "ARROW", "NUMEXPR")
+# What the server imports before its first fork: the libraries and the lazily imported submodules
+# (model classes, generation, trainers, lm-eval's HF model) that a tiny job otherwise imports itself.
+PRELOAD = (
+    "numpy", "pyarrow", "pyarrow.parquet", "yaml", "pydantic",
+    "torch", "torch.nn.functional", "safetensors", "safetensors.torch", "tokenizers",
+    "transformers", "transformers.modeling_utils", "transformers.generation",
+    "transformers.generation.utils", "transformers.models.cohere.modeling_cohere",
+    "transformers.models.cohere.configuration_cohere", "transformers.models.auto.modeling_auto",
+    "transformers.models.auto.tokenization_auto", "transformers.tokenization_utils_fast",
+    "transformers.trainer", "transformers.modeling_outputs", "transformers.data.data_collator",
+    "datasets", "accelerate", "peft",
+    "trl", "trl.trainer.sft_trainer", "trl.trainer.dpo_trainer", "trl.trainer.reward_trainer",
+    "lm_eval", "lm_eval.evaluator", "lm_eval.tasks", "lm_eval.models.huggingface",
+    "lingua",
+)
+SERVING: int | None = None  # the server's PID, in the server (a job's fresh import of this module has None)
+_HEADER = struct.Struct("!I")
+MAX_REQUEST = 16 << 20
+
+
+# ---------------------------------------------------------------------------------------------
+# identity and place of the server
+def runtime_dir() -> Path:
+    """The user's private directory for the socket; created 0700, refused if it is not ours."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    d = Path(base) / "expanse-worker" if base and os.path.isdir(base) else Path(f"/tmp/expanse-worker-{os.getuid()}")
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = d.lstat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o077 or not os.path.isdir(d) or os.path.islink(d):
+        raise PermissionError(f"{d}: not a private directory of this user")
+    return d
+
+
+def server_key(env=None) -> str:
+    """Which server may run this process's jobs: same interpreter, installed packages, import-time
+    environment and worker code."""
+    import sysconfig
+
+    env = os.environ if env is None else env
+    h = hashlib.sha256()
+    h.update(os.path.realpath(sys.executable).encode())
+    for key in ("purelib", "platlib"):
+        path = sysconfig.get_paths()[key]
+        h.update(f"{path}:{os.stat(path).st_mtime_ns if os.path.isdir(path) else 0}".encode())
+    h.update(Path(__file__).read_bytes())
+    for name in sorted(env):
+        if name.startswith(IMPORT_TIME_ENV) and name not in (ENV_SWITCH, ENV_IDLE):
+            h.update(f"\0{name}={env[name]}".encode())
+    return h.hexdigest()[:20]
+
+
+def socket_path(key: str | None = None) -> Path:
+    return runtime_dir() / f"{key or server_key()}.sock"
+
+
+# ---------------------------------------------------------------------------------------------
+# client: the job process
+def wanted(smk) -> bool:
+    """Whether this job should run in the warm server."""
+    if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "off", "false", "no"):
+        return False
+    if os.environ.get("SLURM_JOB_ID"):
+        return False
+    try:
+        gpus = int(getattr(smk, "resources", {}).get("gpu", 0) or 0)
+    except (TypeError, ValueError, AttributeError):
+        gpus = 0
+    return gpus == 0
+
+
+def _send(sock: socket.socket, obj: dict, fds=()) -> None:
+    data = json.dumps(obj).encode()
+    payload = _HEADER.pack(len(data)) + data
+    if fds:
+        sent = socket.send_fds(sock, [payload], list(fds))
+        payload = payload[sent:]
+    if payload:
+        sock.sendall(payload)
+
+
+def _recv_exact(sock: socket.socket, n: int, first: bytes = b"") -> bytes:
+    buf = bytearray(first)
+    while len(buf) < n:
+        chunk = sock.recv(min(1 << 20, n - len(buf)))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        buf += chunk
+    return bytes(buf)
+
+
+def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[dict, list[int]]:
+    fds: list[int] = []
+    if with_fds:
+        data, fds, _, _ = socket.recv_fds(sock, 1 << 16, with_fds)
+        if not data:
+            raise ConnectionError("connection closed")
+    else:
+        data = b""
+    head = _recv_exact(sock, _HEADER.size, data[:_HEADER.size])
+    (n,) = _HEADER.unpack(head)
+    if n > MAX_REQUEST:
+        raise ValueError(f"message of {n} bytes")
+    body = _recv_exact(sock, n, data[_HEADER.size:])
+    return json.loads(body), fds
+
+
+def _connect(path: Path) -> socket.socket | None:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(path))
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def connect(start: bool = True) -> socket.socket:
+    """A connection to this process's server, starting the server when none answers."""
+    import fcntl
+
+    path = socket_path()
+    sock = _connect(path)
+    if sock is not None or not start:
+        if sock is None:
+            raise ConnectionError(f"no warm worker at {path}")
+        return sock
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one starter; the others wait and then connect
+        sock = _connect(path)
+        if sock is None:
+            _start_server(path)
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while sock is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                sock = _connect(path)
+            if sock is None:
+                raise ConnectionError(f"the warm worker did not start; see {path.with_suffix('.log')}")
+    return sock
+
+
+def _start_server(path: Path) -> None:
+    import subprocess
+
+    if path.exists():
+        path.unlink()  # a socket left by a killed server: nobody answers on it
+    log = open(path.with_suffix(".log"), "ab")
+    subprocess.Popen([sys.executable, "-m", "expanse.worker", "serve", "--socket", str(path)],
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                     cwd="/", env={**os.environ, ENV_SWITCH: "0"})
+    log.close()
+
+
+FORWARDED: dict = {}  # the last forwarded job's exit message: status, the child's CPU time and peak memory
+
+
+def forward() -> int:
+    """Run this job's script in the warm server; returns the exit status to exit with."""
+    sock = connect()
+    script = os.path.abspath(sys.argv[0])
+    env = dict(os.environ)
+    env[ENV_SWITCH] = "0"
+    umask = os.umask(0)
+    os.umask(umask)
+    fds, opened = [], []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:  # a closed standard stream is /dev/null in the child
+            opened.append(os.open(os.devnull, os.O_RDWR))
+            fds.append(opened[-1])
+    try:
+        _send(sock, {"script": script, "argv": sys.argv, "cwd": os.getcwd(), "env": env, "path": sys.path,
+                     "umask": umask}, fds=fds)
+    finally:
+        for fd in opened:
+            os.close(fd)
+    result: dict = {}
+    try:
+        while True:
+            msg, _ = _recv(sock)
+            if "exit" in msg:
+                result = msg
+                break
+    except (ConnectionError, ValueError):
+        print("error: the warm worker went away while running this job (EXPANSE_WARM=0 runs jobs in "
+              "their own process)", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        sock.close()
+    FORWARDED.update(result)
+    if result.get("signal"):
+        return 128 + int(result["signal"])
+    return int(result["exit"])
+
+
+# ---------------------------------------------------------------------------------------------
+# server
+class _Job:
+    __slots__ = ("conn", "pid", "pidfd", "started")
+
+    def __init__(self, conn, pid, pidfd):
+        self.conn, self.pid, self.pidfd, self.started = conn, pid, pidfd, time.monotonic()
+
+
+def preload(names=PRELOAD) -> list[str]:
+    """Import the heavy libraries; returns the ones that are not installed."""
+    import importlib
+    import warnings
+
+    missing = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                missing.append(name)
+    return missing
+
+
+def _pdeathsig() -> None:
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _run_child(req: dict, fds: list[int], keep_closed: list) -> None:
+    """In the forked child: become the job's process and run its script; never returns."""
+    import atexit
+    import runpy
+    import traceback
+
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        _pdeathsig()
+        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.set_wakeup_fd(-1)
+        for obj in keep_closed:
+            try:
+                obj.close()
+            except OSError:
+                pass
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        os.chdir(req["cwd"])
+        os.umask(int(req["umask"]))
+        os.environ.clear()
+        os.environ.update(req["env"])
+        sys.argv = list(req["argv"])
+        sys.path[:] = list(req["path"])
+        for name in [m for m in sys.modules if m == "expanse" or m.startswith("expanse.")]:
+            del sys.modules[name]  # the job imports the project's code from disk, as it is now
+        code = 0
+        runpy.run_path(req["script"], run_name="__main__")
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            import threading
+
+            threading._shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code & 0xFF if isinstance(code, int) else 1)
+
+
+def serve(path: Path, idle_s: float) -> None:
+    """Listen on `path`, preload, and run each job that connects in a forked child, until idle_s
+    seconds pass without a job or SIGTERM."""
+    import selectors
+
+    global SERVING
+    SERVING = os.getpid()
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    listener.bind(str(tmp))
+    os.chmod(tmp, 0o600)
+    listener.listen(64)
+    os.replace(tmp, path)  # clients connect from now on; they wait until the imports are done
+    inode = os.stat(path).st_ino
+    started = time.monotonic()
+    missing = preload()
+    print(f"expanse worker {os.getpid()}: {path.name}, preloaded in {time.monotonic() - started:.1f} s"
+          + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ, "accept")
+    jobs: dict[int, _Job] = {}
+    last = time.monotonic()
+    stop = False
+
+    def on_term(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        while not stop:
+            events = sel.select(timeout=1.0)
+            for key, _ in events:
+                if key.data == "accept":
+                    try:
+                        conn, _ = listener.accept()
+                    except OSError:
+                        continue
+                    job = _start_job(conn, listener, sel, jobs)
+                    if job is not None:
+                        jobs[job.pid] = job
+                        sel.register(job.pidfd, selectors.EVENT_READ, ("exit", job.pid))
+                        sel.register(job.conn, selectors.EVENT_READ, ("client", job.pid))
+                elif key.data[0] == "client":
+                    job = jobs.get(key.data[1])
+                    if job is not None:  # the job process went away (killed): so does its child
+                        _kill(job.pid)
+                        sel.unregister(job.conn)
+                        job.conn.close()
+                        job.conn = None
+                elif key.data[0] == "exit":
+                    job = jobs.pop(key.data[1])
+                    _finish(job, sel)
+                last = time.monotonic()
+            if not jobs and time.monotonic() - last > idle_s:
+                break
+    finally:
+        for job in jobs.values():
+            _kill(job.pid)
+        try:
+            if os.stat(path).st_ino == inode:  # not a newer server's socket
+                os.unlink(path)
+        except OSError:
+            pass
+        listener.close()
+
+
+def _kill(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+            return
+        except (ProcessLookupError, PermissionError):
+            continue
+
+
+def _start_job(conn: socket.socket, listener, sel, jobs) -> _Job | None:
+    try:
+        creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        _, uid, _ = struct.unpack("3i", creds)
+        if uid != os.getuid():
+            conn.close()
+            return None
+        conn.settimeout(10.0)
+        req, fds = _recv(conn, with_fds=3)
+        conn.settimeout(None)
+        if len(fds) != 3 or not isinstance(req.get("script"), str) or not os.path.isfile(req["script"]):
+            raise ValueError("bad request")
+    except (OSError, ValueError, KeyError):
+        conn.close()
+        return None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    others = [listener, sel, conn] + [j.conn for j in jobs.values() if j.conn] + [j.pidfd for j in jobs.values()]
+    pid = os.fork()
+    if pid == 0:
+        closers = [o for o in others if not isinstance(o, int)]
+        for fd in (o for o in others if isinstance(o, int)):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        _run_child(req, fds, closers)
+    for fd in fds:
+        os.close(fd)
+    try:
+        _send(conn, {"pid": pid})
+    except OSError:
+        pass
+    return _Job(conn, pid, os.pidfd_open(pid))
+
+
+def _finish(job: _Job, sel) -> None:
+    sel.unregister(job.pidfd)
+    _, status, usage = os.wait4(job.pid, 0)
+    os.close(job.pidfd)
+    if job.conn is None:
+        return
+    sel.unregister(job.conn)
+    msg = {"pid": job.pid, "exit": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1,
+           "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
+           "user_s": round(usage.ru_utime, 3), "sys_s": round(usage.ru_stime, 3),
+           "max_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": round(time.monotonic() - job.started, 3)}
+    try:
+        _send(job.conn, msg)
+    except OSError:
+        pass
+    job.conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+def servers() -> list[tuple[Path, int | None]]:
+    """The sockets of this user's servers and the PIDs listening on them (None: nobody)."""
+    out = []
+    try:
+        d = runtime_dir()
+    except PermissionError:
+        return out
+    for sock in sorted(d.glob("*.sock")):
+        pid = None
+        s = _connect(sock)
+        if s is not None:
+            creds = s.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid = struct.unpack("3i", creds)[0]
+            s.close()
+        out.append((sock, pid))
+    return out
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m expanse.worker", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run a server (jobs start one themselves when none answers)")
+    s.add_argument("--socket", type=Path)
+    s.add_argument("--idle", type=float, default=None, help=f"seconds without a job before it exits "
+                   f"(default: ${ENV_IDLE} or {DEFAULT_IDLE_S:g})")
+    sub.add_parser("status", help="list this user's servers")
+    sub.add_parser("stop", help="stop this user's servers (running jobs fail and are rerun by Snakemake)")
+    args = ap.parse_args(argv)
+    if args.cmd == "serve":
+        idle = args.idle if args.idle is not None else float(os.environ.get(ENV_IDLE, DEFAULT_IDLE_S))
+        serve(args.socket or socket_path(), idle)
+        return 0
+    for sock, pid in servers():
+        if args.cmd == "status":
+            print(f"{sock}: " + (f"pid {pid}" if pid else "stale socket, nobody listening"))
+        elif pid:
+            os.kill(pid, signal.SIGTERM)
+            print(f"stopped {pid} ({sock.name})")
+        else:
+            sock.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    # run as the module expanse.worker, not as __main__, so that its state is where a job looks
+    from expanse.worker import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,198 @@
+"""The warm worker (expanse.worker) with real processes: a job script that calls run_script is run
+by a child of the server, with the job's standard streams, directory, umask, environment and argv,
+and exits with the child's status; a killed job takes its child with it; a dead server fails the
+job instead of hanging it. Each test module gets its own server (its own XDG_RUNTIME_DIR)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from expanse import worker
+
+JOB = '''
+import json, os, sys, time
+from types import SimpleNamespace
+from expanse.logs import run_script
+from expanse.errors import DataError
+
+warm_at_start = "torch" in sys.modules
+smk = SimpleNamespace(log=[os.environ["JOB_LOG"]], resources={"gpu": int(os.environ.get("JOB_GPU", "0"))})
+
+
+def main(smk):
+    import expanse.worker as w
+    out = sys.argv[1]
+    what = os.environ.get("JOB_DO", "")
+    if what == "sleep":
+        open(out + ".pid", "w").write(str(os.getpid()))
+        time.sleep(60)
+        open(out + ".finished", "w").write("yes")
+        return
+    print("to the log")
+    if what == "data_error":
+        raise DataError("prompts/fr.jsonl:3: a bad line")
+    if what == "crash":
+        raise RuntimeError("boom")
+    if what == "exit3":
+        sys.exit(3)
+    with open(out, "w") as f:
+        json.dump({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "umask": os.umask(0o022),
+                   "var": os.environ.get("JOB_VAR"), "warm_env": os.environ.get("EXPANSE_WARM"), "argv": sys.argv,
+                   "warm_at_start": warm_at_start, "fresh_worker_module": getattr(w, "SERVING", None) is None}, f)
+
+
+run_script(main, smk)
+'''
+
+
+@pytest.fixture(scope="module")
+def rundir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("xdg")
+    d.chmod(0o700)
+    yield d
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(d)}
+    subprocess.run([sys.executable, "-m", "expanse.worker", "stop"], env=env, capture_output=True)
+
+
+@pytest.fixture
+def job(tmp_path, rundir):
+    script = tmp_path / "job.py"
+    script.write_text(JOB)
+
+    def run(*, env=None, umask=None, cwd=None, **kw):
+        full = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", worker.ENV_SWITCH)}
+        full.update({"XDG_RUNTIME_DIR": str(rundir), "JOB_LOG": str(tmp_path / "job.log"), **(env or {})})
+        pre = (lambda: os.umask(umask)) if umask is not None else None
+        return subprocess.Popen([sys.executable, str(script), str(tmp_path / "out.json")], env=full,
+                                cwd=cwd or tmp_path, preexec_fn=pre, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, **kw)
+
+    run.out = tmp_path / "out.json"
+    run.log = tmp_path / "job.log"
+    return run
+
+
+def finish(proc, timeout=120):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def server_pid(rundir) -> int:
+    out = subprocess.run([sys.executable, "-m", "expanse.worker", "status"], env={**os.environ, "XDG_RUNTIME_DIR": str(rundir)},
+                         capture_output=True, text=True, check=True).stdout
+    pids = [int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if ": pid " in line]
+    assert len(pids) == 1, out
+    return pids[0]
+
+
+def test_a_job_runs_in_a_child_of_the_server_with_the_callers_context(job, tmp_path, rundir):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    proc = job(env={"JOB_VAR": "fr"}, umask=0o027, cwd=sub)
+    rc, out, err = finish(proc)
+    assert rc == 0, err
+    seen = json.loads(job.out.read_text())
+    assert seen["pid"] != proc.pid and seen["ppid"] == server_pid(rundir)
+    assert seen["cwd"] == str(sub) and seen["umask"] == 0o027 and seen["var"] == "fr"
+    assert seen["argv"] == [str(tmp_path / "job.py"), str(job.out)]
+    assert seen["warm_at_start"] is True  # torch was imported before the script ran
+    assert seen["warm_env"] == "0"  # the child runs main itself, and so do its subprocesses
+    assert seen["fresh_worker_module"] is True  # project modules are imported again from disk
+    log = job.log.read_text()
+    assert "to the log" in log and "warm worker: child" in log
+    # a second job is served by the same server
+    rc, _, err = finish(job(env={"JOB_VAR": "es"}))
+    assert rc == 0 and json.loads(job.out.read_text())["ppid"] == seen["ppid"], err
+
+
+def test_exit_status_and_errors_reach_the_job(job):
+    rc, _, err = finish(job(env={"JOB_DO": "data_error"}))
+    assert rc == 1
+    assert err.strip().splitlines()[-1] == "error: prompts/fr.jsonl:3: a bad line"  # the terminal gets one line
+    assert "error: prompts/fr.jsonl:3: a bad line" in job.log.read_text()
+    rc, _, _ = finish(job(env={"JOB_DO": "crash"}))
+    assert rc == 1 and "RuntimeError: boom" in job.log.read_text()
+    rc, _, _ = finish(job(env={"JOB_DO": "exit3"}))
+    assert rc == 3
+
+
+@pytest.mark.parametrize("env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"JOB_GPU": "1"}])
+def test_jobs_that_must_not_be_forwarded_run_in_their_own_process(job, env):
+    proc = job(env=env)
+    rc, _, err = finish(proc)
+    assert rc == 0, err
+    seen = json.loads(job.out.read_text())
+    assert seen["pid"] == proc.pid and seen["warm_at_start"] is False
+    assert "warm worker" not in job.log.read_text()
+
+
+def test_killing_the_job_kills_its_child_before_it_finishes(job):
+    proc = job(env={"JOB_DO": "sleep"}, start_new_session=True)
+    pidfile = Path(str(job.out) + ".pid")
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    assert child != proc.pid
+    os.killpg(proc.pid, signal.SIGKILL)  # what a kill of Snakemake's process group does to a job
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+    assert not Path(str(job.out) + ".finished").exists()
+
+
+def test_a_dead_server_fails_the_job_and_the_next_job_starts_a_new_one(job, rundir):
+    proc = job(env={"JOB_DO": "sleep"})
+    pidfile = Path(str(job.out) + ".pid")
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child, old = int(pidfile.read_text()), server_pid(rundir)
+    os.kill(old, signal.SIGKILL)
+    rc, _, err = finish(proc)
+    assert rc == 1 and "warm worker went away" in err
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)  # the child dies with its server
+    rc, _, err = finish(job())  # the killed server left its socket behind
+    assert rc == 0, err
+    assert json.loads(job.out.read_text())["ppid"] not in (old, None)
+
+
+def test_a_runtime_dir_others_can_open_is_refused_and_the_job_runs_cold(job, tmp_path):
+    xdg = tmp_path / "xdg"
+    (xdg / "expanse-worker").mkdir(parents=True)
+    (xdg / "expanse-worker").chmod(0o755)
+    proc = job(env={"XDG_RUNTIME_DIR": str(xdg)})
+    rc, _, err = finish(proc)
+    assert rc == 0
+    assert "warm worker unavailable" in err and "not a private directory" in err
+    assert json.loads(job.out.read_text())["pid"] == proc.pid
+    assert stat.S_IMODE((xdg / "expanse-worker").stat().st_mode) == 0o755 and not list((xdg / "expanse-worker").iterdir())
+
+
+def test_the_server_identity_follows_the_import_time_environment():
+    base = {"PATH": "/usr/bin", "HOME": "/root"}
+    assert worker.server_key(base) == worker.server_key({**base, "JOB_VAR": "x", "EXPANSE_WARM": "1"})
+    for name in ("HF_HOME", "TRANSFORMERS_OFFLINE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "PYTHONHASHSEED"):
+        assert worker.server_key(base) != worker.server_key({**base, name: "1"}), name
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
