@@ -25,9 +25,10 @@ What keeps a job what it was:
 - If the job process dies (Snakemake killed it, or a kill of its process group), the server sees
   the socket close and SIGKILLs the child's process group at once. If the server dies, its children
   die with it (PR_SET_PDEATHSIG) and their jobs fail, so Snakemake reruns them.
-- One server per user, interpreter, installed-package set (site-packages' mtime), environment that
-  libraries read at import (HF_*, TRANSFORMERS_*, CUDA*, OMP_*, ...) and version of this file;
-  anything else starts a new one. The socket lives in a directory only the user can open
+- One server per user, interpreter, installed-package set (site-packages' mtime), place the
+  preloaded libraries import from, environment that libraries read at import (HF_*,
+  TRANSFORMERS_*, CUDA*, OMP_*, PYTHONHASHSEED, ...) and version of this file; anything else starts
+  a new one. The socket lives in a directory only the user can open
   ($XDG_RUNTIME_DIR, else /tmp/expanse-worker-UID, mode 0700, refused if another user owns it),
   and the server serves only connections from its own user (SO_PEERCRED).
 - The server exits after EXPANSE_WARM_IDLE seconds (default 600) without a job.
@@ -96,6 +97,7 @@ def runtime_dir() -> Path:
 def server_key(env=None) -> str:
     """Which server may run this process's jobs: same interpreter, installed packages, import-time
     environment and worker code."""
+    import importlib.util
     import sysconfig
 
     env = os.environ if env is None else env
@@ -106,8 +108,13 @@ def server_key(env=None) -> str:
         h.update(f"{path}:{os.stat(path).st_mtime_ns if os.path.isdir(path) else 0}".encode())
     h.update(Path(__file__).read_bytes())
     for name in sorted(env):
-        if name.startswith(IMPORT_TIME_ENV) and name not in (ENV_SWITCH, ENV_IDLE):
+        if name.startswith(IMPORT_TIME_ENV) and name not in (ENV_SWITCH, ENV_IDLE, "PYTHONPATH"):
             h.update(f"\0{name}={env[name]}".encode())
+    # where this process would import the preloaded libraries from (PYTHONPATH may shadow one); the
+    # project's own modules are always imported afresh by the job, so its place does not matter
+    for top in sorted({name.split(".")[0] for name in PRELOAD}):
+        spec = importlib.util.find_spec(top) if top not in sys.modules else sys.modules[top].__spec__
+        h.update(f"\0{top}:{spec.origin if spec else None}".encode())
     return h.hexdigest()[:20]
 
 

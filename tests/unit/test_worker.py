@@ -196,3 +196,19 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_pythonpath_that_shadows_a_preloaded_library_gets_its_own_server(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "shadow" / "trl").mkdir(parents=True)
+    (tmp_path / "shadow" / "trl" / "__init__.py").write_text("")
+
+    def key(pythonpath):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        if pythonpath:
+            env["PYTHONPATH"] = str(pythonpath)
+        return subprocess.run([sys.executable, "-c", "from expanse import worker; print(worker.server_key())"], env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert key(None) == key(tmp_path / "empty")  # a repository copy on PYTHONPATH shares the server
+    assert key(None) != key(tmp_path / "shadow")
