@@ -99,3 +99,5 @@ rule eval_32b:
 check_rule_resources()
 # ... and every rule with a script passes its code fingerprint (an edit to a module reruns its jobs).
 check_code_params()
+# ... and Snakemake reads each input and params function's parameters once, not once per call.
+bind_signatures()

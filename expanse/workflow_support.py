@@ -3,7 +3,9 @@ resources and targets. Pure functions of the validated Params, unit-tested witho
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.arbiter import uses_reward_model
@@ -12,9 +14,24 @@ from expanse.errors import ExpanseError
 RESOURCE_DEFAULTS = Resources()
 
 
+# realpath -> the bytes of the config file that passed check_yaml in this process
+_CHECKED: dict[str, bytes] = {}
+
+
 def check_yaml(path: str) -> None:
-    """Duplicate keys and syntax errors in a config file (Snakemake's own loader ignores duplicates)."""
+    """Duplicate keys and syntax errors in a config file (Snakemake's own loader ignores duplicates).
+    The Snakefile checks params.yaml before its `configfile:` and rules/common.smk every config file
+    after it: a file is parsed again only when its bytes differ from the ones checked."""
+    key = os.path.realpath(path)
+    try:
+        before = Path(path).read_bytes()
+    except OSError:
+        before = None  # load_yaml says what is wrong
+    if before is not None and _CHECKED.get(key) == before:
+        return
     load_yaml(path)
+    if before is not None and Path(path).read_bytes() == before:  # what was parsed is what was read
+        _CHECKED[key] = before
 
 
 def check_config_file(path: str) -> None:
@@ -23,7 +40,7 @@ def check_config_file(path: str) -> None:
     import sys
 
     try:
-        load_yaml(path)
+        check_yaml(path)
     except ExpanseError as e:
         sys.exit(f"error: {e}")
 
@@ -145,20 +162,71 @@ def profile_default(defaults, name: str):
     return raw if isinstance(raw, (str, int, float)) else None
 
 
-def resource_callables(params: Params, key: str, defaults=None) -> dict:
-    """name -> callable(wildcards) for a rule's `resources:` from the params class `key`. Unset
-    optional values are left out of the SLURM request (None), except PROFILE_DEFAULTABLE ones, which
-    fall back to `defaults` (Snakemake's default resources)."""
+def rule_resources(params: Params, key: str, defaults=None) -> dict:
+    """name -> value for a rule's `resources:` from the params class `key`, for every resource the
+    slurm executor maps (SLURM_RESOURCE_NAMES). Unset optional values are None (left out of the
+    SLURM request), except PROFILE_DEFAULTABLE ones, which fall back to `defaults` (Snakemake's
+    default resources). See per_scale for the form of each value."""
     fallback = {name: profile_default(defaults, name) for name in PROFILE_DEFAULTABLE}
+    table = {scale: slurm_resources(resources(params, scale, key)) for scale in params.scales}
+    return {name: per_scale({scale: fallback.get(name) if res.get(name) is None else res[name]
+                             for scale, res in table.items()})
+            for name in SLURM_RESOURCE_NAMES}
 
-    def value(name):
-        def get(wildcards):
-            v = slurm_resources(resources(params, wildcards.scale, key)).get(name)
-            return fallback.get(name) if v is None else v
 
-        return get
+def rule_threads(params: Params, key: str):
+    """A rule's `threads:`: the params class `key`'s cpus_per_task (see per_scale)."""
+    return per_scale({scale: resources(params, scale, key).cpus_per_task for scale in params.scales})
 
-    return {name: value(name) for name in SLURM_RESOURCE_NAMES}
+
+def per_scale(values: dict):
+    """A rule resource that depends on the scale only, from {scale: value}: the plain value when every
+    scale has the same one, else a function of the wildcards that looks the job's scale up in
+    `values`. Snakemake evaluates a resource function once per job when it prints or submits the job
+    (through inspect.signature, several times per call); a plain value it takes as it is."""
+    distinct = set(values.values())
+    if len(distinct) == 1:
+        return distinct.pop()
+
+    def value(wildcards):
+        return values[wildcards.scale]
+
+    return bind_signature(value)
+
+
+def bind_signature(func):
+    """`func`, with its parameters attached the way Snakemake's own function wrappers attach them
+    (snakemake.common.overwrite_function_params): Snakemake then reads them from the function
+    instead of computing inspect.signature(func) each time it calls it, two or three times per job
+    and function. What Snakemake passes the function is unchanged: the parameters are its own."""
+    import inspect
+
+    try:
+        from snakemake.common import overwrite_function_params
+    except ImportError:  # a Snakemake without the attribute computes the signature itself, as before
+        return func
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
+
+def bind_signatures(rules) -> int:
+    """bind_signature on every Python function among the rules' inputs and params (plain, or wrapped by a
+    flag such as unpack()). Returns how many."""
+    import types
+
+    from snakemake.io import AnnotatedString, _IOFile
+
+    seen = set()
+    for rule in rules:
+        for item in [*rule.input, *rule.params]:
+            if isinstance(item, _IOFile):
+                item = item._file
+            if isinstance(item, AnnotatedString):
+                item = item.callable
+            if isinstance(item, types.FunctionType) and id(item) not in seen:
+                seen.add(id(item))
+                bind_signature(item)
+    return len(seen)
 
 
 SLURM_RESOURCE_NAMES = (*Resources.model_fields, "mpi", "tasks_per_node")
@@ -204,10 +272,6 @@ def check_code_params(rules, root) -> None:
                 "add code=code_fingerprint(SCRIPT), SCRIPT as in its script: directive, so that an edit to a "
                 "module it imports reruns its jobs" if code is None else
                 f"code is not the fingerprint of its script {code_of.entry}; pass the script: path"))
-
-
-def threads_callable(params: Params, key: str):
-    return lambda wildcards: resources(params, wildcards.scale, key).cpus_per_task
 
 
 def selection_scores(params: Params, scale: str, lang: str) -> list[str]:
@@ -411,38 +475,24 @@ def benchmark_cfg(params: Params, scale: str, bench: str):
 def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
     """The local task YAMLs a benchmark runs and the data files they read (none for lm-eval's own
     tasks), so that editing an item reruns the benchmark."""
-    from pathlib import Path
-
-    import yaml
-
     cfg = benchmark_cfg(params, scale, bench)
     if cfg.include_path is None:
         return []
-    from expanse.evaluation.benchmarks import task_names
+    from expanse.evaluation.benchmarks import task_file_refs, task_names
 
-    class TaskLoader(yaml.SafeLoader):
-        """Reads `!function mod.fn` (validation refused it unless the benchmark allows functions) as
-        its module file, a task input too."""
-
-    functions: list[str] = []
-    TaskLoader.add_constructor("!function", lambda loader, node: functions.append(loader.construct_scalar(node)))
     files: list[str] = []
     for task in task_names(cfg.model_dump(), list(params.languages)).values():
         path = Path(cfg.include_path) / f"{task}.yaml"
         if not path.is_file():
             raise ValueError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")
-        spec = yaml.load(path.read_text(encoding="utf-8"), Loader=TaskLoader) or {}  # noqa: S506 (safe + one tag)
+        includes, functions, data = task_file_refs(path)
         files.append(str(path))
-        includes = spec.get("include") or []
-        for inc in includes if isinstance(includes, list) else [includes]:
-            files.append(str(Path(cfg.include_path) / inc))
-        for function in functions:
+        files += [str(Path(cfg.include_path) / inc) for inc in includes]
+        for function in functions:  # a `!function mod.fn` tag's module file is a task input too
             module = Path(cfg.include_path) / (function.rpartition(".")[0].replace(".", "/") + ".py")
             if module.is_file():
                 files.append(str(module))
-        functions.clear()
-        data = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
-        files += list(data.values()) if isinstance(data, dict) else [data]
+        files += data
     return list(dict.fromkeys(files))
 
 

@@ -38,8 +38,9 @@ def scale_of(wildcards):
 
 def resources_for(key):
     """Rule resources from scales.<scale>.resources.<key> (falling back to .default); a partition
-    the class leaves unset comes from the profile's default-resources."""
-    return ws.resource_callables(PARAMS, key, workflow.resource_settings.default_resources)
+    the class leaves unset comes from the profile's default-resources. A value every scale shares is
+    plain, the others are functions of {scale} (expanse.workflow_support.per_scale)."""
+    return ws.rule_resources(PARAMS, key, workflow.resource_settings.default_resources)
 
 
 def check_rule_resources():
@@ -76,7 +77,14 @@ def check_code_params():
 
 
 def threads_for(key):
-    return ws.threads_callable(PARAMS, key)
+    return ws.rule_threads(PARAMS, key)
+
+
+def bind_signatures():
+    """Called at the end of the Snakefile: Snakemake reads the parameters of every input and params
+    function once, instead of through inspect.signature each time it calls one (several times per
+    job)."""
+    ws.bind_signatures(workflow.rules)
 
 
 # ---- inputs

@@ -50,6 +50,48 @@ def _scan(path: Path, allow_functions: bool) -> tuple[str | None, list[str]]:
     return bad, includes
 
 
+def _task_loader():
+    import yaml
+
+    class TaskLoader(yaml.SafeLoader):
+        """Reads `!function mod.fn` (validation refused it unless the benchmark allows functions) as
+        None, noting the name in self.functions."""
+
+    def function(loader, node):
+        loader.functions.append(loader.construct_scalar(node))
+
+    TaskLoader.add_constructor("!function", function)
+    return TaskLoader
+
+
+# path -> (text, refs) of the last task file parsed there: planning asks for a benchmark's inputs
+# once per job (each model of each benchmark), with the same task files each time.
+_REFS: dict[str, tuple[str, tuple]] = {}
+
+
+def task_file_refs(path: Path) -> tuple[list[str], list[str], list]:
+    """What a task file refers to, as written in it: its `include`s, the `!function` names in it
+    and its dataset_kwargs.data_files. The file is read on every call and parsed again whenever its
+    text differs from the last parse of that path, so an edit is always seen."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    cached = _REFS.get(str(path))
+    if cached is None or cached[0] != text:
+        loader = _task_loader()(text)
+        loader.functions = []
+        try:
+            spec = loader.get_single_data() or {}
+        finally:
+            loader.dispose()
+        includes = spec.get("include") or []
+        data = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
+        cached = text, (tuple(includes if isinstance(includes, list) else [includes]), tuple(loader.functions),
+                        tuple(data.values()) if isinstance(data, dict) else (data,))
+        _REFS[str(path)] = cached
+    return tuple(list(part) for part in cached[1])
+
+
 def check_task_folder(include_path: str, *, allow_functions: bool = False, root: str | Path = ".") -> Path:
     """The benchmark's task folder, resolved, once it is known to be safe to hand to lm-eval: inside
     the repository `root` (symlinks resolved), and no task file in it, nor any file they include,

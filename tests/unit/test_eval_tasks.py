@@ -245,3 +245,35 @@ def test_benchmark_inputs_include_templates_and_the_modules_of_allowed_functions
     monkeypatch.chdir(tmp_path)
     files = ws.benchmark_files(validate(params), "tiny", "mgsm")
     assert "data/eval/lm_eval/utils.py" in files and len(files) == 2 * 23 + 2
+
+
+def test_benchmark_inputs_follow_every_edit_of_a_task_file(params, tmp_path, monkeypatch):
+    """benchmark_files parses a task file once per content: the same text gives the same inputs
+    without parsing, and any edit (same size, same mtime included) is seen by the next call."""
+    import os
+    import shutil
+
+    from expanse import workflow_support as ws
+    from expanse.config import validate
+    from expanse.evaluation import benchmarks
+
+    shutil.copytree(TASKS, tmp_path / "data/eval/lm_eval")
+    monkeypatch.chdir(tmp_path)
+    p = validate(params, root=tmp_path)
+    first = ws.benchmark_files(p, "tiny", "mgsm")
+    fr = tmp_path / "data/eval/lm_eval/expanse_mgsm_fr.yaml"
+    assert "data/eval/mgsm/fr.jsonl" in first
+    parses = []
+    real = benchmarks._task_loader
+    monkeypatch.setattr(benchmarks, "_task_loader", lambda: parses.append(1) or real())
+    assert ws.benchmark_files(p, "tiny", "mgsm") == first and not parses  # nothing changed: no parse
+    stat = fr.stat()
+    fr.write_text(fr.read_text().replace("data/eval/mgsm/fr.jsonl", "data/eval/mgsm/FR.jsonl"))
+    os.utime(fr, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # an edit the mtime does not show
+    edited = ws.benchmark_files(p, "tiny", "mgsm")
+    assert "data/eval/mgsm/FR.jsonl" in edited and "data/eval/mgsm/fr.jsonl" not in edited and len(parses) == 1
+    fr.write_text(fr.read_text().replace("include: _mgsm_template_yaml", "include: [_mgsm_template_yaml, _extra_yaml]"))
+    edited = ws.benchmark_files(p, "tiny", "mgsm")
+    assert "data/eval/lm_eval/_extra_yaml" in edited and len(parses) == 2
+    edited.clear()  # a caller's list is its own
+    assert "data/eval/lm_eval/_extra_yaml" in ws.benchmark_files(p, "tiny", "mgsm")

@@ -68,11 +68,13 @@ def test_every_rule_env_exists():
 
 def test_resources_come_from_the_scale_table(shipped_params):
     p = validate(shipped_params)
-    res = ws.resource_callables(p, "generate")
+    res = ws.rule_resources(p, "generate")
     tiny, big = SimpleNamespace(scale="tiny"), SimpleNamespace(scale="32b")
     assert res["gpu"](tiny) == 0 and res["gpu_model"](tiny) is None
     assert (res["gpu"](big), res["gpu_model"](big), res["cpus_per_task"](big)) == (4, "h100", 32)
-    assert ws.threads_callable(p, "generate")(big) == 32
+    assert ws.rule_threads(p, "generate")(big) == 32
+    # what every scale shares is a plain value, which Snakemake does not evaluate per job
+    assert res["nodes"] == 1 and res["mpi"] is None and res["slurm_partition"] is None
     # a class missing from a scale's table falls back to its default entry
     assert ws.resources(p, "8b", "tiny") == p.scales["8b"].resources["default"]
 
@@ -96,3 +98,45 @@ def test_wildcard_alternation_matches_only_configured_names():
     pattern = re.compile(f"^(?:{ws.alternation(['fr', 'es', 'fr_ca'])})$")
     assert pattern.match("fr_ca") and pattern.match("es") and not pattern.match("de")
     assert not re.match(f"^(?:{ws.alternation([])})$", "")
+
+
+def test_bound_signatures_are_what_snakemake_would_compute(monkeypatch):
+    """bind_signatures attaches each input and params function's own parameters; Snakemake then
+    passes the same arguments without calling inspect.signature."""
+    import inspect
+
+    from snakemake.common import get_function_params, get_input_function_aux_params
+    from snakemake.io import unpack
+
+    def inputs(wildcards):
+        return []
+
+    def unpacked(wildcards, attempt):
+        return {}
+
+    def param(wildcards, input, output, threads):
+        return 1
+
+    rule = SimpleNamespace(input=["a.txt", inputs, unpack(unpacked)], params=["plain", param, param])
+    assert ws.bind_signatures([rule]) == 3
+    f = ws.per_scale({"tiny": 1, "8b": 2})  # resource functions come bound
+    monkeypatch.setattr(inspect, "signature", lambda f: pytest.fail(f"inspect.signature({f.__name__}) called"))
+    offered = {"input": 1, "output": 2, "threads": 3, "attempt": 4, "resources": 5}
+    assert list(get_function_params(inputs)) == ["wildcards"]
+    assert get_input_function_aux_params(unpacked, offered) == {"attempt": 4}
+    assert get_input_function_aux_params(param, offered) == {"input": 1, "output": 2, "threads": 3}
+    assert get_input_function_aux_params(f, offered) == {}
+
+
+def test_a_config_file_is_checked_again_when_its_bytes_change(tmp_path):
+    from expanse.errors import ConfigError
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("seed: 1\nother: 2\n")
+    ws.check_yaml(str(cfg))
+    ws.check_yaml(str(cfg))
+    cfg.write_text("seed: 1\nseed: 2\n")  # same size
+    with pytest.raises(ConfigError, match=r"c.yaml:2: duplicate key 'seed'"):
+        ws.check_yaml(str(cfg))
+    with pytest.raises(ConfigError, match="duplicate key"):  # a failed check is never remembered as passed
+        ws.check_yaml(str(cfg))

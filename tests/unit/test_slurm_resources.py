@@ -99,14 +99,49 @@ def test_profile_defaults_fill_what_a_class_leaves_unset(shipped_params):
     assert ws.profile_default(defaults, "slurm_partition") == "batch"
     assert ws.profile_default(defaults, "slurm_extra") == "--exclusive"
     assert ws.profile_default(defaults, "gpu_model") is None and ws.profile_default(None, "slurm_partition") is None
-    big = SimpleNamespace(scale="32b")
-    res = ws.resource_callables(p, "generate", defaults)
-    assert res["slurm_partition"](big) == "batch" and res["slurm_extra"](big) == "--exclusive"
-    assert res["gpu_model"](big) == "h100" and res["mpi"](big) is None
-    # a partition named in params.yaml wins over the profile's
+    res = ws.rule_resources(p, "generate", defaults)
+    assert res["slurm_partition"] == "batch" and res["slurm_extra"] == "--exclusive"  # every scale's
+    assert rule_value(res, "gpu_model", "32b") == "h100" and res["mpi"] is None
+    # a partition named in params.yaml wins over the profile's, at its scale only
     shipped_params["scales"]["32b"]["resources"]["generate"]["slurm_partition"] = "h100-long"
-    res = ws.resource_callables(validate(shipped_params), "generate", defaults)
-    assert res["slurm_partition"](big) == "h100-long"
+    res = ws.rule_resources(validate(shipped_params), "generate", defaults)
+    assert [rule_value(res, "slurm_partition", s) for s in ("tiny", "8b", "32b")] == ["batch", "batch", "h100-long"]
+
+
+def rule_value(res: dict, name: str, scale: str):
+    """A rule resource's value for a job at `scale`, as Snakemake gets it: plain, or a function of the wildcards."""
+    value = res[name]
+    return value(SimpleNamespace(scale=scale)) if callable(value) else value
+
+
+@pytest.mark.parametrize("defaults", [None, ["slurm_partition=batch", "slurm_extra='--exclusive'", "mem_mb=1000"]])
+def test_every_job_gets_its_scales_class_whether_a_value_is_plain_or_a_function(shipped_params, defaults):
+    """rules/common.smk's resources_for and threads_for: each job's resources are its scale's params
+    class (slurm_resources), whichever form per_scale chose; profile defaults only fill unset values."""
+    p = validate(shipped_params)
+    parsed = SmkResources.parse(defaults, allow_expressions=True) if defaults else None
+    fallback = {n: ws.profile_default(parsed, n) for n in ws.PROFILE_DEFAULTABLE}
+    keys = {k for s in p.scales.values() for k in s.resources} | {"tiny", "no_such_class"}
+    functions = 0
+    for key in keys:
+        res = ws.rule_resources(p, key, parsed)
+        assert set(res) == set(ws.SLURM_RESOURCE_NAMES)
+        functions += sum(map(callable, res.values()))
+        for scale in p.scales:
+            want = ws.slurm_resources(ws.resources(p, scale, key))
+            for name in ws.SLURM_RESOURCE_NAMES:
+                expected = fallback.get(name) if want.get(name) is None else want[name]
+                assert rule_value(res, name, scale) == expected, (key, scale, name)
+            assert rule_value({"t": ws.rule_threads(p, key)}, "t", scale) == ws.resources(p, scale, key).cpus_per_task
+    assert functions  # the shipped classes differ between scales
+
+
+def test_a_resource_every_scale_shares_is_plain_and_one_that_differs_a_function():
+    assert ws.per_scale({"tiny": 1, "8b": 1, "32b": 1}) == 1
+    assert ws.per_scale({"tiny": None, "8b": None}) is None
+    f = ws.per_scale({"tiny": 0, "8b": 1, "32b": 0})
+    assert [f(SimpleNamespace(scale=s)) for s in ("tiny", "8b", "32b")] == [0, 1, 0]
+    assert ws.per_scale({"tiny": "h100", "8b": None})(SimpleNamespace(scale="8b")) is None
 
 
 @pytest.mark.parametrize("name", sorted(ws.FORBIDDEN_RESOURCES))
