@@ -119,6 +119,9 @@ class ModelRef(Strict):
     tiny: TinySpec | None = None
     revision: str | None = None
     trust_remote_code: Bool = False
+    # Billions of parameters, read only by `python -m expanse.lineage plan` (model-load hours); left
+    # out of model_dump, so a job's params, and what Snakemake reruns, do not change with it.
+    size_b: Annotated[Float, Field(gt=0, le=100_000)] | None = Field(default=None, exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -481,6 +484,16 @@ class EvalCfg(Strict):
     benchmarks: dict[Name, BenchmarkCfg] = {}
 
 
+class ModelLoadCfg(Strict):
+    """What `python -m expanse.lineage plan` assumes a job's model loading costs; no job reads it. A job
+    that loads models holds its GPUs for startup_s (process start, CUDA initialisation, engine start)
+    plus, per model it loads, the weights (size_b x the bytes of weights_dtype) read at read_gb_per_s."""
+
+    read_gb_per_s: Annotated[Float, Field(gt=0, le=10_000)] = 2.0
+    startup_s: Annotated[Float, Field(ge=0, le=86_400)] = 60.0
+    weights_dtype: Literal["float32", "bfloat16", "float16"] = "bfloat16"
+
+
 class Scale(Strict):
     base: ModelRef
     teachers: dict[Name, ModelRef]
@@ -498,6 +511,7 @@ class Scale(Strict):
     eval: EvalCfg = EvalCfg()
     tiny: TinyBuild | None = None
     resources: dict[str, Resources] = {}
+    model_load: ModelLoadCfg = ModelLoadCfg()
     # A GPU request must say which GPU (sbatch --gpus=MODEL:N): on a mixed cluster an unnamed GPU
     # can be one too small for the model. Set false for a cluster with a single GPU type.
     gpu_model_required: Bool = True

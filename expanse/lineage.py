@@ -9,7 +9,14 @@ memory from its Snakemake `benchmark:` file, GPU-hours = wall time x GPUs reques
 planned GPU-hours from the resources table (runtime x GPUs, an upper bound). Summaries: per phase (the
 rule file), per family, per language, and the most expensive jobs.
 
-    python -m expanse.lineage plan --scale 32b        # planned GPU-hours before anything runs
+Before anything runs, `plan` also counts the models each job loads (job_models, model_loads: the
+same derivation the built lineage records) and the GPU-hours spent loading them: the weights' size
+from params.yaml (size_b on a model entry; the workflow's checkpoints and merges have the base
+model's; no size_b: unknown), read at the scale's model_load assumptions, times the job's GPUs;
+and what batching would save, running the jobs of a rule that load the same models on the same GPUs
+in as few processes as their dependencies allow.
+
+    python -m expanse.lineage plan --scale 32b        # planned GPU-hours and model loads before anything runs
     python -m expanse.lineage write --scale tiny OUT  # what rule `lineage` runs (the built graph)
 
 The graph is read from Snakemake itself (as `snakemake --forceall -n` plans it), so it is the same
@@ -166,26 +173,227 @@ def summarize(jobs: dict[str, dict], family_of: dict[str, str], top: int = TOP_J
 
 
 # ------------------------------------------------------------------------------------ models and code
-def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list[dict]:
-    """The models a job loads, from its resolved model references ({location, load}): a hub ID
-    with its revision, or a local checkpoint with its content hash; and the checkpoints among its
-    inputs (directories with a config.json) that no reference names (a training job's start)."""
-    out = []
-    for role, value in params.items():
-        if not (isinstance(value, dict) and "location" in value and "load" in value):
-            continue
-        location, load = str(value["location"]), value["load"] or {}
-        if Path(location).exists() or location.startswith("results/"):
-            out.append({"role": role, "path": location, "sha256": hasher(location)})
-        else:
-            out.append({"role": role, "hf": location, "revision": load.get("revision") or "main (unpinned)",
-                        "trust_remote_code": bool(load.get("trust_remote_code"))})
-    named = {m.get("path") for m in out}
-    for path in inputs:
-        rel = Path(path).relative_to(root).as_posix() if root is not None else str(path)
-        if rel not in named and Path(path).is_dir() and (Path(path) / "config.json").is_file():
-            out.append({"role": "input", "path": rel, "sha256": hasher(rel)})
+def _is_ref(value) -> bool:
+    return isinstance(value, dict) and "location" in value and "load" in value
+
+
+def job_models(params: dict, inputs, is_model_dir) -> list[dict]:
+    """The models a job names, as [{role, location, load}]: its resolved model references
+    ({location, load}) under their param name, then the model directories among its inputs that no
+    reference names (a training job's start), under the input's name (load None). `inputs`: paths,
+    or (name, path) pairs; is_model_dir(path) says whether an input is a model (a built checkpoint
+    has a config.json; before anything runs, a rule's model output). Each input counts once per time
+    it is listed: online iteration 1 lists the DPO model as its policy and as its reference."""
+    out = [{"role": role, "location": str(v["location"]), "load": v["load"] or {}}
+           for role, v in params.items() if _is_ref(v)]
+    named = {m["location"] for m in out}
+    for item in inputs:
+        name, path = item if isinstance(item, tuple) else (None, item)
+        if str(path) not in named and is_model_dir(path):
+            out.append({"role": name or "input", "location": str(path), "load": None})
     return out
+
+
+def model_loads(models: list[dict], training: dict | None) -> list[dict]:
+    """Every from_pretrained a job runs, from job_models and its `training` param. A DPO job (its
+    training section has beta) loads a reference besides the policy (the first model): the input
+    named `reference`, else the policy's own checkpoint (rule train_dpo: reference = the SFT model);
+    with LoRA and the same checkpoint trl uses the adapter-free policy instead, and with LoRA the
+    start checkpoint is loaded once more to fold the adapter in (expanse/training/trainers.py)."""
+    if not training or not models:
+        return list(models)
+    lora = training.get("lora")
+    loads = list(models)
+    if "beta" in training:
+        policy = models[0]
+        ref = next((m for m in models[1:] if m["role"] == "reference"), None)
+        if ref is None and not lora:
+            loads.append({**policy, "role": "reference"})
+        elif ref is not None and lora and ref["location"] == policy["location"]:
+            loads.remove(ref)
+    if lora:
+        loads.append({**models[0], "role": "lora merge"})
+    return loads
+
+
+def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list[dict]:
+    """The models a job loads (job_models), as lineage records them: a hub ID with its revision, or
+    a local checkpoint with its content hash. `inputs`: absolute paths or (name, path) pairs; a
+    checkpoint among them is a directory with a config.json."""
+    def rel(path) -> str:
+        return Path(path).relative_to(root).as_posix() if root is not None else str(path)
+
+    def is_model_dir(path) -> bool:
+        p = root / path if root is not None else Path(path)
+        return p.is_dir() and (p / "config.json").is_file()
+
+    named = [item if isinstance(item, tuple) else (None, item) for item in inputs]
+    out = []
+    for m in job_models(params, [(name, rel(path)) for name, path in named], is_model_dir):
+        location, load = m["location"], m["load"]
+        if load is None or Path(location).exists() or location.startswith("results/"):
+            out.append({"role": m["role"], "path": location, "sha256": hasher(location)})
+        else:
+            out.append({"role": m["role"], "hf": location, "revision": load.get("revision") or "main (unpinned)",
+                        "trust_remote_code": bool(load.get("trust_remote_code"))})
+    return out
+
+
+def named_inputs(job) -> list[tuple[str | None, str]]:
+    """A Snakemake job's inputs as (name, path) pairs (name None for an unnamed one)."""
+    names = {}
+    for name, (start, end) in job.input._names.items():
+        for i in range(start, start + 1 if end is None else end):
+            names[i] = name
+    return [(names.get(i), str(f)) for i, f in enumerate(job.input)]
+
+
+# ------------------------------------------------------------------------------------ model loads
+BYTES_PER_PARAM = {"float32": 4, "bfloat16": 2, "float16": 2}
+MODEL_OUTPUTS = ("checkpoint", "merged", "model")  # the names rules give a directory output that is a model
+TOP_BATCHES = 10
+
+
+def model_sizes(params, scale: str, built=()) -> dict[str, dict]:
+    """Billions of parameters of each model location the scale's jobs load, and the params.yaml key
+    it comes from: every model entry (base, reward_model, teachers.NAME, eval.judge.model) at the
+    location its jobs load it from, with its size_b (None: unknown); a model the workflow builds
+    (`built`: the training checkpoints and merges) that is no entry's location has the base model's
+    size (fine-tuning and merging keep the architecture). {location: {size_b, key, inherited}}."""
+    from expanse import workflow_support as ws
+    from expanse.errors import ConfigError
+
+    s = params.scales[scale]
+    entries = {"base": ("base", s.base), "reward_model": ("reward_model", s.reward_model),
+               **{f"teachers.{t}": (f"teachers.{t}", ref) for t, ref in s.teachers.items()}}
+    if s.eval.judge.model is not None:
+        entries["judge"] = ("eval.judge.model", s.eval.judge.model)
+    out: dict[str, dict] = {}
+    for role, (key, ref) in entries.items():
+        location, size = ws.model_ref(params, scale, role)["location"], ref.size_b
+        key = f"scales.{scale}.{key}.size_b"
+        prev = out.get(location)
+        if prev is not None and None not in (prev["size_b"], size) and prev["size_b"] != size:
+            raise ConfigError(f"params.yaml: {key}: {size} differs from {prev['key']} ({prev['size_b']}), "
+                              f"the same model {location}")
+        if prev is None or prev["size_b"] is None:
+            out[location] = {"size_b": size, "key": key, "inherited": False}
+    base = out[ws.model_ref(params, scale, "base")["location"]]
+    for location in built:
+        out.setdefault(location, {"size_b": base["size_b"], "key": base["key"], "inherited": True})
+    return out
+
+
+def _ancestors(jobs: dict[str, dict]) -> dict[str, set]:
+    """Every job's transitive dependencies (its `after` names, and theirs)."""
+    memo: dict[str, set] = {}
+    for start in jobs:
+        if start in memo:
+            continue
+        stack = [start]
+        while stack:
+            name = stack[-1]
+            todo = [d for d in jobs[name].get("after", ()) if d in jobs and d not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            memo[name] = set().union(*({d} | memo[d] for d in jobs[name].get("after", ()) if d in jobs))
+    return memo
+
+
+def _longest_chain(members: list[str], ancestors: dict[str, set]) -> int:
+    """The most members on one dependency path: the fewest processes that can run them all when a
+    process runs only jobs whose inputs exist (one that depends on another must wait for it)."""
+    longest: dict[str, int] = {}
+    for m in sorted(members, key=lambda n: len(ancestors[n])):  # an ancestor has fewer ancestors
+        longest[m] = 1 + max((longest[a] for a in longest if a in ancestors[m]), default=0)
+    return max(longest.values(), default=0)
+
+
+def _zero_loads() -> dict:
+    return {"jobs": 0, "loads": 0, "gpu_hours": 0.0, "unknown_jobs": 0, "planned_gpu_hours": 0.0,
+            "batched_loads": 0, "loads_avoided": 0, "gpu_hours_saved": 0.0}
+
+
+def _finish(t: dict) -> dict:
+    t["loads_avoided"] = t["loads"] - t["batched_loads"]
+    share = t["gpu_hours"] / t["planned_gpu_hours"] if t["planned_gpu_hours"] else None
+    return {**_rounded(t), "share": share}
+
+
+def plan_loads(jobs: dict[str, dict], sizes: dict[str, dict], assumptions: dict) -> dict:
+    """Model-load cost of a planned graph. jobs: name -> {phase, cost: {gpus, planned_gpu_hours},
+    loads: [{role, location}] (model_loads), after: [names of the jobs it depends on]}; sizes:
+    model_sizes; assumptions: scales.SCALE.model_load. A job holds its GPUs for startup_s and then
+    for each load's weights (size_b x 1e9 x bytes per parameter) read at read_gb_per_s GB/s: its
+    load GPU-hours are that time x its GPUs (unknown when a loaded model's size is, unless it has no
+    GPUs). Batching: the jobs of one rule that load the same models on the same GPUs run in as few
+    processes as their dependencies allow (the longest chain of them), each loading once; a job with
+    `batchable` false (one that writes a model: training changes the weights it loaded) keeps its own."""
+    bytes_per = BYTES_PER_PARAM[assumptions["weights_dtype"]]
+    bw, startup = assumptions["read_gb_per_s"] * 1e9, assumptions["startup_s"]
+    total, phases, models, groups = _zero_loads(), {}, {}, {}
+    for name, job in jobs.items():
+        phase, gpus = job["phase"], job["cost"]["gpus"]
+        planned = job["cost"]["planned_gpu_hours"] or 0.0
+        for t in (total, phases.setdefault(phase, _zero_loads())):
+            t["planned_gpu_hours"] += planned
+        loads = job.get("loads") or []
+        if not loads:
+            continue
+        seconds = []
+        for i, load in enumerate(loads):
+            size = sizes.get(load["location"], {}).get("size_b")
+            seconds.append(None if size is None else (startup if i == 0 else 0.0) + size * 1e9 * bytes_per / bw)
+        known = gpus == 0 or None not in seconds
+        hours = sum(x or 0.0 for x in seconds) / 3600 * gpus if known else None
+        for t in (total, phases[phase]):
+            t["jobs"] += 1
+            t["loads"] += len(loads)
+            t["gpu_hours"] += hours or 0.0
+            t["unknown_jobs"] += not known
+        for load, sec in zip(loads, seconds):
+            info = sizes.get(load["location"], {})
+            m = models.setdefault(load["location"], {"location": load["location"], "size_b": info.get("size_b"),
+                                                     "size_key": info.get("key"),
+                                                     "inherited": bool(info.get("inherited")),
+                                                     "loads": 0, "gpu_loads": 0, "gpu_hours": 0.0, "batched_loads": 0})
+            m["loads"] += 1
+            m["gpu_loads"] += gpus > 0
+            if known:
+                m["gpu_hours"] += (sec or 0.0) / 3600 * gpus
+        key = (phase, job["rule"], tuple(load["location"] for load in loads), gpus, job.get("batchable", True) or name)
+        groups.setdefault(key, {"jobs": [], "gpu_hours": hours})["jobs"].append(name)
+    ancestors = _ancestors(jobs)
+    batches = []
+    for (phase, rule, locations, gpus, _), g in groups.items():
+        n = _longest_chain(g["jobs"], ancestors)
+        per_job = g["gpu_hours"]
+        saved = (len(g["jobs"]) - n) * per_job if per_job is not None else 0.0
+        for t in (total, phases[phase]):
+            t["batched_loads"] += n * len(locations)
+            t["gpu_hours_saved"] += saved
+        for location in locations:
+            models[location]["batched_loads"] += n
+        batches.append({"phase": phase, "rule": rule, "models": list(locations), "gpus": gpus, "jobs": len(g["jobs"]),
+                        "processes": n, "loads": len(g["jobs"]) * len(locations), "batched_loads": n * len(locations),
+                        "gpu_hours": round(per_job * len(g["jobs"]), 6) if per_job is not None else None,
+                        "gpu_hours_saved": round(saved, 6)})
+    batches.sort(key=lambda b: (-b["gpu_hours_saved"], -(b["loads"] - b["batched_loads"]), b["rule"], b["models"]))
+    unknown: dict[str, dict] = {}  # by the params key that would give the size
+    for m in sorted(models.values(), key=lambda m: m["location"]):
+        if m["size_b"] is None:
+            u = unknown.setdefault(m["size_key"], {"key": m["size_key"], "models": [], "loads": 0, "gpu_loads": 0})
+            u["models"].append(m["location"])
+            u["loads"] += m["loads"]
+            u["gpu_loads"] += m["gpu_loads"]
+    unknown = [unknown[k] for k in sorted(unknown, key=str)]
+    return {"assumptions": {**assumptions, "bytes_per_param": bytes_per},
+            "total": _finish(total), "phases": {k: _finish(v) for k, v in sorted(phases.items())},
+            "models": sorted((_rounded(m) for m in models.values()), key=lambda m: (-m["gpu_hours"], m["location"])),
+            "unknown_sizes": unknown,
+            "batches": batches}
 
 
 def git_version(root: Path) -> dict:
@@ -252,7 +460,8 @@ def describe(job, wf, root: Path, hasher) -> dict:
         "params_keys": job_params(job, wf).minimal(wf.config),
         "inputs": {f: hasher(root / f) for f in inputs},
         "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output)},
-        "models": models_of(params, lambda p: hasher(root / p), inputs=[root / f for f in inputs], root=root),
+        "models": models_of(params, lambda p: hasher(root / p),
+                            inputs=[(n, root / _rel(f, root)) for n, f in named_inputs(job)], root=root),
         "code": {"script": script, "script_sha256": hasher(root / script) if script else None,
                  "rule_file": _rel(rule.snakefile, root), "rule_file_sha256": hasher(Path(rule.snakefile)),
                  "fingerprint": code.sha256 if code else None, "modules": list(code.modules) if code else []},
@@ -283,22 +492,55 @@ def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
             "jobs": dict(sorted(described.items()))}
 
 
+def _model_outputs(jobs) -> set:
+    """The models the graph builds: its rules' directory outputs named in MODEL_OUTPUTS."""
+    from snakemake.io import is_flagged
+
+    out = set()
+    for job in jobs:
+        for name, (start, end) in job.output._names.items():
+            if name in MODEL_OUTPUTS:
+                files = job.output[start:start + 1 if end is None else end]
+                out |= {str(f) for f in files if is_flagged(f, "directory")}
+    return out
+
+
 def plan(root: Path, scale: str) -> dict:
-    """Planned cost before anything runs: per phase, jobs and GPU-hours from the resources table."""
-    from expanse.dvc_pipeline import stage_name
+    """Planned cost before anything runs: per phase, jobs and GPU-hours from the resources table; the
+    models each job loads and what loading them costs (plan_loads)."""
+    from expanse.dvc_pipeline import CODE_PARAM, _rel, stage_name
 
     root = root.resolve()
     params = _params(root)
     api, wf, jobs = graph(root, params, scale)
     try:
-        described = {stage_name(j): _basics(j, None) for j in jobs}
+        names = {j: stage_name(j) for j in jobs}
+        built = {_rel(f, root) for f in _model_outputs(jobs)}
+        described = {}
+        for job in jobs:
+            entry = _basics(job, None)
+            job_params = _jsonable({k: v for k, v in job.params.items() if k != CODE_PARAM})
+            models = job_models(job_params, [(n, _rel(f, root)) for n, f in named_inputs(job)], built.__contains__)
+            training = job_params.get("training")
+            training = training if isinstance(training, dict) else None
+            entry["loads"] = [{"role": m["role"], "location": m["location"]} for m in model_loads(models, training)]
+            # a job that writes a model (training, a merge) changes or combines the weights it loaded
+            entry["batchable"] = not any(_rel(f, root) in built for f in job.output)
+            entry["after"] = sorted(names[d] for d in wf.dag.dependencies[job] if d in names)
+            described[names[job]] = entry
     finally:
         api.__exit__(None, None, None)
     summary = summarize(described, _family_of(params))
     summary["top_jobs"] = sorted(({"job": n, "rule": j["rule"], "gpus": j["cost"]["gpus"],
                                    "planned_gpu_hours": j["cost"]["planned_gpu_hours"]} for n, j in described.items()),
                                  key=lambda r: (-(r["planned_gpu_hours"] or 0), r["job"]))[:TOP_JOBS]
-    return {"scale": scale, "n_jobs": len(described), "summary": summary}
+    loads = plan_loads(described, model_sizes(params, scale, sorted(built)),
+                       params.scales[scale].model_load.model_dump())
+    return {"scale": scale, "n_jobs": len(described), "summary": summary, "model_loads": loads}
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
 
 
 def format_plan(result: dict) -> str:
@@ -313,13 +555,51 @@ def format_plan(result: dict) -> str:
     lines += [f"{f:24s} {t['planned_gpu_hours']:12.1f}" for f, t in s["families"].items()]
     lines += ["", "largest jobs:"]
     lines += [f"  {r['job']:40s} {r['gpus']:3d} GPUs {r['planned_gpu_hours']:10.1f} GPU-h" for r in s["top_jobs"]]
+    if "model_loads" in result:
+        lines += ["", *format_loads(result["model_loads"], result["scale"])]
     return "\n".join(lines)
+
+
+def format_loads(m: dict, scale: str) -> list[str]:
+    a, t = m["assumptions"], m["total"]
+    lines = [f"model loads: {t['loads']} in {t['jobs']} jobs, {t['gpu_hours']:.1f} GPU-hours loading "
+             f"({_pct(t['share'])} of the planned {t['planned_gpu_hours']:.1f})",
+             f"  a job holds its GPUs for {a['startup_s']:g} s of start-up (process, CUDA, engine) plus each "
+             f"model's weights (size_b x {a['bytes_per_param']} bytes, {a['weights_dtype']}) read at "
+             f"{a['read_gb_per_s']:g} GB/s (scales.{scale}.model_load)", "",
+             f"{'phase':14s} {'loads':>6s} {'load GPU-h':>11s} {'of planned':>10s} {'batched loads':>14s} "
+             f"{'GPU-h saved':>12s}"]
+    rows = sorted(((p, v) for p, v in m["phases"].items() if v["loads"]), key=lambda kv: -kv[1]["gpu_hours"])
+    for phase, v in [*rows, ("total", t)]:
+        lines.append(f"{phase:14s} {v['loads']:6d} {v['gpu_hours']:11.1f} {_pct(v['share']):>10s} "
+                     f"{v['batched_loads']:14d} {v['gpu_hours_saved']:12.1f}")
+    lines += ["", f"batching: one process for the jobs of a rule that load the same models on the same GPUs (as "
+                  f"many as a chain of them that depend on each other needs; jobs that write a model keep their "
+                  f"own): "
+                  f"{t['loads']} -> {t['batched_loads']} loads, {t['loads_avoided']} avoided, "
+                  f"{t['gpu_hours_saved']:.1f} GPU-hours saved "
+                  f"({_pct(t['gpu_hours_saved'] / t['planned_gpu_hours'] if t['planned_gpu_hours'] else None)} "
+                  "of planned)", "largest savings:"]
+    for b in m["batches"][:TOP_BATCHES]:
+        if b["loads"] == b["batched_loads"]:
+            break
+        lines.append(f"  {b['rule']:18s} {' + '.join(b['models']):42s} {b['gpus']:3d} GPUs {b['jobs']:4d} jobs -> "
+                     f"{b['processes']:2d} process{'es' if b['processes'] > 1 else '  '} "
+                     f"{b['gpu_hours_saved']:8.1f} GPU-h saved")
+    unknown = m["unknown_sizes"]
+    lines.append("models of unknown size: " + ("none" if not unknown else "; ".join(
+        f"set {u['key']} ({len(u['models'])} model{'s' if len(u['models']) > 1 else ''}: {u['loads']} loads, "
+        f"{u['gpu_loads']} on GPUs)" for u in unknown)))
+    if t["unknown_jobs"]:
+        lines.append(f"  {t['unknown_jobs']} GPU jobs load a model of unknown size; their load hours are not counted")
+    return lines
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m expanse.lineage", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("plan", help="planned GPU-hours of a scale from its resources table (nothing runs)")
+    p = sub.add_parser("plan", help="planned GPU-hours of a scale from its resources table, and the GPU-hours "
+                                    "its jobs spend loading models (nothing runs)")
     p.add_argument("--scale", required=True)
     p.add_argument("--json", type=Path, help="also write the plan as JSON here")
     w = sub.add_parser("write", help="lineage and cost of a built scale, as JSON")
