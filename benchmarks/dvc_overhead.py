@@ -1,5 +1,9 @@
 """DVC's own overhead on a built graph of a scale's stage count: `dvc status` and a no-op
-`dvc repro` over pipelines/<scale>/dvc.yaml (687 stages at 32b). Prints figures; asserts nothing.
+`dvc repro` over pipelines/<scale>/dvc.yaml; for tiny also the plain `dvc status` and `dvc repro`
+(no target: what a user types; .dvcignore hides the 8b and 32b pipelines from them). With
+--shrink, the cold build of the shrunk tiny graph (tests/shrink.py) by `snakemake -c2 all` and by
+`dvc repro`, each in its own copy, then the overhead on the DVC-built one. Prints figures; asserts
+nothing.
 
 32b artifacts cannot be built here, so every output of the generated pipeline is filled with a
 small placeholder (a checkpoint directory gets the files of a sharded safetensors checkpoint:
@@ -11,12 +15,18 @@ their sizes; the first `dvc status` after the commit is reported separately.
     .venv/bin/python benchmarks/dvc_overhead.py                 # 32b
     .venv/bin/python benchmarks/dvc_overhead.py --scale 8b --repeat 3
     .venv/bin/python benchmarks/dvc_overhead.py --built /tmp/dvcfull --scale tiny  # a real built repo, as it is
+    .venv/bin/python benchmarks/dvc_overhead.py --shrink --keep /tmp/dvcshrink       # cold builds (about an hour)
+
+The machine's other load shows in the wall times; the CPU time (user + sys) of each command is
+printed beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,16 +36,35 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from shrink import copy_repo  # noqa: E402
+from shrink import copy_repo, shrink_params  # noqa: E402
 
 CHECKPOINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                     "README.md", "model.safetensors.index.json")
 
 
-def dvc(root: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
+HIDDEN = {"8b", "32b"}  # pipelines .dvcignore hides: DVC runs through `python -m expanse.dvc_pipeline dvc SCALE`
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+
+
+def timed(root: Path, argv: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall s, CPU s of the command and its children, result)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, text=True, capture_output=True)
-    return time.perf_counter() - start, out
+    out = subprocess.run(argv, cwd=root, text=True, capture_output=True, env=ENV)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+
+
+def dvc_argv(scale: str, *args: str) -> list[str]:
+    if scale in HIDDEN:
+        return [sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale, *args]
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def dvc(root: Path, *args: str, scale: str = "tiny") -> tuple[float, subprocess.CompletedProcess]:
+    seconds, _, out = timed(root, dvc_argv(scale, *args))
+    return seconds, out
 
 
 def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
@@ -58,16 +87,44 @@ def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
     return files, dirs
 
 
-def timed_runs(root: Path, pipeline: str, repeat: int) -> None:
-    for label, args in (("dvc status", ["status", pipeline]), ("dvc repro (no-op)", ["repro", pipeline])):
-        times = []
+def timed_runs(root: Path, pipeline: str, repeat: int, scale: str) -> None:
+    runs = [("dvc status", ["status", pipeline]), ("dvc repro (no-op)", ["repro", pipeline])]
+    if scale == "tiny":  # what a user types: no target
+        runs = [("plain dvc status", ["status"]), ("plain dvc repro (no-op)", ["repro"]), *runs]
+    for label, args in runs:
+        walls, cpus = [], []
         for _ in range(repeat):
-            seconds, out = dvc(root, *args)
+            wall, cpu, out = timed(root, dvc_argv(scale, *args))
             if out.returncode != 0:
                 raise SystemExit(f"{label} failed:\n{out.stderr[-2000:]}")
-            times.append(seconds)
+            walls.append(wall)
+            cpus.append(cpu)
         text = (out.stdout + out.stderr).strip().splitlines()
-        print(f"{label:22s} " + "  ".join(f"{t:6.1f} s" for t in times) + f"   ({text[-1] if text else ''})")
+        print(f"{label:24s} " + "  ".join(f"{w:6.1f} s ({c:4.1f} s CPU)" for w, c in zip(walls, cpus)) +
+              f"   ({text[-1] if text else ''})")
+
+
+def shrink_cold(dest: Path, repeat: int) -> None:
+    """Build the shrunk tiny graph cold with Snakemake (2 cores) and with DVC, each in a fresh copy."""
+    params = shrink_params(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
+    figures = {}
+    for label, argv in (("snakemake -c2 all", [sys.executable, "-m", "snakemake", "-c2", "--quiet", "all", "--", "all"]),
+                        ("dvc repro", [sys.executable, "-m", "dvc", "repro"])):
+        root = copy_repo(dest / label.split()[0], params)
+        subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+        gen = subprocess.run([sys.executable, "-m", "expanse.dvc_pipeline"], cwd=root, text=True, capture_output=True,
+                             env=ENV)
+        if gen.returncode != 0:
+            raise SystemExit(f"generating the shrunk pipelines failed:\n{gen.stderr[-2000:]}")
+        (root / "dvc.lock").unlink(missing_ok=True)  # cold: nothing recorded
+        stages = len(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+        wall, cpu, out = timed(root, argv)
+        if out.returncode != 0:
+            raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")
+        figures[label] = wall
+        print(f"cold {label:20s} {wall:8.0f} s ({cpu:.0f} s CPU; {stages} DVC stages)", flush=True)
+    print(f"cold dvc repro / cold snakemake -c2: {figures['dvc repro'] / figures['snakemake -c2 all']:.2f}x")
+    timed_runs(dest / "dvc", "dvc.yaml", repeat, "tiny")
 
 
 def main() -> None:
@@ -76,18 +133,28 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=14, help="weight shards per checkpoint directory")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--built", type=Path, help="time this built, recorded repo instead of placeholders")
-    ap.add_argument("--keep", type=Path, help="build the placeholder repo in this (new) directory and keep it")
+    ap.add_argument("--keep", type=Path, help="build the placeholder repo (--shrink: the two built repos, in "
+                    "snakemake/ and dvc/) in this (new) directory and keep it")
+    ap.add_argument("--shrink", action="store_true", help="time the cold builds of the shrunk tiny graph, by "
+                    "snakemake -c2 and by dvc repro, then DVC's overhead on the DVC-built one")
     args = ap.parse_args()
+    if args.shrink:
+        if args.keep:
+            shrink_cold(args.keep, args.repeat)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            shrink_cold(Path(tmp), args.repeat)
+        return
     if args.built:
         pipeline = "dvc.yaml" if args.scale == "tiny" else f"pipelines/{args.scale}/dvc.yaml"
         stages = yaml.safe_load((args.built / pipeline).read_text())["stages"]
         print(f"{args.built}: {pipeline}, {len(stages)} stages")
         # a 'no-op' repro of a pipeline that is not built and recorded would run its stages for real
-        _, out = dvc(args.built, "status", "--quiet", pipeline)
+        _, out = dvc(args.built, "status", "--quiet", pipeline, scale=args.scale)
         if out.returncode != 0:
             raise SystemExit(f"{args.built / pipeline}: not up to date in DVC (`dvc status` lists changes); "
                              "--built times only a built, recorded pipeline (for tiny add --scale tiny)")
-        timed_runs(args.built, pipeline, args.repeat)
+        timed_runs(args.built, pipeline, args.repeat, args.scale)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_repo(args.keep or Path(tmp) / "repo")
@@ -97,13 +164,13 @@ def main() -> None:
         files, dirs = fill(root, stages, args.shards)
         print(f"{pipeline}: {len(stages)} stages, {files} files written ({dirs} checkpoint directories "
               f"of {len(CHECKPOINT_FILES) + args.shards} files)")
-        seconds, out = dvc(root, "commit", "--force", "--quiet", pipeline)
+        seconds, out = dvc(root, "commit", "--force", "--quiet", pipeline, scale=args.scale)
         if out.returncode != 0:
             raise SystemExit(f"dvc commit failed:\n{out.stderr[-2000:]}")
         print(f"{'dvc commit':22s} {seconds:6.1f} s")
-        seconds, out = dvc(root, "status", pipeline)
+        seconds, out = dvc(root, "status", pipeline, scale=args.scale)
         print(f"{'dvc status (first)':22s} {seconds:6.1f} s")
-        timed_runs(root, pipeline, args.repeat)
+        timed_runs(root, pipeline, args.repeat, args.scale)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,28 @@
-"""dvc.yaml generated from the Snakemake job graph: one DVC stage per Snakemake job.
+"""dvc.yaml generated from the Snakemake job graph: one DVC stage per language and phase, per
+family and phase, or per job.
 
-The Snakefile is the only hand-written DAG. For each scale, every job of that scale's targets
-becomes a stage whose
-- `cmd` runs exactly that job through Snakemake (`--allowed-rules`, so nothing upstream runs),
-- `deps` are the job's inputs plus its script, the project modules the script imports (its `code`
-  param, expanse/fingerprint.py: what Snakemake's params trigger watches for the code), its rule
-  file and its conda env (what Snakemake's code and software-env triggers watch),
-- `params` are the params.yaml keys the job's params read: recorded while the generator evaluates
-  them (`recording`), so editing `languages.fr` reruns fr's jobs and nothing else. A job that reads
-  a set of names (all languages, all teachers) depends on that set through `pipelines/keys.yaml`,
-- `outs` are its outputs (directory outputs, i.e. checkpoints, included); logs and benchmark
+The Snakefile is the only hand-written DAG. For each scale, the jobs of that scale's targets are
+gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or online iteration, a
+language's eval, a model's benchmarks; a job of any other rule is a stage of its own), whose
+- `cmd` runs exactly those jobs through one Snakemake process (`--allowed-rules`, so nothing
+  upstream runs; `--cores all`, so independent jobs of the stage run side by side),
+- `deps` are the jobs' inputs (but the stage's own outputs) plus their scripts, the project
+  modules the scripts import (the `code` param, expanse/fingerprint.py: what Snakemake's params
+  trigger watches for the code), rule files and conda envs (what Snakemake's code and
+  software-env triggers watch),
+- `params` are the params.yaml keys the jobs' params read: recorded while the generator evaluates
+  them (`recording`), so editing `languages.fr` reruns fr's stages (and its family's) and nothing
+  else. A job that reads a set of names (all languages, all teachers) depends on that set through
+  `pipelines/keys.yaml`,
+- `outs` are their outputs (directory outputs, i.e. checkpoints, included); logs and benchmark
   files stay out of DVC.
+A stage holds one language's or one family's jobs only, so an edit to one language reruns the
+same stages in DVC as the jobs Snakemake reruns belong to; the stages form a DAG (checked).
 
 Scales get separate files so `dvc repro` of one never runs another's stages: tiny's is `dvc.yaml`
-at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`.
+at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`, which `.dvcignore` hides
+from plain DVC commands (a plain `dvc status` would otherwise check ~200 planned, unbuilt stages);
+`python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with pipelines/32b visible.
 
     python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule);
                                               # dvc.lock entries of stages gone are dropped, entries
@@ -21,6 +30,7 @@ at the root (plain `dvc repro`), the others `pipelines/{scale}/dvc.yaml`.
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
+    python -m expanse.dvc_pipeline dvc 32b repro pipelines/32b/dvc.yaml   # DVC on a hidden pipeline
 """
 
 from __future__ import annotations
@@ -178,14 +188,57 @@ def load_jobs(root: Path, targets: list[str]):
 
 
 def stage_name_of(rule: str, wildcards: dict) -> str:
-    """The DVC stage of a job: rule and wildcard values (the scale is the pipeline file's), with the
-    characters DVC refuses in stage names replaced."""
+    """A job's name: rule and wildcard values (the scale is the pipeline file's), with the characters
+    DVC refuses in stage names replaced (lineage names jobs so; a stage of one job is named so)."""
     values = [str(v) for k, v in wildcards.items() if k != "scale"]
     return "-".join([rule, *values]).replace(".", "_")
 
 
 def stage_name(job) -> str:
     return stage_name_of(job.rule.name, job.wildcards_dict)
+
+
+# rule -> (phase, the wildcards naming its stage): the jobs of one language's or one family's phase
+# run as one stage. A rule without a `family` wildcard takes its language's family. Rules not
+# listed run one job per stage.
+PHASES = {
+    **{rule: ("arbitrage", ("lang",)) for rule in (
+        "prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage",
+        "generate_probe", "score_probe", "route_teachers", "generate_routed", "score_routed")},
+    "train_sft": ("sft", ("family",)),
+    "build_pairs": ("dpo", ("family",)),
+    "train_dpo": ("dpo", ("family",)),
+    **{rule: ("online", ("family", "it")) for rule in (
+        "sample_policy", "score_policy", "build_online_pairs", "train_online_dpo")},
+    "generate_eval": ("eval", ("lang",)),
+    "judge_pairwise": ("eval", ("lang",)),
+    "run_benchmark": ("benchmarks", ("model",)),
+}
+
+
+def group_name_of(rule: str, wildcards: dict, families: dict[str, str]) -> str:
+    """The DVC stage that runs a job of `rule` with `wildcards`; `families` maps each language to
+    its family (params.yaml `languages.<lang>.family`)."""
+    if rule not in PHASES:
+        if rule in {phase for phase, _ in PHASES.values()}:
+            raise ValueError(f"rule {rule}: named like a phase of PHASES; its stages would mix with the phase's")
+        return stage_name_of(rule, wildcards)
+    phase, keys = PHASES[rule]
+    values = []
+    for key in keys:
+        if key in wildcards:
+            values.append(str(wildcards[key]))
+        elif key == "family" and wildcards.get("lang") in families:
+            values.append(families[wildcards["lang"]])
+        else:
+            raise ValueError(f"rule {rule}: no wildcard {key} to name its DVC stage {phase}-...")
+    return "-".join([phase, *values]).replace(".", "_")
+
+
+def families_of(params) -> dict[str, str]:
+    """{language: family} of the validated config (read outside `recording`: the grouping is no
+    job's param; moving a language to another family changes dvc.yaml, which `check` reports)."""
+    return {lang: cfg.family for lang, cfg in params.languages.items()}
 
 
 def _rel(path, root: Path) -> str:
@@ -227,7 +280,11 @@ def job_params(job, wf):
     return reads
 
 
-def stage(job, wf, root: Path, raw: dict) -> tuple[str, dict, Reads]:
+OLD_CMD = "snakemake --cores 1 --force --allowed-rules {rule} --quiet all -- {outs}"  # the cmd of a one-job stage, before PHASES
+
+
+def job_parts(job, wf, root: Path) -> tuple[list[str], list[str], Reads]:
+    """(deps, outs, params reads) of one job."""
     rule = job.rule
     rule_dir = Path(rule.snakefile).parent
     deps = [_rel(f, root) for f in job.input]
@@ -239,16 +296,50 @@ def stage(job, wf, root: Path, raw: dict) -> tuple[str, dict, Reads]:
     deps.append(_rel(rule.snakefile, root))
     if rule.conda_env:
         deps.append(_rel((rule_dir / str(rule.conda_env)).resolve(), root))
-    reads = job_params(job, wf)
-    outs = [_rel(f, root) for f in job.output]
-    cmd = ("snakemake --cores 1 --force --allowed-rules " + rule.name + " --quiet all -- " + " ".join(outs))
-    st = {"cmd": cmd, "deps": list(dict.fromkeys(deps))}
+    return deps, [_rel(f, root) for f in job.output], job_params(job, wf)
+
+
+def stage(jobs: list, wf, root: Path, raw: dict) -> tuple[dict, Reads]:
+    """The DVC stage running `jobs` (sorted by job name) in one Snakemake process: their deps but
+    its own outputs, their outputs, the params keys any of them reads."""
+    deps, outs, reads = [], [], Reads()
+    for job in jobs:
+        d, o, r = job_parts(job, wf, root)
+        deps += d
+        outs += o
+        reads.paths |= r.paths
+        reads.keysets |= r.keysets
+    own = set(outs)
+    rules = list(dict.fromkeys(j.rule.name for j in jobs))
+    cmd = (f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs))
+    st = {"cmd": cmd, "deps": [d for d in dict.fromkeys(deps) if d not in own]}
     params = reads.minimal(raw)
     keyset_deps = sorted(k for k in reads.keysets if not any(k == q or k.startswith(q + ".") for q in params))
     if params or keyset_deps:
         st["params"] = [*params, *([{KEYS_FILE: keyset_deps}] if keyset_deps else [])]
     st["outs"] = outs
-    return stage_name(job), st, reads
+    return st, reads
+
+
+def check_acyclic(stages: dict[str, dict], path: str) -> None:
+    """Refuse a grouping whose stages depend on each other in a cycle (DVC would refuse it too)."""
+    producer = {out: name for name, st in stages.items() for out in st["outs"]}
+    needs = {name: {producer[d] for d in st["deps"] if d in producer} for name, st in stages.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(needs[name]):
+            if state.get(dep) == 1:
+                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [name, dep]
+                raise ValueError(f"{path}: the stages {' -> '.join(cycle)} form a cycle; split a phase in PHASES")
+            if dep not in state:
+                visit(dep, trail + [dep])
+        state[name] = 2
+
+    for name in sorted(stages):
+        if name not in state:
+            visit(name, [name])
 
 
 def _set_path(tree: dict, dotted: str, value) -> None:
@@ -258,8 +349,9 @@ def _set_path(tree: dict, dotted: str, value) -> None:
     tree[last] = value
 
 
-def generate(root: Path, scales: list[str] | None = None) -> dict[str, str]:
-    """{relative path: file text} of every generated file (of `scales` only, without keys.yaml)."""
+def generate(root: Path, scales: list[str] | None = None, members: dict | None = None) -> dict[str, str]:
+    """{relative path: file text} of every generated file (of `scales` only, without keys.yaml).
+    `members`, when given, receives {pipeline path: {stage: [its jobs' names]}}."""
     root = Path(root).resolve()
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     files, keysets = {}, {}
@@ -268,16 +360,22 @@ def generate(root: Path, scales: list[str] | None = None) -> dict[str, str]:
             continue
         api, wf, jobs = load_jobs(root, scale_targets(scale))
         try:
-            stages = {}
+            families = families_of(wf.globals["PARAMS"])
+            groups: dict[str, list] = {}
             for job in sorted(jobs, key=lambda j: (j.rule.name, stage_name(j))):
-                name, st, reads = stage(job, wf, root, raw)
-                if name in stages:
-                    raise ValueError(f"two jobs map to the DVC stage name {name}")
+                groups.setdefault(group_name_of(job.rule.name, job.wildcards_dict, families), []).append(job)
+            stages = {}
+            for name in sorted(groups):
+                group = sorted(groups[name], key=stage_name)
+                st, reads = stage(group, wf, root, raw)
                 if path != "dvc.yaml":
                     st["wdir"] = "../.."
                 stages[name] = st
                 for ks in reads.keysets:
                     keysets[ks] = sorted(_lookup_keys(wf.globals["PARAMS"], ks))
+                if members is not None:
+                    members.setdefault(path, {})[name] = [stage_name(j) for j in group]
+            check_acyclic(stages, path)
         finally:
             api.__exit__(None, None, None)
         files[path] = HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
@@ -289,6 +387,24 @@ def generate(root: Path, scales: list[str] | None = None) -> dict[str, str]:
     files[KEYS_FILE] = HEADER + "# The sets of names (languages, families, teachers, ...) that stages iterate over.\n" + \
         yaml.safe_dump(tree, sort_keys=True)
     return files
+
+
+def job_table(root: Path, scale: str) -> dict[str, dict]:
+    """{job name: {stage, deps, outs, params}} of a scale's jobs: what each job contributes to the
+    stage that runs it (params as DVC keys of params.yaml, keys.yaml's key sets left out)."""
+    root = Path(root).resolve()
+    raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
+    api, wf, jobs = load_jobs(root, scale_targets(scale))
+    try:
+        families = families_of(wf.globals["PARAMS"])
+        table = {}
+        for job in sorted(jobs, key=stage_name):
+            deps, outs, reads = job_parts(job, wf, root)
+            table[stage_name(job)] = {"stage": group_name_of(job.rule.name, job.wildcards_dict, families),
+                                      "deps": list(dict.fromkeys(deps)), "outs": outs, "params": reads.minimal(raw)}
+    finally:
+        api.__exit__(None, None, None)
+    return table
 
 
 def _lookup_keys(params, dotted: str) -> list[str]:
@@ -308,8 +424,38 @@ def _snakemake(root: Path, *args: str):
     return _run([sys.executable, "-m", "snakemake", "--cores", "1", *args], root)
 
 
-def _dvc(root: Path, *args: str):
-    return _run([sys.executable, "-m", "dvc", *args], root)
+def _dvc(root: Path, *args: str, scale: str = "tiny"):
+    if scale == "tiny":
+        return _run([sys.executable, "-m", "dvc", *args], root)
+    return _run([sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale, *args], root)
+
+
+HIDDEN = {scale: f"/{Path(path).parent}/" for scale, path in PIPELINES.items() if path != "dvc.yaml"}  # .dvcignore lines
+
+
+def run_dvc(scales: list[str], args: list[str]) -> int:
+    """`dvc ARGS` with the pipelines of `scales` visible: the lines of the root .dvcignore that hide
+    them (HIDDEN) are left out while DVC reads it (this process only; the file is not touched)."""
+    from dvc.cli import main as dvc_main
+    from dvc.ignore import DvcIgnorePatterns
+
+    unknown = [s for s in scales if s not in HIDDEN]
+    if unknown:
+        raise SystemExit(f"error: no hidden pipeline of scale {unknown[0]} (known: {', '.join(HIDDEN)})")
+    shown = {HIDDEN[s] for s in scales}
+    original = DvcIgnorePatterns.from_file.__func__
+
+    def from_file(cls, path, fs, name):
+        patterns = original(cls, path, fs, name)
+        if name != ".dvcignore":
+            return patterns
+        return cls([p for p in patterns.pattern_list if p.patterns not in shown], patterns.dirname, patterns.sep)
+
+    DvcIgnorePatterns.from_file = classmethod(from_file)
+    try:
+        return dvc_main(args)
+    finally:
+        DvcIgnorePatterns.from_file = classmethod(original)
 
 
 def stale_files(root: Path, files: dict[str, str]) -> list[str]:
@@ -336,6 +482,74 @@ def prune_lock(root: Path, path: str, text: str) -> list[str]:
     if gone:
         write_text(dumps_yaml(data), lock)
     return gone
+
+
+def _hash_fields(item) -> dict:
+    return {k: item[k] for k in ("hash", "md5", "size", "nfiles") if k in item}
+
+
+def regroup_lock(root: Path, path: str, text: str, members: dict[str, list[str]]) -> list[str]:
+    """Carry the dvc.lock entries recorded when each job was a stage of its own (OLD_CMD) over to the
+    stages that now run those jobs (`members`: {stage: [job names]}): a stage's entry is the one DVC
+    records for it, built from its jobs' entries. Written only where every job of the stage has such
+    an entry, the entries agree (a path recorded twice has one hash; a dep that another job of the
+    stage makes is that job's recorded out; a params key has one value) and they record exactly the
+    stage's outs. The entry keeps the recorded deps and params keys the stage has; one the jobs did
+    not record (a module a script imports since) stays unrecorded, so DVC reports the stage changed,
+    as it would have reported the job. Other entries are left as they are (prune_lock drops those of
+    stages gone). Returns the names of the entries written."""
+    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
+    from ruamel.yaml.comments import CommentedMap
+
+    from expanse.io import write_text
+
+    lock = root / Path(path).with_name("dvc.lock")
+    if not lock.is_file():
+        return []
+    data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
+    entries = data.get("stages") or {}
+    stages = yaml.safe_load(text)["stages"]
+    old_prefix = OLD_CMD.split("{")[0]
+    written = []
+    for name, jobs in members.items():
+        st = stages[name]
+        if name in entries and entries[name].get("cmd") == st["cmd"]:
+            continue
+        old = [entries.get(j) for j in jobs]
+        if any(e is None or not str(e.get("cmd", "")).startswith(old_prefix) for e in old):
+            continue
+        deps, outs, values, agree = {}, {}, {}, True
+        for e in old:
+            for d in e.get("deps") or []:
+                agree &= _hash_fields(deps.setdefault(d["path"], d)) == _hash_fields(d)
+            for o in e.get("outs") or []:
+                agree &= outs.setdefault(o["path"], o) is o
+            for file, kv in (e.get("params") or {}).items():
+                for k, v in kv.items():
+                    agree &= values.setdefault(file, {}).setdefault(k, v) == v
+        agree &= all(_hash_fields(deps[p]) == _hash_fields(outs[p]) for p in set(deps) & set(outs))
+        if not agree or set(outs) != set(st["outs"]):
+            continue
+        own = {p: deps[p] for p in st["deps"] if p in deps}
+        keys: dict[str, list[str]] = {}
+        for p in st.get("params", []):
+            for file, ks in ({"params.yaml": [p]} if isinstance(p, str) else p).items():
+                keys.setdefault(file, []).extend(k for k in ks if k in values.get(file, {}))
+        keys = {f: ks for f, ks in keys.items() if ks}
+        entry = CommentedMap([("cmd", st["cmd"]), ("deps", [own[p] for p in sorted(own)])])
+        if keys:  # params.yaml first, the other files in name order, keys sorted (as DVC writes them)
+            files = sorted(keys, key=lambda f: (f != "params.yaml", f))
+            entry["params"] = CommentedMap(
+                (f, CommentedMap((k, values[f][k]) for k in sorted(keys[f]))) for f in files)
+        entry["outs"] = [outs[p] for p in sorted(outs)]
+        if not entry["deps"]:
+            del entry["deps"]
+        entries[name] = entry
+        written.append(name)
+    if written:
+        data["stages"] = entries
+        write_text(dumps_yaml(data), lock)
+    return written
 
 
 def _is_module(dep: str) -> bool:
@@ -429,7 +643,7 @@ def pipeline_arg(scale: str) -> list[str]:
 def sync(root: Path, scale: str) -> str:
     """After `dvc pull` / `dvc checkout` / a clone: make Snakemake see DVC's outputs as up to date
     (its mtimes and metadata), refusing while DVC's workspace does not match dvc.lock."""
-    status = _dvc(root, "status", "--quiet", *pipeline_arg(scale))
+    status = _dvc(root, "status", "--quiet", *pipeline_arg(scale), scale=scale)
     if status.returncode != 0:
         raise SystemExit(f"error: {PIPELINES[scale]}: the workspace does not match dvc.lock (run `dvc pull` or "
                          f"`dvc repro` first; `dvc status` lists what differs)")
@@ -460,7 +674,7 @@ def record(root: Path, scale: str) -> str:
     outs = [root / o for st in yaml.safe_load(files[path])["stages"].values() for o in st["outs"]]
     stamps = {f: (f.stat().st_atime_ns, f.stat().st_mtime_ns) for o in outs if o.exists()
               for f in ([o] if o.is_file() else [o, *o.rglob("*")])}
-    commit = _dvc(root, "commit", "--force", "--quiet", *pipeline_arg(scale))
+    commit = _dvc(root, "commit", "--force", "--quiet", *pipeline_arg(scale), scale=scale)
     if commit.returncode != 0:
         raise SystemExit(f"error: dvc commit failed:\n{commit.stderr[-2000:]}")
     for f, ns in stamps.items():
@@ -470,12 +684,21 @@ def record(root: Path, scale: str) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dvc"]:
+        if len(argv) < 3 or argv[1].startswith("-"):
+            raise SystemExit("usage: python -m expanse.dvc_pipeline dvc SCALE[,SCALE] DVC-ARGS...  "
+                             "(e.g. dvc 32b repro pipelines/32b/dvc.yaml)")
+        return run_dvc(argv[1].split(","), argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", nargs="?", default="generate", choices=("generate", "check", "sync", "record"),
+    ap.add_argument("command", nargs="?", default="generate", choices=("generate", "check", "sync", "record", "jobs"),
                     help="generate (default): write the pipeline files; check: exit 1 if one is stale; sync: "
-                         "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit")
+                         "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit; "
+                         "jobs: print each job's stage, deps, outs and params keys as JSON; "
+                         "`dvc SCALE DVC-ARGS...`: run dvc with the pipeline of SCALE (8b, 32b; hidden by .dvcignore) "
+                         "visible")
     ap.add_argument("--scale", choices=list(PIPELINES),
-                    help="generate: only this scale's pipeline (default: all); sync, record: the scale (default tiny)")
+                    help="generate: only this scale's pipeline (default: all); sync, record, jobs: the scale (default tiny)")
     ap.add_argument("--root", default=".", help="the repository root")
     ap.add_argument("--code-rev", default="lock",
                     help="generate: the git revision whose modules fill dvc.lock entries recorded before their "
@@ -489,7 +712,13 @@ def main(argv=None) -> int:
     if args.command == "record":
         print(record(root, args.scale or "tiny"))
         return 0
-    files = generate(root, [args.scale] if args.scale else None)
+    if args.command == "jobs":
+        import json
+
+        print(json.dumps(job_table(root, args.scale or "tiny"), indent=1))
+        return 0
+    members: dict = {}
+    files = generate(root, [args.scale] if args.scale else None, members)
     stale = stale_files(root, files)
     if args.command == "check":
         for p in stale:
@@ -503,6 +732,9 @@ def main(argv=None) -> int:
     print(f"{len(stale)} of {len(files)} files written")
     for p in (p for p in files if p in PIPELINES.values()):
         lock = Path(p).with_name("dvc.lock")
+        regrouped = regroup_lock(root, p, files[p], members[p])
+        if regrouped:
+            print(f"{lock}: {len(regrouped)} stages recorded from the entries of their jobs, recorded one job per stage")
         gone = prune_lock(root, p, files[p])
         if gone:
             print(f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"

@@ -1,6 +1,8 @@
-"""DVC over the Snakemake graph: the generated pipelines are in sync with the job graph, their
-params are the keys each job reads, DVC and Snakemake agree on what an edit reruns, and the
-documented commands (record after a Snakemake run, sync after a DVC checkout) keep them agreeing."""
+"""DVC over the Snakemake graph: the generated pipelines are in sync with the job graph (a stage per
+language and phase, per family and phase, or per job), their params are the keys their jobs read,
+DVC and Snakemake agree on what an edit reruns, only the tiny pipeline is visible to plain DVC
+commands, and the documented commands (record after a Snakemake run, sync after a DVC checkout)
+keep them agreeing."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from expanse.dvc_pipeline import stage_name_of
+from expanse.dvc_pipeline import group_name_of
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
 
@@ -41,9 +43,16 @@ def stages_of(root: Path, path: str = "dvc.yaml") -> dict:
     return yaml.safe_load((root / path).read_text())["stages"]
 
 
-def stage_of(rule: str, wildcards: dict) -> str:
-    """The stage name of a job planned by `snakemake -n` (its parsed wildcards, without the extras)."""
-    return stage_name_of(rule, {k: v for k, v in wildcards.items() if not k.startswith("_")})
+def stage_of(rule: str, wildcards: dict, params: dict) -> str:
+    """The stage that runs a job planned by `snakemake -n` (its parsed wildcards, without the extras)."""
+    families = {lang: cfg["family"] for lang, cfg in params["languages"].items()}
+    return group_name_of(rule, {k: v for k, v in wildcards.items() if not k.startswith("_")}, families)
+
+
+def planned_stages(root: Path, *args: str) -> set[str]:
+    """The stages of the jobs `snakemake -n` plans."""
+    params = params_of(root)
+    return {stage_of(r, w, params) for r, w in planned_jobs(root, *args)}
 
 
 def downstream(stages: dict, roots: set[str]) -> set[str]:
@@ -69,34 +78,63 @@ def changed_stages(root: Path) -> set[str]:
 
 
 # ---------------------------------------------------------------- generation (no build needed)
-def test_generated_pipelines_are_in_sync_with_the_job_graph():
+@pytest.fixture(scope="module")
+def jobs() -> dict:
+    """{job name: {stage, deps, outs, params}} of the tiny graph, as the generator sees each job."""
+    return json.loads(pipeline(REPO, "jobs").stdout)
+
+
+def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
     proc = pipeline(REPO, "check", check=False)
     assert proc.returncode == 0, proc.stderr
     tiny = stages_of(REPO)
-    jobs = planned_jobs(REPO, "--forceall", "all")
-    assert set(tiny) == {stage_of(r, w) for r, w in jobs}
+    assert set(tiny) == planned_stages(REPO, "--forceall", "all") == {j["stage"] for j in jobs.values()}
+    # a stage runs its jobs, all of them in one Snakemake process, and holds their outputs
+    for name, st in tiny.items():
+        members = [j for j in jobs.values() if j["stage"] == name]
+        assert st["outs"] == [o for j in members for o in j["outs"]]
+        assert st["cmd"].startswith("snakemake --cores all --force --allowed-rules ")
+        assert st["cmd"].endswith(" -- " + " ".join(st["outs"]))
+    assert sorted(n for n, j in jobs.items() if j["stage"] == "arbitrage-fr") == [
+        "generate_teacher-fr-asia", "generate_teacher-fr-east", "generate_teacher-fr-euro", "prepare_prompts-fr",
+        "score_arbiter-fr-asia", "score_arbiter-fr-east", "score_arbiter-fr-euro", "select_arbitrage-fr"]
+    assert {j["stage"] for n, j in jobs.items() if n.startswith(("build_pairs-", "train_dpo-"))} == \
+        {f"dpo-{f}" for f in params_of(REPO)["families"]}
     for scale in ("8b", "32b"):
         st = stages_of(REPO, f"pipelines/{scale}/dvc.yaml")
         assert all(s["wdir"] == "../.." and all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values())
     assert all(o.startswith("results/tiny/") for s in tiny.values() for o in s["outs"])
 
 
-def test_a_stage_depends_on_exactly_the_params_keys_its_job_reads(shipped_params):
+def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params, jobs):
+    from expanse.fingerprint import fingerprint
+
+    job = jobs["prepare_prompts-fr"]
+    assert job["params"] == ["languages.fr", "scales.tiny.prompts", "seed"]
+    assert job["deps"] == ["data/prompts/fr.jsonl", "data/eval/prompts/fr.jsonl", "scripts/prepare_prompts.py",
+                           *fingerprint("scripts/prepare_prompts.py", REPO).modules, "rules/prompts.smk",
+                           "envs/data.yaml"]
     tiny = stages_of(REPO)
-    assert tiny["prepare_prompts-fr"]["params"] == ["languages.fr", "scales.tiny.prompts", "seed"]
-    assert tiny["prepare_prompts-fr"]["deps"] == ["data/prompts/fr.jsonl", "data/eval/prompts/fr.jsonl",
-                                                  "scripts/prepare_prompts.py", "expanse/errors.py", "expanse/io.py",
-                                                  "expanse/languages.py", "expanse/logs.py", "expanse/prompts.py",
-                                                  "rules/prompts.smk", "envs/data.yaml"]
+    # a stage's params: its jobs' keys, those a read parent covers dropped; its deps: its jobs' deps
+    # but the outputs of its own jobs
+    for name, st in tiny.items():
+        members = [j for j in jobs.values() if j["stage"] == name]
+        keys = [p for p in st.get("params", []) if isinstance(p, str)]
+        wanted = {k for j in members for k in j["params"]}
+        assert set(keys) == {k for k in wanted if not any(k.startswith(q + ".") for q in wanted)}, name
+        own = {o for j in members for o in j["outs"]}
+        assert st["deps"] == list(dict.fromkeys(d for j in members for d in j["deps"] if d not in own)), name
     readers_of_fr = {n for n, s in tiny.items() if any(p == "languages.fr" or p.startswith("languages.fr.")
                                                         for p in s.get("params", []) if isinstance(p, str))}
-    # fr's own prompt stage reads its entry; the rest read only its family (membership)
-    assert all(n == "prepare_prompts-fr" or tiny[n]["params"].count("languages.fr.family") for n in readers_of_fr)
-    assert "scales.tiny.sft" in tiny["train_sft-romance"]["params"]
-    assert "scales.tiny.dpo" not in tiny["train_sft-romance"]["params"]
+    # fr's own arbitrage stage reads its entry; the rest read only its family (membership)
+    assert "arbitrage-fr" in readers_of_fr
+    assert all(n == "arbitrage-fr" or tiny[n]["params"].count("languages.fr.family") for n in readers_of_fr)
+    assert not any(p.startswith("languages.es") for p in tiny["arbitrage-fr"]["params"] if isinstance(p, str))
+    assert "scales.tiny.sft" in tiny["sft-romance"]["params"]
+    assert "scales.tiny.dpo" not in tiny["sft-romance"]["params"]
     assert {f"families.{f}" for f in shipped_params["families"]} <= {p for p in tiny["merge_families"]["params"] if isinstance(p, str)}
-    gen = tiny["generate_teacher-fr-euro"]["params"]
-    assert "scales.tiny.teachers.euro" in gen and not any("teachers.east" in p for p in gen if isinstance(p, str))
+    gen = jobs["generate_teacher-fr-euro"]["params"]
+    assert "scales.tiny.teachers.euro" in gen and not any("teachers.east" in p for p in gen)
     # every key exists in params.yaml (DVC refuses a stage whose param is missing)
     for scale, path in (("tiny", "dvc.yaml"), ("8b", "pipelines/8b/dvc.yaml"), ("32b", "pipelines/32b/dvc.yaml")):
         for name, st in stages_of(REPO, path).items():
@@ -119,19 +157,31 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
     from dvc.utils.serialize import dumps_yaml
 
     def entry(lang, md5):
-        out = f"results/tiny/prompts/{lang}.parquet"
-        return {"cmd": f"snakemake --cores 1 --force --allowed-rules prepare_prompts --quiet all -- {out}",
-                "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234}]}
+        st = stages_of(REPO)[f"arbitrage-{lang}"]
+        return {"cmd": st["cmd"], "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234} for out in st["outs"]]}
 
-    lock = {"schema": "2.0", "stages": {"prepare_prompts-vi": entry("vi", "1" * 32),
-                                        "prepare_prompts-fr": entry("fr", "0" * 32)}}
+    lock = {"schema": "2.0", "stages": {"arbitrage-vi": entry("vi", "1" * 32), "arbitrage-fr": entry("fr", "0" * 32)}}
     (root / "dvc.lock").write_text(dumps_yaml(lock))
     out = pipeline(root, "generate", "--scale", "tiny").stdout
-    assert "dvc.lock: dropped 1 stages no longer in dvc.yaml (prepare_prompts-vi)" in out
-    del lock["stages"]["prepare_prompts-vi"]
+    assert "dvc.lock: dropped 1 stages no longer in dvc.yaml (arbitrage-vi)" in out
+    del lock["stages"]["arbitrage-vi"]
     assert (root / "dvc.lock").read_text() == dumps_yaml(lock)
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
     assert set(stages_of(REPO)) - set(stages_of(root)) == {n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n}
+
+
+def test_plain_dvc_commands_see_only_the_tiny_pipeline():
+    """.dvcignore hides the 8b and 32b pipelines (built on a cluster) from plain DVC commands; the
+    `dvc SCALE` command runs DVC with one of them visible."""
+    listed = {line.split()[0] for line in dvc(REPO, "stage", "list", "--all").stdout.splitlines()}
+    assert listed == set(stages_of(REPO))
+    hidden = dvc(REPO, "stage", "list", "pipelines/32b/dvc.yaml", check=False)
+    assert hidden.returncode != 0 and "is dvc-ignored" in hidden.stderr
+    shown = pipeline(REPO, "dvc", "32b", "stage", "list", "pipelines/32b/dvc.yaml").stdout
+    assert {line.split()[0] for line in shown.splitlines()} == \
+        {f"pipelines/32b/dvc.yaml:{n}" for n in stages_of(REPO, "pipelines/32b/dvc.yaml")}
+    both = {line.split()[0].split(":")[0] for line in pipeline(REPO, "dvc", "8b,32b", "stage", "list", "--all").stdout.splitlines()}
+    assert {"pipelines/8b/dvc.yaml", "pipelines/32b/dvc.yaml"} <= both
 
 
 # ---------------------------------------------------------------- on the built shrunk graph
@@ -178,14 +228,13 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps({**last, "id": last["id"] + "b", "prompt": "Explique pourquoi le ciel est bleu le jour."},
                            ensure_ascii=False) + "\n")
-    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    snakemake_plan = planned_stages(repo, "all")
     roots = changed_stages(repo)
-    assert roots == {"prepare_prompts-fr"}
+    assert roots == {"arbitrage-fr"}
     assert downstream(stages_of(repo), roots) == snakemake_plan
     # fr's chain, its family's chain, the merge and the eval; no other language's arbitrage
-    assert {"generate_teacher-fr-euro", "train_sft-romance", "train_online_dpo-romance-2", "merge_families",
-            "eval_report"} <= snakemake_plan
-    assert not any(n.startswith(("generate_teacher-es", "train_sft-asian", "prepare_prompts-es")) for n in snakemake_plan)
+    assert {"arbitrage-fr", "sft-romance", "online-romance-2", "merge_families", "eval_report"} <= snakemake_plan
+    assert not any(n.startswith(("arbitrage-es", "sft-asian", "dpo-asian")) for n in snakemake_plan)
 
 
 def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo):
@@ -193,11 +242,11 @@ def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo
     the jobs that import it and what they feed, in both tools."""
     with (repo / "expanse/pairs.py").open("a", encoding="utf-8") as f:
         f.write("\n# edited\n")
-    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    snakemake_plan = planned_stages(repo, "all")
     roots = changed_stages(repo)
-    assert roots == {n for n in stages_of(repo) if n.startswith(("build_pairs-", "build_online_pairs-"))}
+    assert roots == {n for n in stages_of(repo) if n.startswith(("dpo-", "online-"))}  # build_pairs, build_online_pairs
     assert downstream(stages_of(repo), roots) == snakemake_plan
-    assert not any(n.startswith(("prepare_prompts-", "select_arbitrage-", "train_sft-")) for n in snakemake_plan)
+    assert not any(n.startswith(("arbitrage-", "sft-")) for n in snakemake_plan)
 
 
 def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(repo):
@@ -207,18 +256,17 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     params["scales"]["tiny"]["eval"]["judge"]["tie_margin"] = 1000.0
     write_params(repo, params)
     winrates = (repo / "results/tiny/eval/winrates/fr.json").read_bytes()
-    snakemake_plan = {stage_of(r, w) for r, w in planned_jobs(repo, "all")}
+    snakemake_plan = planned_stages(repo, "all")
     roots = changed_stages(repo)
-    assert roots == {n for n in stages_of(repo) if n.startswith("judge_pairwise-")} and len(roots) == 6
+    assert roots == {n for n in stages_of(repo) if n.startswith("eval-")} and len(roots) == 6  # judge_pairwise
     assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"lineage", "eval_report"}
     # DVC runs one of them (through Snakemake); then both tools agree on what is left
-    out = dvc(repo, "repro", "--single-item", "judge_pairwise-fr").stdout
-    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["judge_pairwise-fr"]
+    out = dvc(repo, "repro", "--single-item", "eval-fr").stdout
+    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["eval-fr"]
     assert (repo / "results/tiny/eval/winrates/fr.json").read_bytes() != winrates
     left = changed_stages(repo)
-    assert left == (roots - {"judge_pairwise-fr"}) | {"lineage", "eval_report"}  # their fr input is new now
-    assert {stage_of(r, w) for r, w in planned_jobs(repo, "all")} == downstream(stages_of(repo), left) == \
-        snakemake_plan - {"judge_pairwise-fr"}
+    assert left == (roots - {"eval-fr"}) | {"lineage", "eval_report"}  # their fr input is new now
+    assert planned_stages(repo, "all") == downstream(stages_of(repo), left) == snakemake_plan - {"eval-fr"}
 
 
 def test_record_refuses_while_snakemake_has_work(repo):

@@ -1,0 +1,95 @@
+"""expanse.dvc_pipeline without Snakemake: stage names of the phases, the cycle check, and dvc.lock
+entries recorded one job per stage carried over to the stages that now run those jobs (checked
+against what `dvc commit` itself records)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expanse.dvc_pipeline import OLD_CMD, check_acyclic, group_name_of, regroup_lock
+
+FAMILIES = {"fr": "romance", "es": "romance", "ja": "asian"}
+
+
+def test_stage_names_of_phases_and_of_single_jobs():
+    assert group_name_of("generate_teacher", {"scale": "tiny", "lang": "fr", "teacher": "euro"}, FAMILIES) == "arbitrage-fr"
+    assert group_name_of("build_pairs", {"scale": "tiny", "lang": "es"}, FAMILIES) == "dpo-romance"
+    assert group_name_of("train_online_dpo", {"scale": "tiny", "family": "asian", "it": "2"}, FAMILIES) == "online-asian-2"
+    assert group_name_of("sample_policy", {"scale": "tiny", "family": "asian", "it": "2", "lang": "ja"}, FAMILIES) == \
+        "online-asian-2"
+    assert group_name_of("run_benchmark", {"scale": "8b", "bench": "mgsm", "model": "family_asian"}, FAMILIES) == \
+        "benchmarks-family_asian"
+    assert group_name_of("merge_stage", {"scale": "8b", "stage": "a.b"}, FAMILIES) == "merge_stage-a_b"
+    with pytest.raises(ValueError, match="rule build_pairs: no wildcard family"):
+        group_name_of("build_pairs", {"scale": "tiny", "lang": "xx"}, FAMILIES)
+    with pytest.raises(ValueError, match="rule eval: named like a phase"):
+        group_name_of("eval", {"scale": "tiny"}, FAMILIES)
+
+
+def test_a_cycle_between_stages_is_refused():
+    stages = {"a": {"deps": ["z"], "outs": ["x"]}, "b": {"deps": ["x"], "outs": ["y"]}, "c": {"deps": ["y"], "outs": ["z"]}}
+    with pytest.raises(ValueError, match=r"dvc.yaml: the stages a -> c -> b -> a form a cycle"):
+        check_acyclic(stages, "dvc.yaml")
+    check_acyclic({"a": {"deps": [], "outs": ["x"]}, "b": {"deps": ["x"], "outs": ["y"]}}, "dvc.yaml")
+
+
+def _dvc(root: Path, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _write(root: Path, stages: dict) -> str:
+    text = yaml.safe_dump({"stages": stages}, sort_keys=False)
+    (root / "dvc.yaml").write_text(text)
+    return text
+
+
+def test_regrouped_lock_entries_are_what_dvc_records(tmp_path):
+    """Two one-job stages recorded by DVC, then grouped into one: the carried-over entry equals the
+    one `dvc commit` writes for the grouped stage; an entry is not carried over where a job's is
+    missing."""
+    root = tmp_path
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    _dvc(root, "init", "-q")
+    (root / "params.yaml").write_text("a: {x: 1, y: [2, 3]}\nb: 4\nc: 5\n")
+    (root / "in.txt").write_text("in\n")
+    (root / "code.py").write_text("print()\n")
+    (root / "mid.txt").write_text("mid\n")
+    (root / "out").mkdir()
+    (root / "out/w.bin").write_bytes(b"w" * 100)
+    (root / "other.txt").write_text("other\n")
+    one = {"cmd": OLD_CMD.format(rule="first", outs="mid.txt"), "deps": ["in.txt", "code.py"], "params": ["a.x", "c"],
+           "outs": ["mid.txt"]}
+    two = {"cmd": OLD_CMD.format(rule="second", outs="out"), "deps": ["mid.txt", "code.py"], "params": ["a.y"],
+           "outs": ["out"]}
+    three = {"cmd": OLD_CMD.format(rule="third", outs="other.txt"), "deps": ["in.txt"], "outs": ["other.txt"]}
+    _write(root, {"first-x": one, "second-x": two, "third-x": three})
+    _dvc(root, "commit", "-f", "-q")
+    grouped = {"cmd": "snakemake --cores all --force --allowed-rules first second --quiet all -- mid.txt out",
+               "deps": ["in.txt", "code.py"], "params": ["a", "c"], "outs": ["mid.txt", "out"]}
+    lonely = {"cmd": "snakemake --cores all --force --allowed-rules third --quiet all -- other.txt",
+              "deps": ["in.txt"], "outs": ["other.txt"]}
+    text = _write(root, {"phase-x": grouped, "third-x": lonely, "phase-y": {**lonely, "outs": ["gone.txt"]}})
+    lock_before = (root / "dvc.lock").read_text()
+    members = {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"], "phase-y": ["missing-y"]}
+    # the jobs read a.x and a.y, not `a` as a whole: the key stays unrecorded (DVC: changed)
+    assert regroup_lock(root, "dvc.yaml", text, members) == ["phase-x", "third-x"]
+    carried = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert "params" not in carried["phase-x"] or "a" not in carried["phase-x"]["params"]["params.yaml"]
+
+    (root / "dvc.lock").write_text(lock_before)
+    grouped["params"] = ["a.x", "a.y", "c"]
+    text = _write(root, {"phase-x": grouped, "third-x": lonely})
+    assert regroup_lock(root, "dvc.yaml", text, {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"]}) == \
+        ["phase-x", "third-x"]
+    assert regroup_lock(root, "dvc.yaml", text, {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"]}) == []
+    carried = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert "Data and pipelines are up to date" in _dvc(root, "status")
+    _dvc(root, "commit", "-f", "-q")  # what DVC itself records for the grouped stages
+    recorded = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert {n: carried[n] for n in ("phase-x", "third-x")} == {n: recorded[n] for n in ("phase-x", "third-x")}
