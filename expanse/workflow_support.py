@@ -201,21 +201,25 @@ def bind_signature(func):
     and function. What Snakemake passes the function is unchanged: the parameters are its own."""
     import inspect
 
-    try:
-        from snakemake.common import overwrite_function_params
-    except ImportError:  # a Snakemake without the attribute computes the signature itself, as before
-        return func
+    from snakemake.common import overwrite_function_params
+
     overwrite_function_params(func, inspect.signature(func).parameters)
     return func
 
 
 def bind_signatures(rules) -> int:
-    """bind_signature on every Python function among the rules' inputs and params (plain, or wrapped by a
-    flag such as unpack()). Returns how many."""
+    """bind_signature on every Python function among the rules' inputs and params (plain, or wrapped
+    by a flag such as unpack()), and on Resource.evaluate, the bound method through which Snakemake
+    calls every resource function. Returns how many of the rules' functions."""
+    import inspect
     import types
 
+    from snakemake.common import overwrite_function_params
     from snakemake.io import AnnotatedString, _IOFile
+    from snakemake.resources import Resource
 
+    # set on the function, read through the bound method: the bound method's own parameters
+    overwrite_function_params(Resource.evaluate, inspect.signature(Resource("_", 0).evaluate).parameters)
     seen = set()
     for rule in rules:
         for item in [*rule.input, *rule.params]:

@@ -140,3 +140,19 @@ def test_a_config_file_is_checked_again_when_its_bytes_change(tmp_path):
         ws.check_yaml(str(cfg))
     with pytest.raises(ConfigError, match="duplicate key"):  # a failed check is never remembered as passed
         ws.check_yaml(str(cfg))
+
+
+def test_resources_reach_their_functions_as_before_once_resource_evaluate_is_bound(monkeypatch):
+    """Snakemake calls a resource function through the bound Resource.evaluate, whose parameters
+    bind_signatures attaches: the function still gets exactly the arguments it names."""
+    import inspect
+
+    from snakemake.common import get_function_params
+    from snakemake.resources import Resource
+
+    res = Resource("mem_mb", ws.bind_signature(lambda wildcards, attempt, threads: 1000 * attempt + threads))
+    plain = dict(get_function_params(res.evaluate))
+    ws.bind_signatures([])
+    monkeypatch.setattr(inspect, "signature", lambda f: pytest.fail(f"inspect.signature({f}) called"))
+    assert dict(get_function_params(res.evaluate)) == plain
+    assert res.evaluate({"scale": "tiny"}, attempt=2, threads=3, input=[], rulename="r").value == 2003
