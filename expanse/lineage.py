@@ -97,8 +97,10 @@ def _number(value: str | None) -> float | None:
         return None
 
 
-def read_benchmark(path: str | Path) -> dict | None:
-    """Wall seconds, CPU seconds and peak RSS (MB) from a Snakemake benchmark TSV (first row)."""
+def read_benchmark(path: str | Path, log: str | Path | None = None) -> dict | None:
+    """Wall seconds, CPU seconds and peak RSS (MB) from a Snakemake benchmark TSV (first row). A job
+    that ran in the warm worker (expanse.worker) did its work in a child its process only waited
+    for: the child's CPU time (from the job log's last line) is added and its peak RSS counts."""
     p = Path(path)
     if not p.is_file():
         return None
@@ -106,8 +108,16 @@ def read_benchmark(path: str | Path) -> dict | None:
         row = next(csv.DictReader(f, delimiter="\t"), None)
     if row is None:
         return None
-    return {"wall_s": _number(row.get("s")), "cpu_s": _number(row.get("cpu_time")),
-            "max_rss_mb": _number(row.get("max_rss"))}
+    out = {"wall_s": _number(row.get("s")), "cpu_s": _number(row.get("cpu_time")),
+           "max_rss_mb": _number(row.get("max_rss"))}
+    if log is not None and Path(log).is_file():
+        from expanse.worker import read_usage
+
+        child = read_usage(Path(log).read_text(errors="replace"))
+        if child is not None:
+            out["cpu_s"] = round((out["cpu_s"] or 0.0) + child["user_s"] + child["sys_s"], 3)
+            out["max_rss_mb"] = max(out["max_rss_mb"] or 0.0, child["max_rss_mb"])
+    return out
 
 
 def job_cost(measured: dict | None, *, gpus: int, runtime_min: float | None) -> dict:
@@ -455,7 +465,8 @@ def describe(job, wf, root: Path, hasher) -> dict:
     inputs = [_rel(f, root) for f in job.input]
     script = _rel((Path(rule.snakefile).parent / rule.script).resolve(), root) if rule.script else None
     return {
-        **_basics(job, read_benchmark(root / job.benchmark) if job.benchmark else None),
+        **_basics(job, read_benchmark(root / job.benchmark, root / job.log[0] if job.log else None)
+                  if job.benchmark else None),
         "params": params,
         "params_keys": job_params(job, wf).minimal(wf.config),
         "inputs": {f: hasher(root / f) for f in inputs},

@@ -50,8 +50,9 @@ def _note_usage(smk, usage: dict) -> None:
     if not smk.log or "user_s" not in usage:
         return
     try:
+        from expanse.worker import usage_line
+
         with open(smk.log[0], "a") as log:
-            print(f"warm worker: child {usage.get('pid', '?')}: wall {usage['wall_s']} s, user {usage['user_s']} s, "
-                  f"sys {usage['sys_s']} s, max RSS {usage['max_rss_mb']} MB", file=log)
+            print(usage_line(usage), file=log)
     except OSError:
         pass

@@ -45,6 +45,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -220,6 +221,24 @@ def _start_server(path: Path) -> None:
 
 
 FORWARDED: dict = {}  # the last forwarded job's exit message: status, the child's CPU time and peak memory
+_USAGE = re.compile(r"^warm worker: child (\d+): wall ([\d.]+) s, user ([\d.]+) s, sys ([\d.]+) s, max RSS ([\d.]+) MB$")
+
+
+def usage_line(usage: dict) -> str:
+    """The line a warm job's log ends with: what its child used (Snakemake's benchmark file
+    measures the job's own process, which only waited)."""
+    return (f"warm worker: child {usage['pid']}: wall {usage['wall_s']} s, user {usage['user_s']} s, "
+            f"sys {usage['sys_s']} s, max RSS {usage['max_rss_mb']} MB")
+
+
+def read_usage(log_text: str) -> dict | None:
+    """The child's usage from a job log's last line, None when the job did not run warm."""
+    lines = log_text.rstrip("\n").rsplit("\n", 1)
+    m = _USAGE.match(lines[-1]) if lines else None
+    if m is None:
+        return None
+    return {"pid": int(m[1]), "wall_s": float(m[2]), "user_s": float(m[3]), "sys_s": float(m[4]),
+            "max_rss_mb": float(m[5])}
 
 
 def forward() -> int:

@@ -177,3 +177,19 @@ def test_a_jobs_lineage_records_the_code_it_runs():
     assert "expanse/training/trainers.py" in described["train_sft-romance"]["code"]["modules"]
     assert "expanse/pairs.py" in described["build_pairs-fr"]["code"]["modules"]
     assert "expanse/training/trainers.py" not in described["build_pairs-fr"]["code"]["modules"]
+
+
+def test_a_warm_jobs_cost_adds_its_childs_cpu_and_memory(tmp_path):
+    from expanse.worker import read_usage, usage_line
+
+    tsv = tmp_path / "b.tsv"
+    tsv.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                   "12.5\t0:00:12\t40.0\t50\t30\t35\t0\t0\t1\t0.4\n")
+    log = tmp_path / "job.log"
+    usage = {"pid": 4242, "wall_s": 12.1, "user_s": 9.5, "sys_s": 0.75, "max_rss_mb": 812.5}
+    log.write_text("Loading weights\n" + usage_line(usage) + "\n")
+    assert read_usage(log.read_text()) == usage
+    assert read_benchmark(tsv, log) == {"wall_s": 12.5, "cpu_s": 10.65, "max_rss_mb": 812.5}
+    log.write_text(usage_line(usage) + "\nerror: a line after it\n")  # not the last line: not this run's
+    assert read_benchmark(tsv, log) == {"wall_s": 12.5, "cpu_s": 0.4, "max_rss_mb": 40.0}
+    assert read_benchmark(tsv, tmp_path / "none.log") == read_benchmark(tsv)

@@ -108,7 +108,9 @@ def test_a_job_runs_in_a_child_of_the_server_with_the_callers_context(job, tmp_p
     assert seen["warm_env"] == "0"  # the child runs main itself, and so do its subprocesses
     assert seen["fresh_worker_module"] is True  # project modules are imported again from disk
     log = job.log.read_text()
-    assert "to the log" in log and "warm worker: child" in log
+    assert "to the log" in log
+    usage = worker.read_usage(log)  # the child's CPU time and memory end the job's log
+    assert usage["pid"] == seen["pid"] and usage["max_rss_mb"] > 100 and usage["user_s"] >= 0
     # a second job is served by the same server
     rc, _, err = finish(job(env={"JOB_VAR": "es"}))
     assert rc == 0 and json.loads(job.out.read_text())["ppid"] == seen["ppid"], err
