@@ -125,9 +125,22 @@ def socket_path(key: str | None = None) -> Path:
 
 # ---------------------------------------------------------------------------------------------
 # client: the job process
+def job_script() -> str | None:
+    """The file Snakemake's `script:` directive runs, when this process is one: its preamble sets
+    `__real_file__` in `__main__` to the file's own path, and the file holds the job's `snakemake`
+    object. A script run any other way (runpy, `python -c`, an import) is not re-runnable."""
+    main = sys.modules.get("__main__")
+    real = getattr(main, "__real_file__", None)
+    if not isinstance(real, str) or not sys.argv or os.path.abspath(real) != os.path.abspath(sys.argv[0]):
+        return None
+    return os.path.abspath(real) if os.path.isfile(real) else None
+
+
 def wanted(smk) -> bool:
     """Whether this job should run in the warm server."""
     if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "off", "false", "no"):
+        return False
+    if job_script() is None:
         return False
     if os.environ.get("SLURM_JOB_ID"):
         return False
@@ -243,8 +256,10 @@ def read_usage(log_text: str) -> dict | None:
 
 def forward() -> int:
     """Run this job's script in the warm server; returns the exit status to exit with."""
+    script = job_script()
+    if script is None:
+        raise ConnectionError("not a Snakemake script job")
     sock = connect()
-    script = os.path.abspath(sys.argv[0])
     env = dict(os.environ)
     env[ENV_SWITCH] = "0"
     umask = os.umask(0)

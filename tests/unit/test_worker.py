@@ -19,6 +19,7 @@ import pytest
 from expanse import worker
 
 JOB = '''
+__real_file__ = __file__  # what Snakemake's script preamble sets: this file is the job's script
 import json, os, sys, time
 from types import SimpleNamespace
 from expanse.logs import run_script
@@ -127,8 +128,11 @@ def test_exit_status_and_errors_reach_the_job(job):
     assert rc == 3
 
 
-@pytest.mark.parametrize("env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"JOB_GPU": "1"}])
-def test_jobs_that_must_not_be_forwarded_run_in_their_own_process(job, env):
+@pytest.mark.parametrize("env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"JOB_GPU": "1"}, {"NOT_SNAKEMAKE": "1"}])
+def test_jobs_that_must_not_be_forwarded_run_in_their_own_process(job, env, tmp_path):
+    if env.get("NOT_SNAKEMAKE"):  # a script run without Snakemake's preamble (runpy, python -c) is not re-runnable
+        script = tmp_path / "job.py"
+        script.write_text(script.read_text().replace("__real_file__ = __file__", "", 1))
     proc = job(env=env)
     rc, _, err = finish(proc)
     assert rc == 0, err
