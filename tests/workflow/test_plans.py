@@ -3,6 +3,8 @@ the workflow lints clean. Runs on the real repo (dry runs write nothing but .sna
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from shrink import REPO, copy_repo
@@ -79,6 +81,34 @@ def test_tiny_plans_every_job_without_gpu(tmp_path):
     jobs = planned_jobs(copy_repo(tmp_path / "repo"), "all")
     assert len(jobs) > 200
     assert all("gpu=0" in w["_resources"] and "gpu_model" not in w["_resources"] for _, w in jobs)
+
+
+def rule_classes() -> dict[str, str]:
+    """rule -> the params resource class its `resources:` draws from (resources_for("...") in rules/*.smk)."""
+    classes = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.M):
+            name, key = re.match(r"rule (\w+):", block), re.search(r'\*\*resources_for\("(\w+)"\)', block)
+            if name and key:
+                classes[name.group(1)] = key.group(1)
+    return classes
+
+
+def test_every_8b_and_32b_job_requests_exactly_its_params_class(shipped_params):
+    """What each planned job asks SLURM for is its rule's class in scales.<scale>.resources, as
+    slurm_resources maps it (multi-node training included), whether rules/common.smk passes a value
+    plain or as a function of the scale."""
+    from expanse import workflow_support as ws
+    from expanse.config import validate
+
+    p, classes = validate(shipped_params), rule_classes()
+    jobs = planned_jobs(REPO, "eval_32b", "eval_8b")
+    assert {r for r, _ in jobs} <= set(classes) and len(jobs) > 1000
+    for rule, w in jobs:
+        printed = dict(item.split("=", 1) for item in w["_resources"].split(", "))
+        want = ws.slurm_resources(ws.resources(p, w["scale"], classes[rule]))
+        for name in ws.SLURM_RESOURCE_NAMES:
+            assert printed.get(name) == (None if want.get(name) is None else str(want[name])), (rule, w, name)
 
 
 def test_lint_is_clean():
