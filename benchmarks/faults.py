@@ -290,17 +290,33 @@ def fresh_tree(src: Path, dest: Path) -> Path:
 
 
 # ---- killing and resuming ------------------------------------------------------------------------
-def kill_group(proc: subprocess.Popen) -> None:
+def kill_group(proc: subprocess.Popen, root: Path | None = None) -> None:
     """SIGKILL Snakemake and every job it runs (one process group), and wait until none of them runs
-    (zombies left to init to reap do not count)."""
+    (zombies left to init to reap do not count), nor a warm-worker child working in `root` (the
+    server SIGKILLs a job's child when the job's process dies; expanse/worker.py)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait()
     deadline = time.time() + 30
-    while time.time() < deadline and _alive_in_group(proc.pid):
+    while time.time() < deadline and (_alive_in_group(proc.pid) or (root is not None and _warm_children_in(root))):
         time.sleep(0.05)
+
+
+def _warm_children_in(root: Path) -> bool:
+    from expanse.worker import servers
+
+    parents = {pid for _, pid in servers() if pid}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) in parents and fields[0] not in "ZX" and \
+                    Path(os.readlink(stat.parent / "cwd")).is_relative_to(root.resolve()):
+                return True
+        except (OSError, IndexError, ValueError):
+            continue
+    return False
 
 
 def _alive_in_group(pgid: int) -> bool:
@@ -391,7 +407,7 @@ def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: lis
             if kill_at is not None and time.time() >= kill_at and (target.ready is None or target.ready(root)):
                 running = sorted((j["rule"], j["wildcards"]) for j in jobs.running.values())
                 at = time.time() - start
-                kill_group(proc)
+                kill_group(proc, root)
                 done_jobs.update((j["rule"], j["wildcards"]) for j in jobs.finished)
                 if on_kill is not None:
                     on_kill(root, len(result.kills) + 1)
@@ -399,7 +415,7 @@ def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: lis
                 queue.pop(0)
                 break
             if time.time() - start > timeout:
-                kill_group(proc)
+                kill_group(proc, root)
                 result.failure = f"timed out after {timeout:.0f} s"
                 result.wall = time.time() - start
                 return result
