@@ -26,13 +26,15 @@ def _load(paths: list[str], prompts_paths: list[str], contract: str) -> pl.DataF
 
 
 def sft_rows(arbitrage_paths: list[str], prompts_paths: list[str]) -> dict[str, list[dict]]:
-    """Conversations {"messages": [user, assistant]} per split."""
+    """trl's conversational prompt-completion format {"prompt": [user], "completion": [assistant]} per
+    split: the loss is on the completion only (completion_only_loss), with any chat template; trl's
+    "messages" format would train on the prompt too."""
     rows = _load(arbitrage_paths, prompts_paths, "arbitrage")
     out = {}
     for split in ("train", "dev"):
         part = rows.filter(pl.col("split") == split)
-        out[split] = [{"messages": [{"role": "user", "content": r["prompt"]},
-                                    {"role": "assistant", "content": r["completion"]}]}
+        out[split] = [{"prompt": [{"role": "user", "content": r["prompt"]}],
+                       "completion": [{"role": "assistant", "content": r["completion"]}]}
                       for r in part.iter_rows(named=True)]
     if not out["train"]:
         raise DataError(f"no training rows in {', '.join(arbitrage_paths)}")

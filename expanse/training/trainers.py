@@ -96,6 +96,11 @@ def _eval(trainer) -> dict:
             if isinstance(v, float) and not k.endswith(TIMING_SUFFIXES) and k.removeprefix("eval_") not in RUN_COUNTERS}
 
 
+# SFT rows are conversational prompt-completion pairs (expanse.training.data.sft_rows): the loss is
+# on the assistant's answer and its end-of-turn token, never on the prompt.
+SFT_LOSS = {"completion_only_loss": True, "assistant_only_loss": False}
+
+
 def build_trainer(spec: dict):
     """The trl trainer of a spec, with its datasets (train, and dev when there are dev rows)."""
     from datasets import Dataset
@@ -111,7 +116,7 @@ def build_trainer(spec: dict):
         from trl import SFTConfig, SFTTrainer
 
         rows = sft_rows(spec["data"], spec["prompts"])
-        trainer_cls, args = SFTTrainer, _args(SFTConfig, spec, cuda, packing=False, completion_only_loss=True)
+        trainer_cls, args = SFTTrainer, _args(SFTConfig, spec, cuda, packing=False, **SFT_LOSS)
         extra = {}
     elif spec["stage"] == "dpo":
         from trl import DPOConfig, DPOTrainer

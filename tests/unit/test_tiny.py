@@ -70,3 +70,30 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
                                 seed=5, threads=1)
     assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
     assert (tmp_path / "rm_a/model.safetensors").read_bytes() == (tmp_path / "rm_b/model.safetensors").read_bytes()
+
+
+def test_sft_trains_on_the_completion_only_with_its_end_of_turn(corpus, tmp_path):
+    """The SFT rows and settings the trainer gets: prompt tokens carry no loss; the answer and the
+    end-of-turn token that stops generation do."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+    from datasets import Dataset
+
+    from expanse.training.trainers import SFT_LOSS
+
+    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
+    tok.padding_side = "right"
+    model = AutoModelForCausalLM.from_config(tiny.cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2,
+                                                                 "kv_heads": 1}, tok))
+    rows = [{"prompt": [{"role": "user", "content": "Explique le pain."}],
+             "completion": [{"role": "assistant", "content": "Le pain lève."}]}]
+    args = SFTConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, bf16=False, max_length=64,
+                     **SFT_LOSS)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    prompt = tok.apply_chat_template(rows[0]["prompt"], tokenize=True, add_generation_prompt=True, return_dict=False)
+    assert ids[:len(prompt)] == prompt and set(labels[:len(prompt)]) == {-100}
+    answer = [t for t, label in zip(ids, labels) if label != -100]
+    assert tok.decode(answer) == "Le pain lève.<|END_OF_TURN_TOKEN|>"

@@ -32,10 +32,11 @@ def test_sft_rows_split_by_the_prompts_split_and_never_use_test(tmp_path):
     pe = prompts(tmp_path, "es", ["train", "train"])
     rows = sft_rows([arbitrage(tmp_path, "fr", ["fr0", "fr1", "fr2", "fr3"]), arbitrage(tmp_path, "es", ["es0", "es1"])],
                     [pf, pe])
-    train = [r["messages"][1]["content"] for r in rows["train"]]
+    train = [r["completion"][0]["content"] for r in rows["train"]]
     assert train == ["a-es0", "a-es1", "a-fr0", "a-fr2"]
-    assert [r["messages"][1]["content"] for r in rows["dev"]] == ["a-fr1"]
-    assert rows["train"][0]["messages"][0] == {"role": "user", "content": "es0"}
+    assert [r["completion"][0]["content"] for r in rows["dev"]] == ["a-fr1"]
+    assert rows["train"][0]["prompt"] == [{"role": "user", "content": "es0"}]
+    assert rows["train"][0]["completion"][0]["role"] == "assistant"
 
 
 def test_rows_with_unknown_prompt_ids_are_an_error(tmp_path):
