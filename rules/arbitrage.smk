@@ -3,6 +3,7 @@
 
 
 rule generate_teacher:
+    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         model=get_teacher_model,
@@ -28,6 +29,7 @@ rule generate_teacher:
 
 
 rule score_arbiter:
+    priority: CRITICAL
     input:
         generations="results/{scale}/generations/{lang}/{teacher}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -53,6 +55,7 @@ rule score_arbiter:
 
 
 rule select_arbitrage:
+    priority: CRITICAL
     input:
         scores=get_lang_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",

@@ -17,6 +17,12 @@ except ExpanseError as _e:
     sys.exit(f"error: {_e}")
 
 SCALES = list(PARAMS.scales)
+# Scheduling: jobs on the way to the merged model (the tiny models, arbitrage, pairs, training, the
+# online iterations, the merge) have priority over jobs nothing on that way waits for (the eval of
+# the base, teacher and family models, held-out measurements, summaries), which fill the cores the
+# training chains leave idle. Without it a language's teacher jobs could wait behind eval answers
+# while its family's whole training chain waited for them.
+CRITICAL = 1
 LANGS = list(PARAMS.languages)
 FAMILIES = list(PARAMS.families)
 

@@ -5,6 +5,7 @@
 
 
 rule search_merge_weights:
+    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
@@ -39,6 +40,7 @@ rule search_merge_weights:
 
 
 rule merge_families:
+    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
@@ -65,6 +67,7 @@ rule merge_families:
 
 
 rule merge_stage:
+    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,

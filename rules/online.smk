@@ -4,6 +4,7 @@
 
 
 rule sample_policy:
+    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         policy=get_policy,
@@ -30,6 +31,7 @@ rule sample_policy:
 
 
 rule score_policy:
+    priority: CRITICAL
     input:
         samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -55,6 +57,7 @@ rule score_policy:
 
 
 rule build_online_pairs:
+    priority: CRITICAL
     input:
         scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -77,6 +80,7 @@ rule build_online_pairs:
 
 
 rule train_online_dpo:
+    priority: CRITICAL
     input:
         pairs=family_files("results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),

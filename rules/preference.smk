@@ -2,6 +2,7 @@
 
 
 rule build_pairs:
+    priority: CRITICAL
     input:
         scores=get_lang_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -24,6 +25,7 @@ rule build_pairs:
 
 
 rule train_dpo:
+    priority: CRITICAL
     input:
         pairs=family_files("results/{scale}/pairs/offline/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),

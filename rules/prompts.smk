@@ -3,6 +3,7 @@
 
 
 rule prepare_prompts:
+    priority: CRITICAL
     input:
         unpack(get_prompt_files),
     output:

@@ -6,6 +6,7 @@
 
 
 rule generate_probe:
+    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         model=get_teacher_model,
@@ -32,6 +33,7 @@ rule generate_probe:
 
 
 rule score_probe:
+    priority: CRITICAL
     input:
         generations="results/{scale}/routing/probe/{lang}/{teacher}.generations.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -57,6 +59,7 @@ rule score_probe:
 
 
 rule route_teachers:
+    priority: CRITICAL
     input:
         scores=get_probe_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -80,6 +83,7 @@ rule route_teachers:
 
 
 rule generate_routed:
+    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         routing="results/{scale}/routing/{lang}.json",
@@ -106,6 +110,7 @@ rule generate_routed:
 
 
 rule score_routed:
+    priority: CRITICAL
     input:
         generations="results/{scale}/routing/rest/{lang}.generations.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",

@@ -2,6 +2,7 @@
 
 
 rule train_sft:
+    priority: CRITICAL
     input:
         arbitrage=family_files("results/{scale}/arbitrage/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),

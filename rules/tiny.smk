@@ -3,6 +3,7 @@
 
 
 rule build_corpus:
+    priority: CRITICAL
     output:
         corpus="results/{scale}/corpus.parquet",
     log:
@@ -22,6 +23,7 @@ rule build_corpus:
 
 
 rule train_tokenizer:
+    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
     output:
@@ -41,6 +43,7 @@ rule train_tokenizer:
 
 
 rule pretrain_base:
+    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         tokenizer="results/{scale}/models/tokenizer",
@@ -65,6 +68,7 @@ rule pretrain_base:
 
 
 rule pretrain_teacher:
+    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         tokenizer="results/{scale}/models/tokenizer",
@@ -90,6 +94,7 @@ rule pretrain_teacher:
 
 
 rule train_reward_model:
+    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         init="results/{scale}/models/base",

@@ -31,7 +31,7 @@ def planned_jobs(cwd: Path, *targets: str) -> list[tuple[str, dict]]:
 
 def parse_plan(out: str) -> list[tuple[str, dict]]:
     """(rule, wildcards) of every job in a `snakemake -n` output (group jobs' members included);
-    wildcards also carry `_resources` and `_input`."""
+    wildcards also carry `_resources`, `_input` and `_priority` (printed only when not 0)."""
     jobs, current = [], None
     for line in out.splitlines():
         m = _RULE.match(line.strip())
@@ -43,6 +43,8 @@ def parse_plan(out: str) -> list[tuple[str, dict]]:
             current[1].update(dict(p.strip().split("=", 1) for p in pairs if "=" in p))
         elif current is not None and line.strip().startswith("resources:"):
             current[1]["_resources"] = line.strip()[len("resources:"):].strip()
+        elif current is not None and line.strip().startswith("priority:"):
+            current[1]["_priority"] = int(line.strip()[len("priority:"):])
         elif current is not None and line.strip().startswith("input:"):
             current[1]["_input"] = [i.strip() for i in line.strip()[len("input:"):].split(",")]
     return [(r, w) for r, w in jobs if r not in TARGET_RULES]

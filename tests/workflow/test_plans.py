@@ -167,3 +167,19 @@ def test_32b_benchmarks_name_lm_evals_real_tasks(shipped_params):
     known = set(TaskManager().all_tasks)
     missing = [t for per_lang in names.values() for t in per_lang.values() if t not in known]
     assert not missing, missing
+
+
+def test_jobs_on_the_way_to_the_merged_model_go_first(tmp_path):
+    """Every job the merged model needs has priority; every other job of `all` (evals of the base,
+    teachers and families, held-out measurements, summaries) waits for idle cores."""
+    repo = copy_repo(tmp_path / "repo")
+
+    def key(rule, w):
+        return rule, tuple(sorted((k, v) for k, v in w.items() if not k.startswith("_")))
+
+    chain = {key(r, w): w.get("_priority", 0) for r, w in planned_jobs(repo, "merged_tiny")}
+    rest = {key(r, w): w.get("_priority", 0) for r, w in planned_jobs(repo, "all") if key(r, w) not in chain}
+    assert chain and rest
+    assert set(chain.values()) == {1}, sorted(k for k, v in chain.items() if v != 1)
+    assert set(rest.values()) == {0}, sorted(k for k, v in rest.items() if v != 0)
+    assert {r for r, _ in rest} >= {"generate_eval", "judge_pairwise", "run_benchmark", "measure_teacher_loss"}
