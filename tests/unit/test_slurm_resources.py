@@ -92,8 +92,8 @@ def test_multi_node_classes_use_the_executors_multi_node_mode(shipped_params):
     assert (one["gpu"], one["nodes"], one["cpus_per_task"]) == (8, 1, 64) and "mpi" not in one
 
 
-def test_profile_defaults_fill_what_a_class_leaves_unset(shipped_params):
-    p = validate(shipped_params)
+def test_profile_defaults_fill_what_a_class_leaves_unset(params):
+    p = validate(params)
     defaults = SmkResources.parse(["slurm_partition=batch", "slurm_extra='--exclusive'", "mem_mb=1000"],
                                   allow_expressions=True)
     assert ws.profile_default(defaults, "slurm_partition") == "batch"
@@ -103,8 +103,8 @@ def test_profile_defaults_fill_what_a_class_leaves_unset(shipped_params):
     assert res["slurm_partition"] == "batch" and res["slurm_extra"] == "--exclusive"  # every scale's
     assert rule_value(res, "gpu_model", "32b") == "h100" and res["mpi"] is None
     # a partition named in params.yaml wins over the profile's, at its scale only
-    shipped_params["scales"]["32b"]["resources"]["generate"]["slurm_partition"] = "h100-long"
-    res = ws.rule_resources(validate(shipped_params), "generate", defaults)
+    params["scales"]["32b"]["resources"]["generate"]["slurm_partition"] = "h100-long"  # a copy, not the session's
+    res = ws.rule_resources(validate(params), "generate", defaults)
     assert [rule_value(res, "slurm_partition", s) for s in ("tiny", "8b", "32b")] == ["batch", "batch", "h100-long"]
 
 
