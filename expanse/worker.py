@@ -197,15 +197,13 @@ def _connect(path: Path) -> socket.socket | None:
         return None
 
 
-def connect(start: bool = True) -> socket.socket:
+def connect() -> socket.socket:
     """A connection to this process's server, starting the server when none answers."""
     import fcntl
 
     path = socket_path()
     sock = _connect(path)
-    if sock is not None or not start:
-        if sock is None:
-            raise ConnectionError(f"no warm worker at {path}")
+    if sock is not None:
         return sock
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one starter; the others wait and then connect

@@ -57,5 +57,11 @@ def params_of(root: Path) -> dict:
     return yaml.safe_load((root / "params.yaml").read_text())
 
 
+def first_slice(params: dict) -> tuple[str, str, str]:
+    """(language, its family, teacher): the first of each in params.yaml, the slice tests rebuild."""
+    lang = next(iter(params["languages"]))
+    return lang, params["languages"][lang]["family"], next(iter(params["scales"]["tiny"]["teachers"]))
+
+
 def write_params(root: Path, params: dict) -> None:
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smk import params_of
+from smk import first_slice, params_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from faults import (LOCKED, Target, explain, inspect, plan, run_with_kills, same_but_for_run_records,  # noqa: E402
@@ -22,13 +22,9 @@ from faults import (LOCKED, Target, explain, inspect, plan, run_with_kills, same
 pytestmark = pytest.mark.workflow
 
 
-def test_killed_builds_rerun_to_the_same_bytes(built, tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(built, repo, symlinks=True)
-    p = params_of(repo)
-    lang = next(iter(p["languages"]))
-    family = p["languages"][lang]["family"]
-    teacher = next(iter(p["scales"]["tiny"]["teachers"]))
+def test_killed_builds_rerun_to_the_same_bytes(built, built_copy, tmp_path):
+    repo = built_copy
+    lang, family, teacher = first_slice(params_of(repo))
     target = f"results/tiny/checkpoints/{family}/sft"
     work = repo / f"results/tiny/resume/{family}/sft"
     # a cold build of the slice: the chain's outputs are removed, so the command that builds them is

@@ -7,13 +7,11 @@ in its own process, and its outputs must be byte-identical."""
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from smk import params_of, snakemake
+from smk import first_slice, params_of, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -28,13 +26,10 @@ def digests(root: Path, outputs: list[str]) -> dict[str, str]:
     return out
 
 
-def test_warm_and_cold_jobs_write_the_same_bytes(built, tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(built, repo, symlinks=True)
+def test_warm_and_cold_jobs_write_the_same_bytes(built_copy, monkeypatch):
+    repo = built_copy
     p = params_of(repo)
-    lang = next(iter(p["languages"]))
-    family = p["languages"][lang]["family"]
-    teacher = next(iter(p["scales"]["tiny"]["teachers"]))
+    lang, family, teacher = first_slice(p)
     bench = next(iter(p["scales"]["tiny"]["eval"]["benchmarks"]))
     jobs = {  # rule: (outputs, log)
         "generate_teacher": ([f"results/tiny/generations/{lang}/{teacher}.parquet"], f"logs/tiny/generate_teacher/{lang}/{teacher}.log"),
@@ -52,12 +47,9 @@ def test_warm_and_cold_jobs_write_the_same_bytes(built, tmp_path):
     warm = digests(repo, outputs)
     assert len(warm) >= len(outputs)
 
-    os.environ["EXPANSE_WARM"] = "0"
-    try:
-        targets = [outs[0] for outs, _ in jobs.values()]
-        snakemake(repo, "-c2", "--force", "--allowed-rules", *jobs, "--", *targets, timeout=1800)
-    finally:
-        del os.environ["EXPANSE_WARM"]
+    monkeypatch.setenv("EXPANSE_WARM", "0")  # every job in its own process
+    targets = [outs[0] for outs, _ in jobs.values()]
+    snakemake(repo, "-c2", "--force", "--allowed-rules", *jobs, "--", *targets, timeout=1800)
     for rule, (_, log) in jobs.items():  # and now each in its own process
         assert "warm worker" not in (repo / log).read_text(), (rule, log)
     cold = digests(repo, outputs)
