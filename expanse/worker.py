@@ -61,7 +61,8 @@ START_TIMEOUT_S = 180.0
 # values would hand its children stale settings, so they are part of the server's identity.
 IMPORT_TIME_ENV = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "TORCH", "PYTORCH", "CUDA", "NVIDIA",
                    "OMP_", "MKL_", "OPENBLAS", "KMP_", "PYTHON", "LD_", "TRL_", "ACCELERATE", "WANDB", "VLLM",
-                   "XDG_", "HOME", "TMPDIR", "LANG", "LC_", "TZ", "POLARS", "ARROW", "NUMEXPR")
+                   "XDG_", "HOME", "TMPDIR", "LANG", "LC_", "TZ", "POLARS", "ARROW", "NUMEXPR",
+                   "MALLOC_", "GLIBC_")
 # What the server imports before its first fork: the libraries and the lazily imported submodules
 # (model classes, generation, trainers, lm-eval's HF model) that a tiny job otherwise imports itself.
 PRELOAD = (
@@ -219,6 +220,16 @@ def connect() -> socket.socket:
     return sock
 
 
+# glibc malloc settings the server starts with, inherited by every child it forks (a user's own
+# MALLOC_* values win). By default an allocation above glibc's mmap threshold (at most 32 MB) gets
+# fresh pages from the kernel and returns them on free, so every training step zero-fills its
+# large buffers again: trl's fused LM head alone allocates a [tokens, 32768] scratch buffer per
+# forward and backward. Measured on a tiny online DPO job: 7.1 M page faults and 12 s of system
+# time, against 0.45 M and 1.8-3 s with these, for ~0.5 GB more peak memory. Children are local
+# CPU jobs only (see Scope), so GPU jobs keep glibc's defaults.
+MALLOC_TUNABLES = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
+
+
 def _start_server(path: Path) -> None:
     import subprocess
 
@@ -227,7 +238,7 @@ def _start_server(path: Path) -> None:
     log = open(path.with_suffix(".log"), "ab")
     subprocess.Popen([sys.executable, "-m", "expanse.worker", "serve", "--socket", str(path)],
                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                     cwd="/", env={**os.environ, ENV_SWITCH: "0"})
+                     cwd="/", env={**MALLOC_TUNABLES, **os.environ, ENV_SWITCH: "0"})
     log.close()
 
 

@@ -45,6 +45,17 @@ def main(smk):
         raise RuntimeError("boom")
     if what == "exit3":
         sys.exit(3)
+    if what == "realloc":  # page faults of a second 256 MB buffer after the first one is freed
+        import resource
+        faults = []
+        for _ in range(2):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            buf = bytearray(256 << 20)  # zero-filled: every page is touched
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+            del buf
+        with open(out, "w") as f:
+            json.dump({"faults": faults, "warm_env": os.environ.get("EXPANSE_WARM")}, f)
+        return
     with open(out, "w") as f:
         json.dump({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "umask": os.umask(0o022),
                    "var": os.environ.get("JOB_VAR"), "warm_env": os.environ.get("EXPANSE_WARM"), "argv": sys.argv,
@@ -218,3 +229,18 @@ def test_a_pythonpath_that_shadows_a_preloaded_library_gets_its_own_server(tmp_p
 
     assert key(None) == key(tmp_path / "empty")  # a repository copy on PYTHONPATH shares the server
     assert key(None) != key(tmp_path / "shadow")
+
+
+def test_a_warm_child_reuses_freed_memory_instead_of_faulting_it_in_again(job):
+    """The server's malloc settings keep large freed buffers for reuse (training steps allocate
+    and free hundreds of MB each); a cold process under glibc's defaults gets fresh pages again."""
+    pages = (256 << 20) // os.sysconf("SC_PAGE_SIZE")
+    job(env={"JOB_DO": "realloc", worker.ENV_SWITCH: "0"}).wait()
+    cold = json.loads(job.out.read_text())
+    assert cold["warm_env"] == "0" and cold["faults"][1] > pages // 2  # glibc's default: mmap, fresh pages
+    proc = job(env={"JOB_DO": "realloc"})
+    assert proc.wait() == 0, proc.stderr.read()
+    warm = json.loads(job.out.read_text())
+    assert warm["faults"][0] > pages // 2  # the first buffer is new memory either way
+    assert warm["faults"][1] < pages // 20, warm
+
