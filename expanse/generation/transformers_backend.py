@@ -38,9 +38,10 @@ class Backend:
             torch.manual_seed(self.seed + start)  # sampling is repeatable per batch
             sampling = cfg["temperature"] > 0
             with torch.no_grad():
+                inputs = self._shared_prefix(enc, n) if n > 1 else enc
                 out = self.model.generate(
-                    **enc, max_new_tokens=cfg["max_new_tokens"], min_new_tokens=cfg.get("min_new_tokens", 0),
-                    do_sample=sampling, num_return_sequences=n,
+                    **inputs, max_new_tokens=cfg["max_new_tokens"], min_new_tokens=cfg.get("min_new_tokens", 0),
+                    do_sample=sampling,
                     temperature=cfg["temperature"] if sampling else None, top_p=cfg["top_p"] if sampling else None,
                     repetition_penalty=cfg["repetition_penalty"], no_repeat_ngram_size=cfg["no_repeat_ngram_size"],
                     pad_token_id=self.tokenizer.pad_token_id)
@@ -48,6 +49,22 @@ class Backend:
             for i in range(len(batch)):
                 results.append([self._completion(ids) for ids in new[i * n : (i + 1) * n]])
         return results
+
+    def _shared_prefix(self, enc: dict, n: int) -> dict:
+        """Inputs for n samples of each prompt that share one prefill: the prompts (all but their
+        last token) run through the model once, then the KV cache is repeated n times, so generate
+        starts from it instead of encoding every prompt n times (num_return_sequences=n does that).
+        Position ids follow the left padding as generate's own do."""
+        from transformers import DynamicCache
+
+        ids, mask = enc["input_ids"], enc["attention_mask"]
+        positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+        cache = DynamicCache(config=self.model.config)
+        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                   cache=cache, use_cache=True, logits_to_keep=1)
+        cache.batch_repeat_interleave(n)
+        return {"input_ids": ids.repeat_interleave(n, dim=0), "attention_mask": mask.repeat_interleave(n, dim=0),
+                "cache": cache}
 
     def _completion(self, ids: list[int]) -> Completion:
         for pos, tok in enumerate(ids):
