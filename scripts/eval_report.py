@@ -3,11 +3,12 @@ plots of one scale's evaluation.
 
 snakemake -c1 results/tiny/eval/report.html
 """
-from expanse.evaluation.report import write_report
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.evaluation.report import write_report
+
     i, o, p = smk.input, smk.output, smk.params
     write_report(scale=p.scale, out_html=o.html, out_md=o.markdown, out_metrics=o.metrics, out_winrates=o.winrates,
                  out_accuracy=o.accuracy, out_plots=o.plots, winrate_paths=list(i.winrates),

@@ -3,11 +3,12 @@ held-out test prompts.
 
 snakemake -c1 results/tiny/eval/answers/fr/merged.parquet
 """
-from expanse.generation import run_generation
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.generation import run_generation
+
     model = smk.params.model
     run_generation(smk.input.prompts, smk.output.answers, lang=smk.wildcards.lang, model_name=smk.wildcards.model,
                    location=model["location"], load=model["load"], generation=smk.params.generation, samples=1,

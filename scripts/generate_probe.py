@@ -2,13 +2,14 @@
 
 snakemake -c1 results/tiny/routing/probe/fr/euro.generations.parquet
 """
-from expanse.arbitrage import generated_prompts, probe_ids
-from expanse.generation import run_generation
-from expanse.io import read_parquet
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.arbitrage import generated_prompts, probe_ids
+    from expanse.generation import run_generation
+    from expanse.io import read_parquet
+
     teacher = smk.params.teacher
     prompts = generated_prompts(read_parquet(smk.input.prompts, "prompts"))
     ids = probe_ids(prompts["id"].to_list(), seed=smk.params.seed, **smk.params.probe)

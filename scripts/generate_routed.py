@@ -2,15 +2,17 @@
 
 snakemake -c1 results/tiny/routing/rest/fr.generations.parquet
 """
-import json
 
-from expanse.arbitrage import rest_ids
-from expanse.generation import run_routed_generation
-from expanse.io import read_parquet
 from expanse.logs import run_script
 
 
 def main(smk):
+    import json
+
+    from expanse.arbitrage import rest_ids
+    from expanse.generation import run_routed_generation
+    from expanse.io import read_parquet
+
     routing = json.loads(open(smk.input.routing, encoding="utf-8").read())
     ids = rest_ids(read_parquet(smk.input.prompts, "prompts"), routing)
     teachers = {name: smk.params.teachers[name] for name in routing["selected"]}

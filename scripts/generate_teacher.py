@@ -2,11 +2,12 @@
 
 snakemake -c1 results/tiny/generations/fr/euro.parquet
 """
-from expanse.generation import run_generation
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.generation import run_generation
+
     teacher = smk.params.teacher
     run_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang,
                    model_name=smk.wildcards.teacher, location=teacher["location"], load=teacher["load"],

@@ -3,11 +3,12 @@ the language's best teacher on one language's test prompts; both orders, bootstr
 
 snakemake -c1 results/tiny/eval/winrates/fr.json
 """
-from expanse.evaluation.pairwise import best_teacher, run_judging
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.evaluation.pairwise import best_teacher, run_judging
+
     p = smk.params
     opponents = {**p.opponents, "best_teacher": f"teacher.{best_teacher(smk.input.wins)}"}
     run_judging(smk.output.winrates, smk.output.judgements, lang=smk.wildcards.lang, prompts_path=smk.input.prompts,

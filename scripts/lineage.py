@@ -3,14 +3,16 @@ that made it, and its cost from the benchmark files (expanse/lineage.py).
 
 snakemake -c1 results/tiny/eval/lineage.json
 """
-from pathlib import Path
 
-from expanse.lineage import collect, hash_cache
-from expanse.io import write_json
 from expanse.logs import run_script
 
 
 def main(smk):
+    from pathlib import Path
+
+    from expanse.lineage import collect, hash_cache
+    from expanse.io import write_json
+
     root = Path.cwd()
     lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale))
     write_json(lineage, smk.output.lineage)

@@ -2,13 +2,15 @@
 
 snakemake -c1 results/tiny/models/teacher_heldout_loss.json
 """
-from pathlib import Path
 
 from expanse.logs import run_script
-from expanse.tiny import heldout_loss
 
 
 def main(smk):
+    from pathlib import Path
+
+    from expanse.tiny import heldout_loss
+
     models = {"base": smk.input.base, **{Path(p).name: p for p in smk.input.teachers}}
     result = heldout_loss(models, corpus_path=smk.input.corpus, tokenizer_dir=smk.input.tokenizer,
                           codes=smk.params.codes, seq_len=smk.params.spec["seq_len"], seed=smk.params.seed,

@@ -3,13 +3,15 @@ weights the merge search chose when merge.search is enabled.
 
 snakemake -c1 results/tiny/merged
 """
-import json
 
 from expanse.logs import run_script
-from expanse.merging.run import run_merge
 
 
 def main(smk):
+    import json
+
+    from expanse.merging.run import run_merge
+
     weights, search = smk.params.weights, list(smk.input.get("search", []))
     if search:
         chosen = json.loads(open(search[0], encoding="utf-8").read())["chosen"]["weights"]

@@ -2,11 +2,12 @@
 
 snakemake -c1 results/tiny/routing/fr.json
 """
-from expanse.arbitrage import run_routing
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.arbitrage import run_routing
+
     p = smk.params
     decision = run_routing(list(smk.input.scores), smk.input.prompts, smk.output.routing, lang=smk.wildcards.lang,
                            teachers=list(p.teachers), top_k=p.top_k, probe=dict(p.probe), seed=p.seed)

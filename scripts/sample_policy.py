@@ -3,11 +3,12 @@ online iteration {it}.
 
 snakemake -c1 results/tiny/online/romance/it1/samples/fr.parquet
 """
-from expanse.generation import run_generation
 from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.generation import run_generation
+
     w = smk.wildcards
     run_generation(smk.input.prompts, smk.output.samples, lang=w.lang, model_name=f"{w.family}/it{w.it}",
                    location=smk.input.policy, load=smk.params.load, generation=smk.params.generation,

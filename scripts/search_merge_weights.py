@@ -4,11 +4,12 @@ language's dev prompts and scored by the arbiter; the best one above the floor i
 snakemake -c1 results/tiny/merge_search.json
 """
 from expanse.logs import run_script
-from expanse.merging.run import resolve
-from expanse.merging.search import run_search
 
 
 def main(smk):
+    from expanse.merging.run import resolve
+    from expanse.merging.search import run_search
+
     p = smk.params
     result = run_search(checkpoints=list(smk.input.checkpoints), prompt_paths=list(smk.input.prompts),
                         out_path=smk.output.search, families=list(p.families), weights=list(p.weights),

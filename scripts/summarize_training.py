@@ -4,10 +4,11 @@ arbiter's mean score of the policy's own samples at each online iteration.
 snakemake -c1 results/tiny/checkpoints/summary.json
 """
 from expanse.logs import run_script
-from expanse.training.summary import summarize
 
 
 def main(smk):
+    from expanse.training.summary import summarize
+
     summarize(list(smk.input.metrics), list(smk.input.online_scores), list(smk.input.prompts),
               smk.output.summary, families=smk.params.families)
 

@@ -3,10 +3,11 @@
 snakemake -c2 results/tiny/checkpoints/romance/dpo
 """
 from expanse.logs import run_script
-from expanse.training.jobs import run_job
 
 
 def main(smk):
+    from expanse.training.jobs import run_job
+
     p = smk.params
     sft = {"location": smk.input.sft, "load": p.load}
     run_job("dpo", name=f"{smk.wildcards.family}/dpo", model=sft, ref_model=sft,

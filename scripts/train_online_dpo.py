@@ -4,10 +4,11 @@ of its own samples, with the family's offline DPO model as the fixed reference.
 snakemake -c2 results/tiny/checkpoints/romance/online_it1
 """
 from expanse.logs import run_script
-from expanse.training.jobs import run_job
 
 
 def main(smk):
+    from expanse.training.jobs import run_job
+
     p, w = smk.params, smk.wildcards
     run_job("dpo", name=f"{w.family}/online_it{w.it}", model={"location": smk.input.policy, "load": p.load},
             ref_model={"location": smk.input.reference, "load": p.load},

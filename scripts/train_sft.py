@@ -3,10 +3,11 @@
 snakemake -c2 results/tiny/checkpoints/romance/sft
 """
 from expanse.logs import run_script
-from expanse.training.jobs import run_job
 
 
 def main(smk):
+    from expanse.training.jobs import run_job
+
     p = smk.params
     run_job("sft", name=f"{smk.wildcards.family}/sft", model=p.model, ref_model=None,
             data=smk.input.arbitrage, prompts=smk.input.prompts, config=p.training, seed=p.seed,

@@ -3,10 +3,11 @@
 snakemake -c1 results/tiny/models/tokenizer
 """
 from expanse.logs import run_script
-from expanse.tiny import train_tokenizer
 
 
 def main(smk):
+    from expanse.tiny import train_tokenizer
+
     cfg = smk.params.tokenizer
     train_tokenizer(smk.input.corpus, smk.output.tokenizer, vocab_size=cfg["vocab_size"],
                     min_frequency=cfg["min_frequency"])
