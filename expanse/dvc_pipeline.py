@@ -96,7 +96,10 @@ def _index(obj, path: str, paths: dict[int, str]) -> None:
 
 class _RecordingDict(dict):
     """A dict field of the config seen through the recorder: item reads record their path, key
-    iteration records the key set."""
+    iteration and membership tests (`key in d`) record the key set. `d.get(key)` records the key's
+    path, not the key set: its answer changes only when that key's value changes or the key is
+    added or removed, which changes its value or (if absent) its nearest present parent's, the key
+    `minimal` tracks (so looking up a resource class does not depend on the other classes)."""
 
     def __init__(self, data: dict, path: str, reads: Reads):
         super().__init__(data)
@@ -114,7 +117,8 @@ class _RecordingDict(dict):
         return self._value(key, super().__getitem__(key))
 
     def get(self, key, default=None):
-        return self[key] if key in self else default
+        self._reads.paths.add(f"{self._path}.{key}")
+        return self[key] if dict.__contains__(self, key) else default
 
     def __iter__(self):
         self._reads.keysets.add(self._path)

@@ -93,3 +93,26 @@ def test_regrouped_lock_entries_are_what_dvc_records(tmp_path):
     _dvc(root, "commit", "-f", "-q")  # what DVC itself records for the grouped stages
     recorded = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
     assert {n: carried[n] for n in ("phase-x", "third-x")} == {n: recorded[n] for n in ("phase-x", "third-x")}
+
+
+def test_a_lookup_by_key_records_that_key_and_membership_or_iteration_the_key_set():
+    """`resources.get("generate")` depends on the generate class only (its value, or the table's if
+    it were absent), so an edit to another resource class reruns nothing; `x in families` and
+    iterating depend on the set of names."""
+    from expanse.config import load_yaml, validate
+    from expanse.dvc_pipeline import recording
+
+    raw = load_yaml(str(Path(__file__).resolve().parents[2] / "params.yaml"))
+    params = validate(raw)
+    with recording(params) as reads:
+        assert params.scales["tiny"].resources.get("generate").gpu == 0
+        assert params.scales["tiny"].resources.get("no_such_class") is None
+    assert reads.keysets == set()
+    assert reads.minimal(raw) == ["scales.tiny.resources"]  # the absent class: tracked through its parent
+    with recording(params) as reads:
+        params.scales["tiny"].resources.get("generate").gpu
+    assert reads.keysets == set() and reads.minimal(raw) == ["scales.tiny.resources.generate"]
+    with recording(params) as reads:
+        assert "asian" in params.families
+        list(params.languages)
+    assert reads.keysets == {"families", "languages"}
