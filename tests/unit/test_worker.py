@@ -243,4 +243,3 @@ def test_a_warm_child_reuses_freed_memory_instead_of_faulting_it_in_again(job):
     warm = json.loads(job.out.read_text())
     assert warm["faults"][0] > pages // 2  # the first buffer is new memory either way
     assert warm["faults"][1] < pages // 20, warm
-
