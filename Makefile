@@ -21,7 +21,11 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q --durations=25
 
+# ruff (lint + format, configured in pyproject.toml), snakefmt for the rules, Snakemake's own linter
 lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint
 
 dry-run-32b: $(BIN)/.installed

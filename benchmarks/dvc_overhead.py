@@ -38,8 +38,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shrink import copy_repo, shrink_params  # noqa: E402
 
-CHECKPOINT_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-                    "README.md", "model.safetensors.index.json")
+CHECKPOINT_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "README.md",
+    "model.safetensors.index.json",
+)
 
 
 HIDDEN = {"8b", "32b"}  # pipelines .dvcignore hides: DVC runs through `python -m expanse.dvc_pipeline dvc SCALE`
@@ -79,7 +85,10 @@ def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
                 files += 1
             else:  # a directory output (checkpoint, merge, plots)
                 path.mkdir(parents=True, exist_ok=True)
-                names = [*CHECKPOINT_FILES, *(f"model-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1))]
+                names = [
+                    *CHECKPOINT_FILES,
+                    *(f"model-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1)),
+                ]
                 for name in names:
                     (path / name).write_bytes(hashlib.sha256(f"{out}/{name}".encode()).digest() * 32)
                 dirs += 1
@@ -100,20 +109,26 @@ def timed_runs(root: Path, pipeline: str, repeat: int, scale: str) -> None:
             walls.append(wall)
             cpus.append(cpu)
         text = (out.stdout + out.stderr).strip().splitlines()
-        print(f"{label:24s} " + "  ".join(f"{w:6.1f} s ({c:4.1f} s CPU)" for w, c in zip(walls, cpus)) +
-              f"   ({text[-1] if text else ''})")
+        print(
+            f"{label:24s} "
+            + "  ".join(f"{w:6.1f} s ({c:4.1f} s CPU)" for w, c in zip(walls, cpus))
+            + f"   ({text[-1] if text else ''})"
+        )
 
 
 def shrink_cold(dest: Path, repeat: int) -> None:
     """Build the shrunk tiny graph cold with Snakemake (2 cores) and with DVC, each in a fresh copy."""
     params = shrink_params(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
     figures = {}
-    for label, argv in (("snakemake -c2 all", [sys.executable, "-m", "snakemake", "-c2", "--quiet", "all", "--", "all"]),
-                        ("dvc repro", [sys.executable, "-m", "dvc", "repro"])):
+    for label, argv in (
+        ("snakemake -c2 all", [sys.executable, "-m", "snakemake", "-c2", "--quiet", "all", "--", "all"]),
+        ("dvc repro", [sys.executable, "-m", "dvc", "repro"]),
+    ):
         root = copy_repo(dest / label.split()[0], params)
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        gen = subprocess.run([sys.executable, "-m", "expanse.dvc_pipeline"], cwd=root, text=True, capture_output=True,
-                             env=ENV)
+        gen = subprocess.run(
+            [sys.executable, "-m", "expanse.dvc_pipeline"], cwd=root, text=True, capture_output=True, env=ENV
+        )
         if gen.returncode != 0:
             raise SystemExit(f"generating the shrunk pipelines failed:\n{gen.stderr[-2000:]}")
         (root / "dvc.lock").unlink(missing_ok=True)  # cold: nothing recorded
@@ -133,10 +148,18 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=14, help="weight shards per checkpoint directory")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--built", type=Path, help="time this built, recorded repo instead of placeholders")
-    ap.add_argument("--keep", type=Path, help="build the placeholder repo (--shrink: the two built repos, in "
-                    "snakemake/ and dvc/) in this (new) directory and keep it")
-    ap.add_argument("--shrink", action="store_true", help="time the cold builds of the shrunk tiny graph, by "
-                    "snakemake -c2 and by dvc repro, then DVC's overhead on the DVC-built one")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        help="build the placeholder repo (--shrink: the two built repos, in "
+        "snakemake/ and dvc/) in this (new) directory and keep it",
+    )
+    ap.add_argument(
+        "--shrink",
+        action="store_true",
+        help="time the cold builds of the shrunk tiny graph, by "
+        "snakemake -c2 and by dvc repro, then DVC's overhead on the DVC-built one",
+    )
     args = ap.parse_args()
     if args.shrink:
         if args.keep:
@@ -152,8 +175,10 @@ def main() -> None:
         # a 'no-op' repro of a pipeline that is not built and recorded would run its stages for real
         _, out = dvc(args.built, "status", "--quiet", pipeline, scale=args.scale)
         if out.returncode != 0:
-            raise SystemExit(f"{args.built / pipeline}: not up to date in DVC (`dvc status` lists changes); "
-                             "--built times only a built, recorded pipeline (for tiny add --scale tiny)")
+            raise SystemExit(
+                f"{args.built / pipeline}: not up to date in DVC (`dvc status` lists changes); "
+                "--built times only a built, recorded pipeline (for tiny add --scale tiny)"
+            )
         timed_runs(args.built, pipeline, args.repeat, args.scale)
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,8 +187,10 @@ def main() -> None:
         pipeline = "dvc.yaml" if args.scale == "tiny" else f"pipelines/{args.scale}/dvc.yaml"
         stages = yaml.safe_load((root / pipeline).read_text())["stages"]
         files, dirs = fill(root, stages, args.shards)
-        print(f"{pipeline}: {len(stages)} stages, {files} files written ({dirs} checkpoint directories "
-              f"of {len(CHECKPOINT_FILES) + args.shards} files)")
+        print(
+            f"{pipeline}: {len(stages)} stages, {files} files written ({dirs} checkpoint directories "
+            f"of {len(CHECKPOINT_FILES) + args.shards} files)"
+        )
         seconds, out = dvc(root, "commit", "--force", "--quiet", pipeline, scale=args.scale)
         if out.returncode != 0:
             raise SystemExit(f"dvc commit failed:\n{out.stderr[-2000:]}")

@@ -83,6 +83,7 @@ _ERROR = re.compile(r"^Error in rule (\w+):")
 @dataclass
 class JobLog:
     """Jobs started, running and finished, from Snakemake's console output (fed line by line)."""
+
     running: dict = field(default_factory=dict)  # jobid -> job
     finished: list = field(default_factory=list)
     errors: list = field(default_factory=list)
@@ -94,13 +95,19 @@ class JobLog:
         if m := _STAMP.match(s):
             self._time = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y").timestamp()
         elif m := _RULE.match(s):
-            self._job = {"rule": m.group(1), "wildcards": "", "output": [], "log": [], "start": self._time,
-                         "seen": time.time()}
+            self._job = {
+                "rule": m.group(1),
+                "wildcards": "",
+                "output": [],
+                "log": [],
+                "start": self._time,
+                "seen": time.time(),
+            }
         elif self._job is not None and s.startswith(("output:", "log:")):
             key, _, value = s.partition(":")
             self._job[key] = [o.strip() for o in value.replace("(check log file(s) for error details)", "").split(",")]
         elif self._job is not None and s.startswith("wildcards:"):
-            self._job["wildcards"] = s[len("wildcards:"):].strip()
+            self._job["wildcards"] = s[len("wildcards:") :].strip()
         elif self._job is not None and s.startswith("jobid:"):
             if self._job["rule"] not in TARGET_RULES:
                 self.running[int(s.split()[1])] = self._job
@@ -228,6 +235,7 @@ def inside(rel: str, outputs) -> str | None:
 @dataclass
 class Inspection:
     """What a tree holds after a kill (or at the end), against the reference."""
+
     # an output Snakemake takes as done that is not the reference's (cut off, or not reproduced), or a
     # resume checkpoint the trainer would resume from (its trainer_state.json exists) that is cut off
     finished_looking_bad: list = field(default_factory=list)
@@ -272,8 +280,12 @@ def inspect(root: Path, ref: dict[str, str], outputs: list[str], ref_root: Path 
             if mine != theirs:
                 found.incomplete_present.append(out)
         elif mine != theirs:
-            diff = sorted(r for r in set(mine) | set(theirs) if mine.get(r) != theirs.get(r)
-                          and not (ref_root is not None and same_but_for_run_records(ref_root, root, r)))
+            diff = sorted(
+                r
+                for r in set(mine) | set(theirs)
+                if mine.get(r) != theirs.get(r)
+                and not (ref_root is not None and same_but_for_run_records(ref_root, root, r))
+            )
             if diff:
                 found.finished_looking_bad.append((out, diff[:5]))
     return found
@@ -281,6 +293,7 @@ def inspect(root: Path, ref: dict[str, str], outputs: list[str], ref_root: Path 
 
 def fresh_tree(src: Path, dest: Path) -> Path:
     """The reference's source files (what copy_repo copied there), without anything a build made."""
+
     def ignore(directory, names):
         rel = Path(directory).relative_to(src)
         return [n for n in names if str(rel / n).removeprefix("./") in BUILD_PATHS]
@@ -311,8 +324,11 @@ def _warm_children_in(root: Path) -> bool:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) in parents and fields[0] not in "ZX" and \
-                    Path(os.readlink(stat.parent / "cwd")).is_relative_to(root.resolve()):
+            if (
+                int(fields[1]) in parents
+                and fields[0] not in "ZX"
+                and Path(os.readlink(stat.parent / "cwd")).is_relative_to(root.resolve())
+            ):
                 return True
         except (OSError, IndexError, ValueError):
             continue
@@ -356,14 +372,26 @@ class Faulted:
 @dataclass
 class Target:
     """Kill once a job of RULE has run DELAY seconds (and READY(root) holds, when given)."""
+
     rule: str
     delay: float = 0.0
     ready: object = None  # callable(root) -> bool
 
 
-def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: list[Target], ref: dict[str, str],
-                   outputs: list[str], *, log_dir: Path, ref_root: Path | None = None, pending=None,
-                   timeout: float = 7200, on_kill=None) -> Faulted:
+def run_with_kills(
+    root: Path,
+    first: list[str],
+    rerun: list[str],
+    schedule: list[Target],
+    ref: dict[str, str],
+    outputs: list[str],
+    *,
+    log_dir: Path,
+    ref_root: Path | None = None,
+    pending=None,
+    timeout: float = 7200,
+    on_kill=None,
+) -> Faulted:
     """Start `snakemake FIRST`; for each target of SCHEDULE wait until a job of its rule starts, its
     delay more (and its ready() condition), and SIGKILL the process group; then do what the README
     tells a user: run `snakemake RERUN`, and when Snakemake reports the stale lock,
@@ -383,8 +411,14 @@ def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: lis
         result.runs += 1
         log_path = log_dir / f"run{result.runs:02d}.log"
         with log_path.open("w") as log:
-            proc = subprocess.Popen([*SNAKEMAKE, *args], cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env(root),
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [*SNAKEMAKE, *args],
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env(root),
+                start_new_session=True,
+            )
         tail, jobs, armed, kill_at = Tail(log_path), JobLog(), None, None
         delay = target.delay if target is not None else 0.0
         while True:
@@ -435,8 +469,9 @@ def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: lis
                 result.failure = f"snakemake --unlock failed:\n{unlock.stdout[-2000:]}{unlock.stderr[-2000:]}"
                 break
             continue
-        result.failure = (f"snakemake {' '.join(args)} failed ({proc.returncode}), errors in {jobs.errors}:\n"
-                          + text[-4000:])
+        result.failure = (
+            f"snakemake {' '.join(args)} failed ({proc.returncode}), errors in {jobs.errors}:\n" + text[-4000:]
+        )
         break
     result.wall = time.time() - start
     return result
@@ -445,8 +480,11 @@ def run_with_kills(root: Path, first: list[str], rerun: list[str], schedule: lis
 def pick_targets(order: list[str], kills: int, rng: random.Random) -> list[str]:
     """KILLS rules spread over the build: ORDER cut into consecutive slices, one rule from each."""
     if kills >= len(order):
-        extra = sorted(rng.sample(range(len(order)), kills - len(order)) if kills - len(order) <= len(order)
-                       else [rng.randrange(len(order)) for _ in range(kills - len(order))])
+        extra = sorted(
+            rng.sample(range(len(order)), kills - len(order))
+            if kills - len(order) <= len(order)
+            else [rng.randrange(len(order)) for _ in range(kills - len(order))]
+        )
         return sorted(list(order) + [order[i] for i in extra], key=order.index)
     bounds = [round(i * len(order) / kills) for i in range(kills + 1)]
     return [order[rng.randrange(lo, hi)] for lo, hi in zip(bounds, bounds[1:])]
@@ -459,8 +497,11 @@ def main() -> None:
     ap.add_argument("--shrink", action="store_true", help="the test suite's shrunken config")
     ap.add_argument("--cores", type=int, default=2, help="snakemake -cN")
     ap.add_argument("--keep", type=Path, help="build in this (new) directory and keep it")
-    ap.add_argument("--reference", type=Path, help="a completed uninterrupted build to compare with (its source "
-                                                   "files are what the faulted build runs)")
+    ap.add_argument(
+        "--reference",
+        type=Path,
+        help="a completed uninterrupted build to compare with (its source files are what the faulted build runs)",
+    )
     ap.add_argument("--timeout", type=float, default=6 * 3600, help="give up on the faulted build after this many s")
     args = ap.parse_args()
     if args.keep is not None:
@@ -502,8 +543,18 @@ def run(args, work: Path) -> None:
     schedule = [Target(r, rng.uniform(0.05, 0.6) * durations.get(r, 5.0)) for r in targets]
     logs = work / "faulted-logs"
     logs.mkdir(exist_ok=True)
-    res = run_with_kills(root, cmd, cmd, schedule, ref, outputs, log_dir=logs, ref_root=reference, timeout=args.timeout,
-                         pending=lambda rule, done: sum(1 for r, _ in done if r == rule) < counts[rule])
+    res = run_with_kills(
+        root,
+        cmd,
+        cmd,
+        schedule,
+        ref,
+        outputs,
+        log_dir=logs,
+        ref_root=reference,
+        timeout=args.timeout,
+        pending=lambda rule, done: sum(1 for r, _ in done if r == rule) < counts[rule],
+    )
     report(args, cmd, reference, ref_wall, root, counts, order, ref, outputs, res)
     if args.keep:
         print(f"kept in {work}: reference/ (unless --reference), faulted/, faulted-logs/ (each run's output)")
@@ -525,44 +576,79 @@ def report(args, cmd, reference: Path, ref_wall, root: Path, counts, order, ref,
             bad.setdefault((out, tuple(files)), []).append(i)
     unexpected = [(i, u) for i, k in enumerate(res.kills, 1) for u in k.inspection.unexpected]
 
-    print(f"graph: {sum(counts.values())} jobs of {len(counts)} rules; languages: {len(params['languages'])}, "
-          f"families: {len(params['families'])}; cores: {args.cores}; seed: {args.seed}")
-    print("reference build:        "
-          + (f"reused {reference}" if ref_wall is None else f"{ref_wall:.0f} s, uninterrupted"))
-    print(f"faulted build:          {res.wall:.0f} s, {res.runs} runs of `snakemake {' '.join(cmd)}`, "
-          f"`snakemake --unlock` needed {res.unlocks} times")
+    print(
+        f"graph: {sum(counts.values())} jobs of {len(counts)} rules; languages: {len(params['languages'])}, "
+        f"families: {len(params['families'])}; cores: {args.cores}; seed: {args.seed}"
+    )
+    print(
+        "reference build:        " + (f"reused {reference}" if ref_wall is None else f"{ref_wall:.0f} s, uninterrupted")
+    )
+    print(
+        f"faulted build:          {res.wall:.0f} s, {res.runs} runs of `snakemake {' '.join(cmd)}`, "
+        f"`snakemake --unlock` needed {res.unlocks} times"
+    )
     if res.lock_message:
         print("  a rerun after a kill says: " + next(line for line in res.lock_message.splitlines() if LOCKED in line))
     if res.failure:
         print(f"FAILED: {res.failure}")
-    print(f"kills survived:         {survived} of {len(res.kills)}"
-          + (f" (targets skipped, their jobs already done: {', '.join(res.skipped)})" if res.skipped else ""))
-    print("jobs interrupted by kind: " + (", ".join(f"{r} {n}" for r, n in sorted(
-        by_kind.items(), key=lambda x: order.index(x[0]) if x[0] in order else len(order))) or "none"))
+    print(
+        f"kills survived:         {survived} of {len(res.kills)}"
+        + (f" (targets skipped, their jobs already done: {', '.join(res.skipped)})" if res.skipped else "")
+    )
+    print(
+        "jobs interrupted by kind: "
+        + (
+            ", ".join(
+                f"{r} {n}"
+                for r, n in sorted(by_kind.items(), key=lambda x: order.index(x[0]) if x[0] in order else len(order))
+            )
+            or "none"
+        )
+    )
     for i, k in enumerate(res.kills, 1):
-        print(f"  kill {i} at {k.at:6.0f} s, aimed at {k.target}: "
-              + (", ".join(f"{r}[{w.replace('scale=tiny, ', '').replace('scale=tiny', '')}]".replace("[]", "")
-                           for r, w in k.running) or "no job running (Snakemake itself)")
-              + f"; outputs marked incomplete and present: {len(k.inspection.incomplete_present)}"
-              + (f" ({', '.join(k.inspection.incomplete_present)})"
-                 if 0 < len(k.inspection.incomplete_present) <= 3 else "")
-              + f", temporaries: {len(k.inspection.temporaries)}")
-    print(f"finished-looking artifacts that differ from the reference, seen after a kill: {len(bad)}"
-          + "".join(f"\n  {o}, after kills {', '.join(map(str, seen))}: "
-                    + "; ".join(f"{r}: {explain(reference, root, r)}" for r in files)
-                    for (o, files), seen in bad.items()))
+        print(
+            f"  kill {i} at {k.at:6.0f} s, aimed at {k.target}: "
+            + (
+                ", ".join(
+                    f"{r}[{w.replace('scale=tiny, ', '').replace('scale=tiny', '')}]".replace("[]", "")
+                    for r, w in k.running
+                )
+                or "no job running (Snakemake itself)"
+            )
+            + f"; outputs marked incomplete and present: {len(k.inspection.incomplete_present)}"
+            + (
+                f" ({', '.join(k.inspection.incomplete_present)})"
+                if 0 < len(k.inspection.incomplete_present) <= 3
+                else ""
+            )
+            + f", temporaries: {len(k.inspection.temporaries)}"
+        )
+    print(
+        f"finished-looking artifacts that differ from the reference, seen after a kill: {len(bad)}"
+        + "".join(
+            f"\n  {o}, after kills {', '.join(map(str, seen))}: "
+            + "; ".join(f"{r}: {explain(reference, root, r)}" for r in files)
+            for (o, files), seen in bad.items()
+        )
+    )
     if unexpected:
-        print("files under results/ neither an output, a temporary nor resume state: "
-              + ", ".join(f"{u} (kill {i})" for i, u in unexpected))
-    print(f"left at the end: {len(final.temporaries)} temporaries, {final.resume_files} files of resume state; "
-          f"`snakemake -n all`: {'nothing to be done' if nothing_left else 'WORK LEFT'}"
-          + "".join(f"\n  {t}" for t in final.temporaries))
+        print(
+            "files under results/ neither an output, a temporary nor resume state: "
+            + ", ".join(f"{u} (kill {i})" for i, u in unexpected)
+        )
+    print(
+        f"left at the end: {len(final.temporaries)} temporaries, {final.resume_files} files of resume state; "
+        f"`snakemake -n all`: {'nothing to be done' if nothing_left else 'WORK LEFT'}"
+        + "".join(f"\n  {t}" for t in final.temporaries)
+    )
     records_only = [r for r in differ if same_but_for_run_records(reference, root, r)]
-    print(f"identical: {'yes' if not differ and not res.failure else 'no'}: {len(ref)} files under results/ "
-          f"compared byte for byte with the reference, {len(differ)} differ"
-          + (f" ({len(records_only)} only in {', '.join(RUN_RECORDS)})" if records_only else "")
-          + "; eval/lineage.json and the lineage section of eval/report.{html,md} hold measured times and "
-          "are left out" + "".join(f"\n  differs: {r}: {why[r]}" for r in differ[:60]))
+    print(
+        f"identical: {'yes' if not differ and not res.failure else 'no'}: {len(ref)} files under results/ "
+        f"compared byte for byte with the reference, {len(differ)} differ"
+        + (f" ({len(records_only)} only in {', '.join(RUN_RECORDS)})" if records_only else "")
+        + "; eval/lineage.json and the lineage section of eval/report.{html,md} hold measured times and "
+        "are left out" + "".join(f"\n  differs: {r}: {why[r]}" for r in differ[:60])
+    )
 
 
 # what a training job records about its own run: `resumed_from_step` in the stage's metrics says from
@@ -572,6 +658,7 @@ RUN_RECORDS = ("resumed_from_step",)
 
 def same_but_for_run_records(ref_root: Path, root: Path, rel: str) -> bool:
     """Both files are JSON and equal once the RUN_RECORDS keys are dropped."""
+
     def load(path):
         try:
             return _drop(json.loads(path.read_bytes()))

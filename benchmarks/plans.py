@@ -58,9 +58,11 @@ def slurm_env(tmp: Path) -> tuple[dict, str | None]:
     (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
     (shim / "scontrol").chmod(0o755)
     env["PATH"] = f"{shim}{os.pathsep}{env.get('PATH', '')}"
-    return env, (f"note: {scontrol} is on PATH but `scontrol ping` fails (no SLURM controller answers): the slurm "
-                 "executor plugin's `scontrol show config` would add up to 10 s of waiting to every call; "
-                 "measuring with a scontrol that fails at once first on PATH, as on a machine without SLURM")
+    return env, (
+        f"note: {scontrol} is on PATH but `scontrol ping` fails (no SLURM controller answers): the slurm "
+        "executor plugin's `scontrol show config` would add up to 10 s of waiting to every call; "
+        "measuring with a scontrol that fails at once first on PATH, as on a machine without SLURM"
+    )
 
 
 def run_once(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, float, str]:
@@ -88,13 +90,17 @@ def measure(label: str, target: str, cwd: Path, env: dict, repeats: int) -> None
     *_, output = run_once(cmd, cwd, env)  # warm-up: .pyc files, the page cache, .snakemake/
     runs = [run_once(cmd, cwd, env)[:3] for _ in range(repeats)]
     wall, user, sys_ = (statistics.median(r[i] for r in runs) for i in range(3))
-    print(f"{label:<34} {job_count(output):>5} {wall:8.2f} {user:8.2f} {sys_:7.2f}   "
-          f"(wall min {min(r[0] for r in runs):.2f}, max {max(r[0] for r in runs):.2f})", flush=True)
+    print(
+        f"{label:<34} {job_count(output):>5} {wall:8.2f} {user:8.2f} {sys_:7.2f}   "
+        f"(wall min {min(r[0] for r in runs):.2f}, max {max(r[0] for r in runs):.2f})",
+        flush=True,
+    )
 
 
 def sync_code(built: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.split()
     for f in files:
         if f == "params.yaml" or not (REPO / f).is_file():
             continue
@@ -106,7 +112,9 @@ def sync_code(built: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--built", type=Path, help="a built copy of the repo (results/ and .snakemake/) to plan a no-op in")
-    ap.add_argument("--sync", action="store_true", help="copy this tree's code (all but params.yaml) into --built first")
+    ap.add_argument(
+        "--sync", action="store_true", help="copy this tree's code (all but params.yaml) into --built first"
+    )
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per plan (default 5); the median is printed")
     ap.add_argument("--only", choices=(*PLANS, "built"), action="append", help="measure only these plans")
     args = ap.parse_args()
@@ -121,8 +129,10 @@ def main() -> None:
         env, note = slurm_env(Path(tmp))
         if note:
             print(note)
-        print(f"snakemake -n, median of {args.repeats} runs after one warm-up; {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.2f}")
+        print(
+            f"snakemake -n, median of {args.repeats} runs after one warm-up; {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
         print(f"{'plan':<34} {'jobs':>5} {'wall s':>8} {'user s':>8} {'sys s':>7}")
         if args.built is not None and "built" in only:
             if args.sync:
@@ -132,8 +142,7 @@ def main() -> None:
             fresh = copy_repo(Path(tmp) / "repo")
             for target in PLANS:
                 if target in only:
-                    measure(f"-n {target}" + (", unbuilt" if target == "all" else ""), target, fresh, env,
-                            args.repeats)
+                    measure(f"-n {target}" + (", unbuilt" if target == "all" else ""), target, fresh, env, args.repeats)
 
 
 if __name__ == "__main__":

@@ -47,9 +47,21 @@ def main() -> None:
         routing["top_k"] = args.top_k
     langs = list(params["languages"])
     targets = [f"results/tiny/arbitrage/{lang}.parquet" for lang in langs]
-    runs = {"all": (base, ["prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage"]),
-            "learned": (routing, ["prepare_prompts", "generate_probe", "score_probe", "route_teachers",
-                                  "generate_routed", "score_routed", "select_arbitrage"])}
+    runs = {
+        "all": (base, ["prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage"]),
+        "learned": (
+            routing,
+            [
+                "prepare_prompts",
+                "generate_probe",
+                "score_probe",
+                "route_teachers",
+                "generate_routed",
+                "score_routed",
+                "select_arbitrage",
+            ],
+        ),
+    }
     seconds, roots = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (arbitrage, rules) in runs.items():
@@ -63,13 +75,23 @@ def main() -> None:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src, dst)
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "snakemake", f"-c{args.cores}", "--allowed-rules", *rules, "--",
-                            *targets], cwd=root, check=True, capture_output=True, text=True)
+            subprocess.run(
+                [sys.executable, "-m", "snakemake", f"-c{args.cores}", "--allowed-rules", *rules, "--", *targets],
+                cwd=root,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             seconds[name] = time.perf_counter() - start
         # the generation jobs' own wall time (their benchmark files): what the GPUs would spend
-        gen_seconds = {name: sum(_seconds(t) for rule in ("generate_teacher", "generate_probe", "generate_routed")
-                                 for t in (root / "benchmarks/tiny" / rule).rglob("*.tsv"))
-                       for name, root in roots.items()}
+        gen_seconds = {
+            name: sum(
+                _seconds(t)
+                for rule in ("generate_teacher", "generate_probe", "generate_routed")
+                for t in (root / "benchmarks/tiny" / rule).rglob("*.tsv")
+            )
+            for name, root in roots.items()
+        }
         rows, made, every, base_sum, routed_sum, n = [], 0, 0, 0.0, 0.0, 0
         for lang in langs:
             decision = json.loads((roots["learned"] / f"results/tiny/routing/{lang}.json").read_text())
@@ -79,22 +101,44 @@ def main() -> None:
             a, b = baseline["selected_mean_score"], learned["selected_mean_score"]
             if a is not None and b is not None:
                 base_sum, routed_sum, n = base_sum + a, routed_sum + b, n + 1
-            rows.append((lang, ",".join(decision["selected"]), decision["n_probe"], decision["n_prompts"],
-                         100 * decision["saved_fraction"], baseline["n_selected"], a, learned["n_selected"], b))
-    print(f"learned routing: probe_fraction {routing.get('probe_fraction', 0.25)}, top_k {routing.get('top_k', 1)}; "
-          f"{len(langs)} languages, {len(params['scales']['tiny']['teachers'])} teachers; on {args.cores} cores: "
-          f"all {seconds['all']:.0f} s, learned {seconds['learned']:.0f} s")
-    print(f"{'lang':5s} {'selected':10s} {'probe':>9s} {'saved':>7s} {'all: n':>7s} {'score':>8s} "
-          f"{'learned: n':>11s} {'score':>8s} {'delta':>8s}")
+            rows.append(
+                (
+                    lang,
+                    ",".join(decision["selected"]),
+                    decision["n_probe"],
+                    decision["n_prompts"],
+                    100 * decision["saved_fraction"],
+                    baseline["n_selected"],
+                    a,
+                    learned["n_selected"],
+                    b,
+                )
+            )
+    print(
+        f"learned routing: probe_fraction {routing.get('probe_fraction', 0.25)}, top_k {routing.get('top_k', 1)}; "
+        f"{len(langs)} languages, {len(params['scales']['tiny']['teachers'])} teachers; on {args.cores} cores: "
+        f"all {seconds['all']:.0f} s, learned {seconds['learned']:.0f} s"
+    )
+    print(
+        f"{'lang':5s} {'selected':10s} {'probe':>9s} {'saved':>7s} {'all: n':>7s} {'score':>8s} "
+        f"{'learned: n':>11s} {'score':>8s} {'delta':>8s}"
+    )
     for lang, sel, n_probe, n_prompts, saved, na, a, nb, b in rows:
         delta = f"{b - a:+8.3f}" if a is not None and b is not None else "       –"
-        print(f"{lang:5s} {sel:10s} {n_probe:4d}/{n_prompts:<4d} {saved:6.1f}% {na:7d} {a if a is not None else float('nan'):8.3f} "
-              f"{nb:11d} {b if b is not None else float('nan'):8.3f} {delta}")
-    print(f"all   generations {made} of {every}: {100 * (1 - made / every):.1f}% saved; mean SFT-set score over "
-          f"{n} languages: all {base_sum / n:.4f}, learned {routed_sum / n:.4f} ({(routed_sum - base_sum) / n:+.4f})")
+        print(
+            f"{lang:5s} {sel:10s} {n_probe:4d}/{n_prompts:<4d} {saved:6.1f}% {na:7d} "
+            f"{a if a is not None else float('nan'):8.3f} "
+            f"{nb:11d} {b if b is not None else float('nan'):8.3f} {delta}"
+        )
+    print(
+        f"all   generations {made} of {every}: {100 * (1 - made / every):.1f}% saved; mean SFT-set score over "
+        f"{n} languages: all {base_sum / n:.4f}, learned {routed_sum / n:.4f} ({(routed_sum - base_sum) / n:+.4f})"
+    )
     change = 100 * (gen_seconds["learned"] / gen_seconds["all"] - 1)
-    print(f"generation jobs' wall time (benchmark files): all {gen_seconds['all']:.0f} s, learned "
-          f"{gen_seconds['learned']:.0f} s ({change:+.1f}%; each job also pays its start-up and model load)")
+    print(
+        f"generation jobs' wall time (benchmark files): all {gen_seconds['all']:.0f} s, learned "
+        f"{gen_seconds['learned']:.0f} s ({change:+.1f}%; each job also pays its start-up and model load)"
+    )
 
 
 def _seconds(tsv: Path) -> float:

@@ -66,15 +66,20 @@ def main() -> None:
             per_rule[parts[0]].append(seconds)
             if parts[0].startswith("train_"):
                 training["/".join(parts)] = seconds
-        plan32 = timed([*smk, "-n", "merged_32b" if "rule merged_32b:" in (root / "Snakefile").read_text() else "train_32b"], root)
+        plan32 = timed(
+            [*smk, "-n", "merged_32b" if "rule merged_32b:" in (root / "Snakefile").read_text() else "train_32b"], root
+        )
         lang = args.edit or next(iter(params["languages"]))
         edit_prompts(root / params["languages"][lang]["prompts"])
-        plan = subprocess.run([*smk, "-n", "--quiet", "rules", "all"], cwd=root, check=True, capture_output=True,
-                              text=True).stdout
+        plan = subprocess.run(
+            [*smk, "-n", "--quiet", "rules", "all"], cwd=root, check=True, capture_output=True, text=True
+        ).stdout
         rebuild_jobs = int(re.search(r"^total\s+(\d+)", plan, re.M).group(1)) - 1  # `all` itself
         rebuild = timed([*smk, f"-c{args.cores}", "all"], root)
-    print(f"languages: {len(params['languages'])}, families: {len(params['families'])}, "
-          f"teachers: {len(params['scales']['tiny']['teachers'])}, cores: {args.cores}")
+    print(
+        f"languages: {len(params['languages'])}, families: {len(params['families'])}, "
+        f"teachers: {len(params['scales']['tiny']['teachers'])}, cores: {args.cores}"
+    )
     print(f"tiny graph (all), cold:          {cold:8.1f} s")
     print(f"tiny graph, no-op dry run:       {noop:8.1f} s")
     print(f"32b graph, snakemake -n:         {plan32:8.1f} s")

@@ -48,13 +48,21 @@ def job_spec(root: Path, family: str, stage: str, work: Path) -> dict:
     else:  # online iteration 1: the family's DPO model is policy and reference
         config, model, ref = scale.online.dpo, r / f"checkpoints/{family}/dpo", r / f"checkpoints/{family}/dpo"
         data = [r / f"online/{family}/it1/pairs/{c}.parquet" for c in langs]
-    return {"stage": "sft" if stage == "sft" else "dpo", "name": f"{family}/{stage}",
-            "model": {"location": str(model), "load": load},
-            "ref_model": ref and {"location": str(ref), "load": load},
-            "data": [str(p) for p in data], "prompts": [str(r / f"prompts/{c}.parquet") for c in langs],
-            "config": config.model_dump(), "seed": params.seed, "threads": 1,
-            "out_dir": str(work / "out"), "metrics_path": str(work / "metrics.json"), "work_dir": str(work / "resume"),
-            "made_by": {"benchmark": "training_step"}}
+    return {
+        "stage": "sft" if stage == "sft" else "dpo",
+        "name": f"{family}/{stage}",
+        "model": {"location": str(model), "load": load},
+        "ref_model": ref and {"location": str(ref), "load": load},
+        "data": [str(p) for p in data],
+        "prompts": [str(r / f"prompts/{c}.parquet") for c in langs],
+        "config": config.model_dump(),
+        "seed": params.seed,
+        "threads": 1,
+        "out_dir": str(work / "out"),
+        "metrics_path": str(work / "metrics.json"),
+        "work_dir": str(work / "resume"),
+        "made_by": {"benchmark": "training_step"},
+    }
 
 
 def main() -> None:
@@ -88,6 +96,7 @@ def main() -> None:
                     return fn(*a, **k)
                 finally:
                     phases.setdefault(name, []).append((time.process_time() - c, time.perf_counter() - w))
+
             return wrapper
 
         def grown(fn):
@@ -96,6 +105,7 @@ def main() -> None:
                 if args.rows:
                     rows["train"] = [rows["train"][i % len(rows["train"])] for i in range(args.rows)]
                 return rows
+
             return wrapper
 
         tr.sft_rows, tr.preference_rows = grown(tr.sft_rows), grown(tr.preference_rows)
@@ -121,8 +131,10 @@ def main() -> None:
             profiler.disable()
             profiler.dump_stats(args.profile)
     steps = metrics["global_step"]
-    print(f"{args.family}/{args.stage}: {metrics['train_rows']} training rows, {metrics['dev_rows']} dev rows, "
-          f"{steps} steps, config {json.dumps(spec['config'])}")
+    print(
+        f"{args.family}/{args.stage}: {metrics['train_rows']} training rows, {metrics['dev_rows']} dev rows, "
+        f"{steps} steps, config {json.dumps(spec['config'])}"
+    )
     print(f"  {'imports':24s} cpu {imports[0]:7.2f} s  wall {imports[1]:7.2f} s")
     for name, runs in phases.items():
         cpu, wall = sum(c for c, _ in runs), sum(w for _, w in runs)

@@ -14,8 +14,11 @@ from expanse.io import read_parquet, write_json, write_parquet
 
 def rank(scores: pl.DataFrame) -> pl.DataFrame:
     """Candidates per prompt, best first, with `rank` 0..n-1."""
-    ranked = scores.sort(["prompt_id", "lang_ok", "score", "model", "sample"],
-                         descending=[False, True, True, False, False], nulls_last=True)
+    ranked = scores.sort(
+        ["prompt_id", "lang_ok", "score", "model", "sample"],
+        descending=[False, True, True, False, False],
+        nulls_last=True,
+    )
     return ranked.with_columns(pl.int_range(pl.len()).over("prompt_id").alias("rank"))
 
 
@@ -27,11 +30,20 @@ def select(scores: pl.DataFrame, prompts: pl.DataFrame) -> pl.DataFrame:
     """Best valid completion per prompt; margin = its score minus the runner-up's (null if alone)."""
     ranked = rank(scores)
     runner_up = ranked.filter(pl.col("rank") == 1).select("prompt_id", pl.col("score").alias("second"))
-    best = (ranked.filter((pl.col("rank") == 0) & pl.col("lang_ok"))
-            .join(runner_up, on="prompt_id", how="left")
-            .join(prompts.select(pl.col("id").alias("prompt_id"), "prompt"), on="prompt_id", how="left"))
-    return best.select("prompt_id", "lang", "prompt", "completion", pl.col("model").alias("teacher"), "score",
-                       (pl.col("score") - pl.col("second")).alias("margin")).sort("prompt_id")
+    best = (
+        ranked.filter((pl.col("rank") == 0) & pl.col("lang_ok"))
+        .join(runner_up, on="prompt_id", how="left")
+        .join(prompts.select(pl.col("id").alias("prompt_id"), "prompt"), on="prompt_id", how="left")
+    )
+    return best.select(
+        "prompt_id",
+        "lang",
+        "prompt",
+        "completion",
+        pl.col("model").alias("teacher"),
+        "score",
+        (pl.col("score") - pl.col("second")).alias("margin"),
+    ).sort("prompt_id")
 
 
 def win_table(scores: pl.DataFrame, selected: pl.DataFrame, lang: str) -> dict:
@@ -95,9 +107,12 @@ def summarize(wins_paths: list[str], out_path: str) -> dict:
         }
         for t, v in teachers.items():
             totals[t] = totals.get(t, 0) + v["wins"]
-    summary = {"languages": per_lang, "total_wins": totals,
-               "languages_where_arbitrage_beats_every_teacher": sum(v["beats_every_teacher"] for v in per_lang.values()),
-               "n_languages": len(per_lang)}
+    summary = {
+        "languages": per_lang,
+        "total_wins": totals,
+        "languages_where_arbitrage_beats_every_teacher": sum(v["beats_every_teacher"] for v in per_lang.values()),
+        "n_languages": len(per_lang),
+    }
     write_json(summary, out_path)
     return summary
 
@@ -136,15 +151,27 @@ def route(probe_scores: pl.DataFrame, teachers: list[str], *, top_k: int) -> dic
         own = probe_scores.filter(pl.col("model") == t)
         if own.height == 0:
             raise ValueError(f"teacher {t!r} has no probe scores")
-        table[t] = {"probe_wins": int(wins.get(t, 0)), "probe_win_rate": round(wins.get(t, 0) / n_probe, 6),
-                    "probe_mean_score": round(float(own["score"].mean()), 6),
-                    "probe_lang_ok_rate": round(float(own["lang_ok"].mean()), 6)}
+        table[t] = {
+            "probe_wins": int(wins.get(t, 0)),
+            "probe_win_rate": round(wins.get(t, 0) / n_probe, 6),
+            "probe_mean_score": round(float(own["score"].mean()), 6),
+            "probe_lang_ok_rate": round(float(own["lang_ok"].mean()), 6),
+        }
     ranked = sorted(teachers, key=lambda t: (-table[t]["probe_wins"], -table[t]["probe_mean_score"], t))
     return {"teachers": table, "selected": ranked[:top_k]}
 
 
-def run_routing(score_paths: list[str], prompts_path: str, out_path: str, *, lang: str, teachers: list[str],
-                top_k: int, probe: dict, seed: int) -> dict:
+def run_routing(
+    score_paths: list[str],
+    prompts_path: str,
+    out_path: str,
+    *,
+    lang: str,
+    teachers: list[str],
+    top_k: int,
+    probe: dict,
+    seed: int,
+) -> dict:
     """The routing decision of one language (JSON): the probe ids, each teacher's probe record, the
     selected teachers, and how many generations routing makes against asking every teacher."""
     prompts = generated_prompts(read_parquet(prompts_path, "prompts"))
@@ -155,9 +182,19 @@ def run_routing(score_paths: list[str], prompts_path: str, out_path: str, *, lan
     decision = route(scores, teachers, top_k=top_k)
     n, n_probe = prompts.height, len(ids)
     made, every = n_probe * len(teachers) + (n - n_probe) * len(decision["selected"]), n * len(teachers)
-    out = {"lang": lang, "routing": "learned", "top_k": top_k, **decision, "n_prompts": n, "n_probe": n_probe,
-           "n_rest": n - n_probe, "generations": made, "generations_all": every,
-           "saved_fraction": round(1 - made / every, 6) if every else 0.0, "probe_ids": ids}
+    out = {
+        "lang": lang,
+        "routing": "learned",
+        "top_k": top_k,
+        **decision,
+        "n_prompts": n,
+        "n_probe": n_probe,
+        "n_rest": n - n_probe,
+        "generations": made,
+        "generations_all": every,
+        "saved_fraction": round(1 - made / every, 6) if every else 0.0,
+        "probe_ids": ids,
+    }
     write_json(out, out_path)
     return out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from expanse.io import atomic_path
 
 
@@ -19,7 +20,9 @@ def write_card(directory, *, title: str, made_by: dict, metrics: dict | None = N
 
     directory = Path(directory)
     (directory / "README.md").write_text(model_card(title, made_by), encoding="utf-8")
-    (directory / "expanse_config.json").write_text(json.dumps(made_by, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    (directory / "expanse_config.json").write_text(
+        json.dumps(made_by, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     if metrics is not None:
         (directory / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 

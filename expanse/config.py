@@ -13,8 +13,19 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt,
-                      ValidationError, ValidationInfo, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from expanse.arbiter import ARBITERS
 from expanse.errors import ConfigError
@@ -68,14 +79,16 @@ LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
 def _plain_path(v: str) -> str:
     """A file or directory path without characters a shell or a glob would read, and no '..'."""
     if not re.fullmatch(r"[A-Za-z0-9_./+@%,=-]{1,4096}", v) or v[0] == "-" or ".." in PurePosixPath(v).parts:
-        raise ValueError(f"{v!r} is not a plain path (A-Z a-z 0-9 _ . / + @ % , = -, no '..' component, "
-                         "not starting with '-')")
+        raise ValueError(
+            f"{v!r} is not a plain path (A-Z a-z 0-9 _ . / + @ % , = -, no '..' component, not starting with '-')"
+        )
     return v
 
 
 def _root(info: ValidationInfo) -> Path:
     """The directory relative paths in params.yaml are relative to (where Snakemake runs)."""
     return Path((info.context or {}).get("root") or ".")
+
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
@@ -127,7 +140,9 @@ class ModelRef(Strict):
     @classmethod
     def _shape(cls, v: Any):
         if not isinstance(v, dict):
-            raise ValueError(f"a model reference is a mapping {{hf: ID}}, {{path: DIR}} or {{tiny: {{...}}}}, got {v!r}")
+            raise ValueError(
+                f"a model reference is a mapping {{hf: ID}}, {{path: DIR}} or {{tiny: {{...}}}}, got {v!r}"
+            )
         kinds = [k for k in ("hf", "path", "tiny") if k in v]
         if len(kinds) != 1:
             raise ValueError(f"a model reference needs exactly one of hf, path, tiny (got {kinds or 'none'})")
@@ -140,19 +155,29 @@ class ModelRef(Strict):
     def _hub_id(cls, v):
         # the hub's own rule for owner and repository names
         for part in v.split("/") if v is not None else ():
-            if not re.fullmatch(r"[A-Za-z0-9._-]{1,96}", part) or ".." in part or "--" in part \
-                    or part[0] in ".-" or part[-1] in ".-":
-                raise ValueError(f"{v!r} is not a hub ID: owner and name are 1-96 of A-Z a-z 0-9 _ . - "
-                                 "(no '..' or '--', not starting or ending with '.' or '-')")
+            if (
+                not re.fullmatch(r"[A-Za-z0-9._-]{1,96}", part)
+                or ".." in part
+                or "--" in part
+                or part[0] in ".-"
+                or part[-1] in ".-"
+            ):
+                raise ValueError(
+                    f"{v!r} is not a hub ID: owner and name are 1-96 of A-Z a-z 0-9 _ . - "
+                    "(no '..' or '--', not starting or ending with '.' or '-')"
+                )
         return v
 
     @field_validator("revision")
     @classmethod
     def _revision(cls, v):
-        if v is not None and (not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", v) or ".." in v or "//" in v or v[0] in "-/"
-                or v.endswith("/")):
-            raise ValueError(f"{v!r} is not a commit hash, tag or branch (1-128 of A-Z a-z 0-9 _ . / -, "
-                             "no '..' or '//', not starting with '-' or '/')")
+        if v is not None and (
+            not re.fullmatch(r"[A-Za-z0-9._/-]{1,128}", v) or ".." in v or "//" in v or v[0] in "-/" or v.endswith("/")
+        ):
+            raise ValueError(
+                f"{v!r} is not a commit hash, tag or branch (1-128 of A-Z a-z 0-9 _ . / -, "
+                "no '..' or '//', not starting with '-' or '/')"
+            )
         return v
 
     @field_validator("path")
@@ -210,8 +235,9 @@ class GenerationCfg(Strict):
     @model_validator(mode="after")
     def _lengths(self):
         if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens "
-                             f"({self.max_new_tokens})")
+            raise ValueError(
+                f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens ({self.max_new_tokens})"
+            )
         return self
 
 
@@ -251,8 +277,22 @@ class PairsCfg(Strict):
 
 # sbatch options the slurm executor sets itself from other resources; slurm_extra may not repeat them
 # (the plugin refuses them too, but only at submission).
-SLURM_MANAGED_OPTIONS = ("job-name", "output", "account", "partition", "mem", "ntasks", "cpus", "time",
-                         "constraint", "qos", "nodes", "clusters", "gres", "gpus")
+SLURM_MANAGED_OPTIONS = (
+    "job-name",
+    "output",
+    "account",
+    "partition",
+    "mem",
+    "ntasks",
+    "cpus",
+    "time",
+    "constraint",
+    "qos",
+    "nodes",
+    "clusters",
+    "gres",
+    "gpus",
+)
 
 
 class Resources(Strict):
@@ -281,21 +321,40 @@ class Resources(Strict):
             if per_node < 2:
                 raise ValueError(f"gpu: a {self.nodes}-node job needs at least 2 GPUs per node (has {per_node})")
             if self.cpus_per_task % per_node:
-                raise ValueError(f"cpus_per_task: {self.cpus_per_task} CPUs per node cannot be shared evenly by "
-                                 f"{per_node} GPUs per node")
+                raise ValueError(
+                    f"cpus_per_task: {self.cpus_per_task} CPUs per node cannot be shared evenly by "
+                    f"{per_node} GPUs per node"
+                )
         if self.gpu_model is not None and self.gpu == 0:
             raise ValueError(f"gpu_model: {self.gpu_model!r} is set but gpu is 0")
         if self.slurm_extra is not None:
             for opt in re.findall(r"(?:^|\s)--?([A-Za-z][\w-]*)", self.slurm_extra):
-                if any(opt == m or opt.startswith(m + "-") for m in SLURM_MANAGED_OPTIONS) or opt in {"J", "o", "A", "p", "t", "C", "N", "n", "c", "G", "q", "M"}:
-                    raise ValueError(f"slurm_extra: {self.slurm_extra!r} sets '{opt}', which the slurm executor "
-                                     "derives from the other resources (gpu, gpu_model, nodes, cpus_per_task, mem_mb, "
-                                     "runtime, slurm_partition); set those instead")
+                if any(opt == m or opt.startswith(m + "-") for m in SLURM_MANAGED_OPTIONS) or opt in {
+                    "J",
+                    "o",
+                    "A",
+                    "p",
+                    "t",
+                    "C",
+                    "N",
+                    "n",
+                    "c",
+                    "G",
+                    "q",
+                    "M",
+                }:
+                    raise ValueError(
+                        f"slurm_extra: {self.slurm_extra!r} sets '{opt}', which the slurm executor "
+                        "derives from the other resources (gpu, gpu_model, nodes, cpus_per_task, mem_mb, "
+                        "runtime, slurm_partition); set those instead"
+                    )
             for token in self.slurm_extra.split(" "):
                 if token and not SLURM_OPTION.fullmatch(token):
-                    raise ValueError(f"slurm_extra: {token!r} is not an sbatch long option: write each as --name "
-                                     "or --name=value, values of A-Z a-z 0-9 _ . , : / @ % + = - only, separated "
-                                     "by spaces")
+                    raise ValueError(
+                        f"slurm_extra: {token!r} is not an sbatch long option: write each as --name "
+                        "or --name=value, values of A-Z a-z 0-9 _ . , : / @ % + = - only, separated "
+                        "by spaces"
+                    )
         return self
 
 
@@ -453,8 +512,10 @@ class BenchmarkCfg(Strict):
             raise ValueError(f"tasks must contain {{lang}} (one lm-eval task per language), got {v!r}")
         # a task name, and the name of a task file under include_path
         if not re.fullmatch(r"(?:[A-Za-z0-9_.-]|\{lang\})+", v) or v[0] in ".-" or ".." in v:
-            raise ValueError(f"tasks is an lm-eval task name with {{lang}} (A-Z a-z 0-9 _ . -, not starting with "
-                             f"'.' or '-'), got {v!r}")
+            raise ValueError(
+                f"tasks is an lm-eval task name with {{lang}} (A-Z a-z 0-9 _ . -, not starting with "
+                f"'.' or '-'), got {v!r}"
+            )
         return v
 
     @model_validator(mode="after")
@@ -521,20 +582,30 @@ class Scale(Strict):
         if not self.teachers:
             raise ValueError("teachers: at least one teacher is needed")
         if self.arbitrage.routing == "learned" and self.arbitrage.top_k >= len(self.teachers):
-            raise ValueError(f"arbitrage.top_k: routing: learned must leave out a teacher: top_k is "
-                             f"{self.arbitrage.top_k} of {len(self.teachers)} teachers (use routing: all to ask them all)")
+            raise ValueError(
+                f"arbitrage.top_k: routing: learned must leave out a teacher: top_k is "
+                f"{self.arbitrage.top_k} of {len(self.teachers)} teachers (use routing: all to ask them all)"
+            )
         for key, res in self.resources.items():
             if key not in RESOURCE_CLASSES:
                 raise ValueError(f"resources.{key}: unknown resource class (known: {', '.join(RESOURCE_CLASSES)})")
             if res.gpu and res.gpu_model is None and self.gpu_model_required:
-                raise ValueError(f"resources.{key}.gpu_model: a request for {res.gpu} GPU(s) must name the GPU "
-                                 "model (e.g. h100), or set gpu_model_required: false for this scale")
+                raise ValueError(
+                    f"resources.{key}.gpu_model: a request for {res.gpu} GPU(s) must name the GPU "
+                    "model (e.g. h100), or set gpu_model_required: false for this scale"
+                )
         for key, section in (("sft", self.sft), ("dpo", self.dpo), ("online.dpo", self.online.dpo)):
             res = self.resources.get(key.split(".")[-1]) or self.resources.get("default") or Resources()
             if section.precision == "bf16" and res.gpu == 0:
-                raise ValueError(f"{key}.precision: bf16 training needs a GPU (resources.{key.split('.')[-1]} "
-                                 "has gpu: 0); use fp32 on CPU")
-        refs = {"base": self.base, "reward_model": self.reward_model, **{f"teachers.{k}": v for k, v in self.teachers.items()}}
+                raise ValueError(
+                    f"{key}.precision: bf16 training needs a GPU (resources.{key.split('.')[-1]} "
+                    "has gpu: 0); use fp32 on CPU"
+                )
+        refs = {
+            "base": self.base,
+            "reward_model": self.reward_model,
+            **{f"teachers.{k}": v for k, v in self.teachers.items()},
+        }
         tiny = [k for k, r in refs.items() if r.tiny is not None]
         if tiny and self.tiny is None:
             raise ValueError(f"{tiny[0]}: a tiny model needs the scale's `tiny:` block")
@@ -583,20 +654,26 @@ class Params(Strict):
             if code not in LANGUAGES:
                 raise ValueError(f"languages.{code}: unknown language code (known: {', '.join(sorted(LANGUAGES))})")
             if lang.family not in self.families:
-                raise ValueError(f"languages.{code}.family: {lang.family!r} is not in families ({', '.join(self.families)})")
+                raise ValueError(
+                    f"languages.{code}.family: {lang.family!r} is not in families ({', '.join(self.families)})"
+                )
         for fam in self.families:
             if not self.family_languages(fam):
                 raise ValueError(f"families.{fam}: no language belongs to this family")
         for name, scale in self.scales.items():
             # every merge (after any stage) merges one checkpoint per family
             if scale.merge.method == "slerp" and len(self.families) != 2:
-                raise ValueError(f"scales.{name}.merge.method: slerp merges exactly 2 models and there are "
-                                 f"{len(self.families)} families ({', '.join(self.families)}); use linear or a "
-                                 "task-vector method")
+                raise ValueError(
+                    f"scales.{name}.merge.method: slerp merges exactly 2 models and there are "
+                    f"{len(self.families)} families ({', '.join(self.families)}); use linear or a "
+                    "task-vector method"
+                )
             density = scale.merge.params.get("density")
             if isinstance(density, list) and len(density) != len(self.families):
-                raise ValueError(f"scales.{name}.merge.params.density: {len(density)} values for "
-                                 f"{len(self.families)} families (give one value, or one per family)")
+                raise ValueError(
+                    f"scales.{name}.merge.params.density: {len(density)} values for "
+                    f"{len(self.families)} families (give one value, or one per family)"
+                )
         return self
 
     def family_languages(self, family: str) -> list[str]:
@@ -680,7 +757,7 @@ def _format(error: ValidationError, source: str) -> str:
     key = _KEY_PREFIX.match(msg)
     if key:
         loc = f"{loc}.{key.group(1)}" if loc else key.group(1)
-        msg = msg[key.end():]
+        msg = msg[key.end() :]
     return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
 
 

@@ -206,14 +206,27 @@ def stage_name(job) -> str:
 # run as one stage. A rule without a `family` wildcard takes its language's family. Rules not
 # listed run one job per stage.
 PHASES = {
-    **{rule: ("arbitrage", ("lang",)) for rule in (
-        "prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage",
-        "generate_probe", "score_probe", "route_teachers", "generate_routed", "score_routed")},
+    **{
+        rule: ("arbitrage", ("lang",))
+        for rule in (
+            "prepare_prompts",
+            "generate_teacher",
+            "score_arbiter",
+            "select_arbitrage",
+            "generate_probe",
+            "score_probe",
+            "route_teachers",
+            "generate_routed",
+            "score_routed",
+        )
+    },
     "train_sft": ("sft", ("family",)),
     "build_pairs": ("dpo", ("family",)),
     "train_dpo": ("dpo", ("family",)),
-    **{rule: ("online", ("family", "it")) for rule in (
-        "sample_policy", "score_policy", "build_online_pairs", "train_online_dpo")},
+    **{
+        rule: ("online", ("family", "it"))
+        for rule in ("sample_policy", "score_policy", "build_online_pairs", "train_online_dpo")
+    },
     "generate_eval": ("eval", ("lang",)),
     "judge_pairwise": ("eval", ("lang",)),
     "run_benchmark": ("benchmarks", ("model",)),
@@ -279,12 +292,15 @@ def job_params(job, wf):
             if callable(value):
                 value(job.wildcards)
             elif not isinstance(value, str):
-                raise ValueError(f"rule {job.rule.name}: param {name} is a value computed when the Snakefile is "
-                                 "read; make it a function of the wildcards so the params keys it reads are tracked")
+                raise ValueError(
+                    f"rule {job.rule.name}: param {name} is a value computed when the Snakefile is "
+                    "read; make it a function of the wildcards so the params keys it reads are tracked"
+                )
     return reads
 
 
-OLD_CMD = "snakemake --cores 1 --force --allowed-rules {rule} --quiet all -- {outs}"  # the cmd of a one-job stage, before PHASES
+# the cmd of a one-job stage, before PHASES
+OLD_CMD = "snakemake --cores 1 --force --allowed-rules {rule} --quiet all -- {outs}"
 
 
 def job_parts(job, wf, root: Path) -> tuple[list[str], list[str], Reads]:
@@ -315,7 +331,7 @@ def stage(jobs: list, wf, root: Path, raw: dict) -> tuple[dict, Reads]:
         reads.keysets |= r.keysets
     own = set(outs)
     rules = list(dict.fromkeys(j.rule.name for j in jobs))
-    cmd = (f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs))
+    cmd = f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs)
     st = {"cmd": cmd, "deps": [d for d in dict.fromkeys(deps) if d not in own]}
     params = reads.minimal(raw)
     keyset_deps = sorted(k for k in reads.keysets if not any(k == q or k.startswith(q + ".") for q in params))
@@ -335,7 +351,7 @@ def check_acyclic(stages: dict[str, dict], path: str) -> None:
         state[name] = 1
         for dep in sorted(needs[name]):
             if state.get(dep) == 1:
-                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [name, dep]
+                cycle = trail[trail.index(dep) :] + [dep] if dep in trail else [name, dep]
                 raise ValueError(f"{path}: the stages {' -> '.join(cycle)} form a cycle; split a phase in PHASES")
             if dep not in state:
                 visit(dep, trail + [dep])
@@ -388,8 +404,11 @@ def generate(root: Path, scales: list[str] | None = None, members: dict | None =
     tree: dict = {}
     for ks, keys in sorted(keysets.items()):
         _set_path(tree, ks, keys)
-    files[KEYS_FILE] = HEADER + "# The sets of names (languages, families, teachers, ...) that stages iterate over.\n" + \
-        yaml.safe_dump(tree, sort_keys=True)
+    files[KEYS_FILE] = (
+        HEADER
+        + "# The sets of names (languages, families, teachers, ...) that stages iterate over.\n"
+        + yaml.safe_dump(tree, sort_keys=True)
+    )
     return files
 
 
@@ -404,8 +423,12 @@ def job_table(root: Path, scale: str) -> dict[str, dict]:
         table = {}
         for job in sorted(jobs, key=stage_name):
             deps, outs, reads = job_parts(job, wf, root)
-            table[stage_name(job)] = {"stage": group_name_of(job.rule.name, job.wildcards_dict, families),
-                                      "deps": list(dict.fromkeys(deps)), "outs": outs, "params": reads.minimal(raw)}
+            table[stage_name(job)] = {
+                "stage": group_name_of(job.rule.name, job.wildcards_dict, families),
+                "deps": list(dict.fromkeys(deps)),
+                "outs": outs,
+                "params": reads.minimal(raw),
+            }
     finally:
         api.__exit__(None, None, None)
     return table
@@ -434,7 +457,9 @@ def _dvc(root: Path, *args: str, scale: str = "tiny"):
     return _run([sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale, *args], root)
 
 
-HIDDEN = {scale: f"/{Path(path).parent}/" for scale, path in PIPELINES.items() if path != "dvc.yaml"}  # .dvcignore lines
+HIDDEN = {
+    scale: f"/{Path(path).parent}/" for scale, path in PIPELINES.items() if path != "dvc.yaml"
+}  # .dvcignore lines
 
 
 def run_dvc(scales: list[str], args: list[str]) -> int:
@@ -543,8 +568,7 @@ def regroup_lock(root: Path, path: str, text: str, members: dict[str, list[str]]
         entry = CommentedMap([("cmd", st["cmd"]), ("deps", [own[p] for p in sorted(own)])])
         if keys:  # params.yaml first, the other files in name order, keys sorted (as DVC writes them)
             files = sorted(keys, key=lambda f: (f != "params.yaml", f))
-            entry["params"] = CommentedMap(
-                (f, CommentedMap((k, values[f][k]) for k in sorted(keys[f]))) for f in files)
+            entry["params"] = CommentedMap((f, CommentedMap((k, values[f][k]) for k in sorted(keys[f]))) for f in files)
         entry["outs"] = [outs[p] for p in sorted(outs)]
         if not entry["deps"]:
             del entry["deps"]
@@ -565,8 +589,9 @@ def _git_blobs(root: Path, rev: str, paths: list[str]) -> dict[str, bytes | None
     import subprocess
 
     request = "".join(f"{rev}:{p}\n" for p in paths).encode()
-    out = subprocess.run(["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True, check=True
+    ).stdout
     blobs, pos = {}, 0
     for p in paths:
         end = out.index(b"\n", pos)
@@ -575,7 +600,7 @@ def _git_blobs(root: Path, rev: str, paths: list[str]) -> dict[str, bytes | None
             blobs[p], pos = None, end + 1
             continue
         size = int(header[2])
-        blobs[p], pos = out[end + 1:end + 1 + size], end + 1 + size + 1
+        blobs[p], pos = out[end + 1 : end + 1 + size], end + 1 + size + 1
     return blobs
 
 
@@ -619,10 +644,15 @@ def fill_code_deps(root: Path, path: str, text: str, rev: str | None = None) -> 
             todo[name] = want
     if not todo:
         return []
-    need = sorted({m for want in todo.values() for m in want} |
-                  {d["path"] for name in todo for d in data["stages"][name]["deps"] if d["path"].endswith(".py")})
-    blobs = _git_blobs(root, rev, need) if rev else \
-        {p: (root / p).read_bytes() if (root / p).is_file() else None for p in need}
+    need = sorted(
+        {m for want in todo.values() for m in want}
+        | {d["path"] for name in todo for d in data["stages"][name]["deps"] if d["path"].endswith(".py")}
+    )
+    blobs = (
+        _git_blobs(root, rev, need)
+        if rev
+        else {p: (root / p).read_bytes() if (root / p).is_file() else None for p in need}
+    )
     md5 = {p: hashlib.md5(b).hexdigest() for p, b in blobs.items() if b is not None}
     filled = []
     for name, want in todo.items():
@@ -649,8 +679,10 @@ def sync(root: Path, scale: str) -> str:
     (its mtimes and metadata), refusing while DVC's workspace does not match dvc.lock."""
     status = _dvc(root, "status", "--quiet", *pipeline_arg(scale), scale=scale)
     if status.returncode != 0:
-        raise SystemExit(f"error: {PIPELINES[scale]}: the workspace does not match dvc.lock (run `dvc pull` or "
-                         f"`dvc repro` first; `dvc status` lists what differs)")
+        raise SystemExit(
+            f"error: {PIPELINES[scale]}: the workspace does not match dvc.lock (run `dvc pull` or "
+            f"`dvc repro` first; `dvc status` lists what differs)"
+        )
     touch = _snakemake(root, "--touch", "--forceall", *scale_targets(scale))
     if touch.returncode != 0:
         raise SystemExit(f"error: snakemake --touch failed:\n{touch.stderr[-2000:]}")
@@ -671,13 +703,19 @@ def record(root: Path, scale: str) -> str:
     plan = _snakemake(root, "-n", *scale_targets(scale))
     text = plan.stdout + plan.stderr
     if plan.returncode != 0 or "Nothing to be done" not in text:
-        raise SystemExit(f"error: Snakemake still has jobs to run for {' '.join(scale_targets(scale))}; run them "
-                         "(or `dvc repro`) before recording")
+        raise SystemExit(
+            f"error: Snakemake still has jobs to run for {' '.join(scale_targets(scale))}; run them "
+            "(or `dvc repro`) before recording"
+        )
     # moving outputs into the cache (hardlinks) renews the mtimes of directories and of empty files
     # (DVC copies those): note Snakemake's mtimes first and put them back after
     outs = [root / o for st in yaml.safe_load(files[path])["stages"].values() for o in st["outs"]]
-    stamps = {f: (f.stat().st_atime_ns, f.stat().st_mtime_ns) for o in outs if o.exists()
-              for f in ([o] if o.is_file() else [o, *o.rglob("*")])}
+    stamps = {
+        f: (f.stat().st_atime_ns, f.stat().st_mtime_ns)
+        for o in outs
+        if o.exists()
+        for f in ([o] if o.is_file() else [o, *o.rglob("*")])
+    }
     commit = _dvc(root, "commit", "--force", "--quiet", *pipeline_arg(scale), scale=scale)
     if commit.returncode != 0:
         raise SystemExit(f"error: dvc commit failed:\n{commit.stderr[-2000:]}")
@@ -691,23 +729,36 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["dvc"]:
         if len(argv) < 3 or argv[1].startswith("-"):
-            raise SystemExit("usage: python -m expanse.dvc_pipeline dvc SCALE[,SCALE] DVC-ARGS...  "
-                             "(e.g. dvc 32b repro pipelines/32b/dvc.yaml)")
+            raise SystemExit(
+                "usage: python -m expanse.dvc_pipeline dvc SCALE[,SCALE] DVC-ARGS...  "
+                "(e.g. dvc 32b repro pipelines/32b/dvc.yaml)"
+            )
         return run_dvc(argv[1].split(","), argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", nargs="?", default="generate", choices=("generate", "check", "sync", "record", "jobs"),
-                    help="generate (default): write the pipeline files; check: exit 1 if one is stale; sync: "
-                         "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit; "
-                         "jobs: print each job's stage, deps, outs and params keys as JSON; "
-                         "`dvc SCALE DVC-ARGS...`: run dvc with the pipeline of SCALE (8b, 32b; hidden by .dvcignore) "
-                         "visible")
-    ap.add_argument("--scale", choices=list(PIPELINES),
-                    help="generate: only this scale's pipeline (default: all); sync, record, jobs: the scale (default tiny)")
+    ap.add_argument(
+        "command",
+        nargs="?",
+        default="generate",
+        choices=("generate", "check", "sync", "record", "jobs"),
+        help="generate (default): write the pipeline files; check: exit 1 if one is stale; sync: "
+        "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit; "
+        "jobs: print each job's stage, deps, outs and params keys as JSON; "
+        "`dvc SCALE DVC-ARGS...`: run dvc with the pipeline of SCALE (8b, 32b; hidden by .dvcignore) "
+        "visible",
+    )
+    ap.add_argument(
+        "--scale",
+        choices=list(PIPELINES),
+        help="generate: only this scale's pipeline (default: all); sync, record, jobs: the scale (default tiny)",
+    )
     ap.add_argument("--root", default=".", help="the repository root")
-    ap.add_argument("--code-rev", default="lock",
-                    help="generate: the git revision whose modules fill dvc.lock entries recorded before their "
-                         "stage had module deps (default 'lock': the lock file's last commit; 'worktree': the "
-                         "working tree's files)")
+    ap.add_argument(
+        "--code-rev",
+        default="lock",
+        help="generate: the git revision whose modules fill dvc.lock entries recorded before their "
+        "stage had module deps (default 'lock': the lock file's last commit; 'worktree': the "
+        "working tree's files)",
+    )
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     if args.command == "sync":
@@ -738,18 +789,24 @@ def main(argv=None) -> int:
         lock = Path(p).with_name("dvc.lock")
         regrouped = regroup_lock(root, p, files[p], members[p])
         if regrouped:
-            print(f"{lock}: {len(regrouped)} stages recorded from the entries of their jobs, recorded one job per stage")
+            print(
+                f"{lock}: {len(regrouped)} stages recorded from the entries of their jobs, recorded one job per stage"
+            )
         gone = prune_lock(root, p, files[p])
         if gone:
-            print(f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
-                  f"{', ...' if len(gone) > 3 else ''})")
+            print(
+                f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
+                f"{', ...' if len(gone) > 3 else ''})"
+            )
         rev = {"worktree": None, "lock": "lock"}.get(args.code_rev, args.code_rev)
         if rev == "lock":
             rev = lock_commit(root, root / lock)
         filled = fill_code_deps(root, p, files[p], rev)
         if filled:
-            print(f"{lock}: recorded the module deps of {len(filled)} stages recorded before them, as of "
-                  f"{rev[:12] if rev else 'the working tree'}")
+            print(
+                f"{lock}: recorded the module deps of {len(filled)} stages recorded before them, as of "
+                f"{rev[:12] if rev else 'the working tree'}"
+            )
     return 0
 
 

@@ -55,8 +55,9 @@ def _stamp(path: str) -> tuple:
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def parse_imports(source: bytes | str, filename: str = "<source>") -> list:
@@ -104,8 +105,11 @@ class _Tree:
             d = todo.pop()
             try:
                 dirs.append((d, os.stat(d).st_mtime_ns))
-                todo += [e.path for e in os.scandir(d)
-                         if e.is_dir() and e.name != "__pycache__" and not e.name.startswith(".")]
+                todo += [
+                    e.path
+                    for e in os.scandir(d)
+                    if e.is_dir() and e.name != "__pycache__" and not e.name.startswith(".")
+                ]
             except OSError:
                 continue
         layout = tuple(sorted(dirs))
@@ -126,7 +130,7 @@ class _Tree:
             return None
         out = []
         for i in range(len(parts)):
-            rel = "/".join(parts[:i + 1])
+            rel = "/".join(parts[: i + 1])
             last = i == len(parts) - 1
             if os.path.isdir(os.path.join(self.root, rel)):
                 for name in ("__init__.py", *(("__main__.py",) if last and main else ())):
@@ -195,7 +199,7 @@ class _Tree:
                 base = name.split(".") if is_pkg else name.split(".")[:-1]
                 if level > len(base):
                     continue
-                base = base[:len(base) - level + 1]
+                base = base[: len(base) - level + 1]
                 module = ".".join([*base, *([module] if module else [])])
             found = self.lookup(module)
             if found is None:

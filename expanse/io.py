@@ -157,13 +157,15 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
+                raw = raw[len(codecs.BOM_UTF8) :]
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                bad = " ".join(f"0x{b:02x}" for b in raw[e.start:e.end])
-                raise DataError(f"{path}:{lineno}: invalid UTF-8 ({e.reason}: byte{'s' * (e.end - e.start > 1)} "
-                                f"{bad} at byte {e.start + 1} of the line)") from None
+                bad = " ".join(f"0x{b:02x}" for b in raw[e.start : e.end])
+                raise DataError(
+                    f"{path}:{lineno}: invalid UTF-8 ({e.reason}: byte{'s' * (e.end - e.start > 1)} "
+                    f"{bad} at byte {e.start + 1} of the line)"
+                ) from None
             if not line.strip():
                 continue
             try:

@@ -108,8 +108,11 @@ def read_benchmark(path: str | Path, log: str | Path | None = None) -> dict | No
         row = next(csv.DictReader(f, delimiter="\t"), None)
     if row is None:
         return None
-    out = {"wall_s": _number(row.get("s")), "cpu_s": _number(row.get("cpu_time")),
-           "max_rss_mb": _number(row.get("max_rss"))}
+    out = {
+        "wall_s": _number(row.get("s")),
+        "cpu_s": _number(row.get("cpu_time")),
+        "max_rss_mb": _number(row.get("max_rss")),
+    }
     if log is not None and Path(log).is_file():
         from expanse.worker import read_usage
 
@@ -122,9 +125,15 @@ def read_benchmark(path: str | Path, log: str | Path | None = None) -> dict | No
 
 def job_cost(measured: dict | None, *, gpus: int, runtime_min: float | None) -> dict:
     """GPU-hours = wall time x GPUs requested; planned = the resources' runtime x GPUs."""
-    cost = {"measured": measured is not None, "wall_s": None, "cpu_s": None, "max_rss_mb": None,
-            "gpus": gpus, "gpu_hours": None,
-            "planned_gpu_hours": round(runtime_min / 60 * gpus, 6) if runtime_min is not None else None}
+    cost = {
+        "measured": measured is not None,
+        "wall_s": None,
+        "cpu_s": None,
+        "max_rss_mb": None,
+        "gpus": gpus,
+        "gpu_hours": None,
+        "planned_gpu_hours": round(runtime_min / 60 * gpus, 6) if runtime_min is not None else None,
+    }
     if measured is not None:
         cost.update(measured)
         if measured["wall_s"] is not None:
@@ -146,8 +155,15 @@ def _add(total: dict, cost: dict) -> None:
 
 
 def _zero() -> dict:
-    return {"jobs": 0, "measured_jobs": 0, "wall_h": 0.0, "cpu_h": 0.0, "gpu_hours": 0.0, "planned_gpu_hours": 0.0,
-            "max_rss_mb": 0.0}
+    return {
+        "jobs": 0,
+        "measured_jobs": 0,
+        "wall_h": 0.0,
+        "cpu_h": 0.0,
+        "gpu_hours": 0.0,
+        "planned_gpu_hours": 0.0,
+        "max_rss_mb": 0.0,
+    }
 
 
 def _rounded(total: dict) -> dict:
@@ -171,15 +187,25 @@ def summarize(jobs: dict[str, dict], family_of: dict[str, str], top: int = TOP_J
         family = wc.get("family") or family_of.get(wc.get("lang", ""))
         if family:
             _add(families.setdefault(family, _zero()), cost)
-    ranked = sorted(jobs.items(), key=lambda kv: (-(kv[1]["cost"]["gpu_hours"] or 0), -(kv[1]["cost"]["wall_s"] or 0),
-                                                  kv[0]))
-    return {"total": _rounded(total),
-            "phases": {k: _rounded(v) for k, v in phases.items()},
-            "families": {k: _rounded(v) for k, v in sorted(families.items())},
-            "languages": {k: _rounded(v) for k, v in sorted(languages.items())},
-            "top_jobs": [{"job": name, "rule": j["rule"], **{k: j["cost"][k] for k in
-                          ("wall_s", "cpu_s", "max_rss_mb", "gpus", "gpu_hours", "planned_gpu_hours")}}
-                         for name, j in ranked[:top]]}
+    ranked = sorted(
+        jobs.items(), key=lambda kv: (-(kv[1]["cost"]["gpu_hours"] or 0), -(kv[1]["cost"]["wall_s"] or 0), kv[0])
+    )
+    return {
+        "total": _rounded(total),
+        "phases": {k: _rounded(v) for k, v in phases.items()},
+        "families": {k: _rounded(v) for k, v in sorted(families.items())},
+        "languages": {k: _rounded(v) for k, v in sorted(languages.items())},
+        "top_jobs": [
+            {
+                "job": name,
+                "rule": j["rule"],
+                **{
+                    k: j["cost"][k] for k in ("wall_s", "cpu_s", "max_rss_mb", "gpus", "gpu_hours", "planned_gpu_hours")
+                },
+            }
+            for name, j in ranked[:top]
+        ],
+    }
 
 
 # ------------------------------------------------------------------------------------ models and code
@@ -194,8 +220,11 @@ def job_models(params: dict, inputs, is_model_dir) -> list[dict]:
     or (name, path) pairs; is_model_dir(path) says whether an input is a model (a built checkpoint
     has a config.json; before anything runs, a rule's model output). Each input counts once per time
     it is listed: online iteration 1 lists the DPO model as its policy and as its reference."""
-    out = [{"role": role, "location": str(v["location"]), "load": v["load"] or {}}
-           for role, v in params.items() if _is_ref(v)]
+    out = [
+        {"role": role, "location": str(v["location"]), "load": v["load"] or {}}
+        for role, v in params.items()
+        if _is_ref(v)
+    ]
     named = {m["location"] for m in out}
     for item in inputs:
         name, path = item if isinstance(item, tuple) else (None, item)
@@ -230,6 +259,7 @@ def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list
     """The models a job loads (job_models), as lineage records them: a hub ID with its revision, or
     a local checkpoint with its content hash. `inputs`: absolute paths or (name, path) pairs; a
     checkpoint among them is a directory with a config.json."""
+
     def rel(path) -> str:
         return Path(path).relative_to(root).as_posix() if root is not None else str(path)
 
@@ -244,8 +274,14 @@ def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list
         if load is None or Path(location).exists() or location.startswith("results/"):
             out.append({"role": m["role"], "path": location, "sha256": hasher(location)})
         else:
-            out.append({"role": m["role"], "hf": location, "revision": load.get("revision") or "main (unpinned)",
-                        "trust_remote_code": bool(load.get("trust_remote_code"))})
+            out.append(
+                {
+                    "role": m["role"],
+                    "hf": location,
+                    "revision": load.get("revision") or "main (unpinned)",
+                    "trust_remote_code": bool(load.get("trust_remote_code")),
+                }
+            )
     return out
 
 
@@ -274,8 +310,11 @@ def model_sizes(params, scale: str, built=()) -> dict[str, dict]:
     from expanse.errors import ConfigError
 
     s = params.scales[scale]
-    entries = {"base": ("base", s.base), "reward_model": ("reward_model", s.reward_model),
-               **{f"teachers.{t}": (f"teachers.{t}", ref) for t, ref in s.teachers.items()}}
+    entries = {
+        "base": ("base", s.base),
+        "reward_model": ("reward_model", s.reward_model),
+        **{f"teachers.{t}": (f"teachers.{t}", ref) for t, ref in s.teachers.items()},
+    }
     if s.eval.judge.model is not None:
         entries["judge"] = ("eval.judge.model", s.eval.judge.model)
     out: dict[str, dict] = {}
@@ -284,8 +323,9 @@ def model_sizes(params, scale: str, built=()) -> dict[str, dict]:
         key = f"scales.{scale}.{key}.size_b"
         prev = out.get(location)
         if prev is not None and None not in (prev["size_b"], size) and prev["size_b"] != size:
-            raise ConfigError(f"params.yaml: {key}: {size} differs from {prev['key']} ({prev['size_b']}), "
-                              f"the same model {location}")
+            raise ConfigError(
+                f"params.yaml: {key}: {size} differs from {prev['key']} ({prev['size_b']}), the same model {location}"
+            )
         if prev is None or prev["size_b"] is None:
             out[location] = {"size_b": size, "key": key, "inherited": False}
     base = out[ws.model_ref(params, scale, "base")["location"]]
@@ -322,8 +362,16 @@ def _longest_chain(members: list[str], ancestors: dict[str, set]) -> int:
 
 
 def _zero_loads() -> dict:
-    return {"jobs": 0, "loads": 0, "gpu_hours": 0.0, "unknown_jobs": 0, "planned_gpu_hours": 0.0,
-            "batched_loads": 0, "loads_avoided": 0, "gpu_hours_saved": 0.0}
+    return {
+        "jobs": 0,
+        "loads": 0,
+        "gpu_hours": 0.0,
+        "unknown_jobs": 0,
+        "planned_gpu_hours": 0.0,
+        "batched_loads": 0,
+        "loads_avoided": 0,
+        "gpu_hours_saved": 0.0,
+    }
 
 
 def _finish(t: dict) -> dict:
@@ -365,10 +413,19 @@ def plan_loads(jobs: dict[str, dict], sizes: dict[str, dict], assumptions: dict)
             t["unknown_jobs"] += not known
         for load, sec in zip(loads, seconds):
             info = sizes.get(load["location"], {})
-            m = models.setdefault(load["location"], {"location": load["location"], "size_b": info.get("size_b"),
-                                                     "size_key": info.get("key"),
-                                                     "inherited": bool(info.get("inherited")),
-                                                     "loads": 0, "gpu_loads": 0, "gpu_hours": 0.0, "batched_loads": 0})
+            m = models.setdefault(
+                load["location"],
+                {
+                    "location": load["location"],
+                    "size_b": info.get("size_b"),
+                    "size_key": info.get("key"),
+                    "inherited": bool(info.get("inherited")),
+                    "loads": 0,
+                    "gpu_loads": 0,
+                    "gpu_hours": 0.0,
+                    "batched_loads": 0,
+                },
+            )
             m["loads"] += 1
             m["gpu_loads"] += gpus > 0
             if known:
@@ -386,10 +443,20 @@ def plan_loads(jobs: dict[str, dict], sizes: dict[str, dict], assumptions: dict)
             t["gpu_hours_saved"] += saved
         for location in locations:
             models[location]["batched_loads"] += n
-        batches.append({"phase": phase, "rule": rule, "models": list(locations), "gpus": gpus, "jobs": len(g["jobs"]),
-                        "processes": n, "loads": len(g["jobs"]) * len(locations), "batched_loads": n * len(locations),
-                        "gpu_hours": round(per_job * len(g["jobs"]), 6) if per_job is not None else None,
-                        "gpu_hours_saved": round(saved, 6)})
+        batches.append(
+            {
+                "phase": phase,
+                "rule": rule,
+                "models": list(locations),
+                "gpus": gpus,
+                "jobs": len(g["jobs"]),
+                "processes": n,
+                "loads": len(g["jobs"]) * len(locations),
+                "batched_loads": n * len(locations),
+                "gpu_hours": round(per_job * len(g["jobs"]), 6) if per_job is not None else None,
+                "gpu_hours_saved": round(saved, 6),
+            }
+        )
     batches.sort(key=lambda b: (-b["gpu_hours_saved"], -(b["loads"] - b["batched_loads"]), b["rule"], b["models"]))
     unknown: dict[str, dict] = {}  # by the params key that would give the size
     for m in sorted(models.values(), key=lambda m: m["location"]):
@@ -399,15 +466,19 @@ def plan_loads(jobs: dict[str, dict], sizes: dict[str, dict], assumptions: dict)
             u["loads"] += m["loads"]
             u["gpu_loads"] += m["gpu_loads"]
     unknown = [unknown[k] for k in sorted(unknown, key=str)]
-    return {"assumptions": {**assumptions, "bytes_per_param": bytes_per},
-            "total": _finish(total), "phases": {k: _finish(v) for k, v in sorted(phases.items())},
-            "models": sorted((_rounded(m) for m in models.values()), key=lambda m: (-m["gpu_hours"], m["location"])),
-            "unknown_sizes": unknown,
-            "batches": batches}
+    return {
+        "assumptions": {**assumptions, "bytes_per_param": bytes_per},
+        "total": _finish(total),
+        "phases": {k: _finish(v) for k, v in sorted(phases.items())},
+        "models": sorted((_rounded(m) for m in models.values()), key=lambda m: (-m["gpu_hours"], m["location"])),
+        "unknown_sizes": unknown,
+        "batches": batches,
+    }
 
 
 def git_version(root: Path) -> dict:
     """The checkout's commit, and whether the code differs from it (None outside a git checkout)."""
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
 
@@ -451,9 +522,12 @@ def _family_of(params) -> dict[str, str]:
 def _basics(job, measured: dict | None) -> dict:
     """A job's rule, phase (its rule file), wildcards and cost (GPUs and runtime from its resources)."""
     res = dict(job.resources.items())
-    return {"rule": job.rule.name, "phase": Path(job.rule.snakefile).stem,
-            "wildcards": {k: str(v) for k, v in job.wildcards_dict.items()},
-            "cost": job_cost(measured, gpus=int(res.get("gpu", 0) or 0), runtime_min=res.get("runtime"))}
+    return {
+        "rule": job.rule.name,
+        "phase": Path(job.rule.snakefile).stem,
+        "wildcards": {k: str(v) for k, v in job.wildcards_dict.items()},
+        "cost": job_cost(measured, gpus=int(res.get("gpu", 0) or 0), runtime_min=res.get("runtime")),
+    }
 
 
 def describe(job, wf, root: Path, hasher) -> dict:
@@ -465,17 +539,27 @@ def describe(job, wf, root: Path, hasher) -> dict:
     inputs = [_rel(f, root) for f in job.input]
     script = _rel((Path(rule.snakefile).parent / rule.script).resolve(), root) if rule.script else None
     return {
-        **_basics(job, read_benchmark(root / job.benchmark, root / job.log[0] if job.log else None)
-                  if job.benchmark else None),
+        **_basics(
+            job, read_benchmark(root / job.benchmark, root / job.log[0] if job.log else None) if job.benchmark else None
+        ),
         "params": params,
         "params_keys": job_params(job, wf).minimal(wf.config),
         "inputs": {f: hasher(root / f) for f in inputs},
         "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output)},
-        "models": models_of(params, lambda p: hasher(root / p),
-                            inputs=[(n, root / _rel(f, root)) for n, f in named_inputs(job)], root=root),
-        "code": {"script": script, "script_sha256": hasher(root / script) if script else None,
-                 "rule_file": _rel(rule.snakefile, root), "rule_file_sha256": hasher(Path(rule.snakefile)),
-                 "fingerprint": code.sha256 if code else None, "modules": list(code.modules) if code else []},
+        "models": models_of(
+            params,
+            lambda p: hasher(root / p),
+            inputs=[(n, root / _rel(f, root)) for n, f in named_inputs(job)],
+            root=root,
+        ),
+        "code": {
+            "script": script,
+            "script_sha256": hasher(root / script) if script else None,
+            "rule_file": _rel(rule.snakefile, root),
+            "rule_file_sha256": hasher(Path(rule.snakefile)),
+            "fingerprint": code.sha256 if code else None,
+            "modules": list(code.modules) if code else [],
+        },
         "benchmark": _rel(job.benchmark, root) if job.benchmark else None,
     }
 
@@ -493,14 +577,22 @@ def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
         api.__exit__(None, None, None)
     hasher.save()
     family_of = _family_of(params)
-    artifacts = {path: {"job": name, "sha256": digest} for name, j in sorted(described.items())
-                 for path, digest in j["outputs"].items()}
+    artifacts = {
+        path: {"job": name, "sha256": digest}
+        for name, j in sorted(described.items())
+        for path, digest in j["outputs"].items()
+    }
     import snakemake
 
-    return {"scale": scale, "code": {**git_version(root), "snakemake": snakemake.__version__},
-            "n_jobs": len(described), "n_artifacts": len(artifacts),
-            "summary": summarize(described, family_of), "artifacts": dict(sorted(artifacts.items())),
-            "jobs": dict(sorted(described.items()))}
+    return {
+        "scale": scale,
+        "code": {**git_version(root), "snakemake": snakemake.__version__},
+        "n_jobs": len(described),
+        "n_artifacts": len(artifacts),
+        "summary": summarize(described, family_of),
+        "artifacts": dict(sorted(artifacts.items())),
+        "jobs": dict(sorted(described.items())),
+    }
 
 
 def _model_outputs(jobs) -> set:
@@ -511,7 +603,7 @@ def _model_outputs(jobs) -> set:
     for job in jobs:
         for name, (start, end) in job.output._names.items():
             if name in MODEL_OUTPUTS:
-                files = job.output[start:start + 1 if end is None else end]
+                files = job.output[start : start + 1 if end is None else end]
                 out |= {str(f) for f in files if is_flagged(f, "directory")}
     return out
 
@@ -542,11 +634,21 @@ def plan(root: Path, scale: str) -> dict:
     finally:
         api.__exit__(None, None, None)
     summary = summarize(described, _family_of(params))
-    summary["top_jobs"] = sorted(({"job": n, "rule": j["rule"], "gpus": j["cost"]["gpus"],
-                                   "planned_gpu_hours": j["cost"]["planned_gpu_hours"]} for n, j in described.items()),
-                                 key=lambda r: (-(r["planned_gpu_hours"] or 0), r["job"]))[:TOP_JOBS]
-    loads = plan_loads(described, model_sizes(params, scale, sorted(built)),
-                       params.scales[scale].model_load.model_dump())
+    summary["top_jobs"] = sorted(
+        (
+            {
+                "job": n,
+                "rule": j["rule"],
+                "gpus": j["cost"]["gpus"],
+                "planned_gpu_hours": j["cost"]["planned_gpu_hours"],
+            }
+            for n, j in described.items()
+        ),
+        key=lambda r: (-(r["planned_gpu_hours"] or 0), r["job"]),
+    )[:TOP_JOBS]
+    loads = plan_loads(
+        described, model_sizes(params, scale, sorted(built)), params.scales[scale].model_load.model_dump()
+    )
     return {"scale": scale, "n_jobs": len(described), "summary": summary, "model_loads": loads}
 
 
@@ -556,9 +658,12 @@ def _pct(x: float | None) -> str:
 
 def format_plan(result: dict) -> str:
     s = result["summary"]
-    lines = [f"planned GPU-hours for scale {result['scale']} ({result['n_jobs']} jobs; runtime x GPUs from "
-             f"scales.{result['scale']}.resources, an upper bound)", "",
-             f"{'phase':14s} {'jobs':>6s} {'GPU-hours':>12s}"]
+    lines = [
+        f"planned GPU-hours for scale {result['scale']} ({result['n_jobs']} jobs; runtime x GPUs from "
+        f"scales.{result['scale']}.resources, an upper bound)",
+        "",
+        f"{'phase':14s} {'jobs':>6s} {'GPU-hours':>12s}",
+    ]
     for phase, t in sorted(s["phases"].items(), key=lambda kv: -kv[1]["planned_gpu_hours"]):
         lines.append(f"{phase:14s} {t['jobs']:6d} {t['planned_gpu_hours']:12.1f}")
     lines.append(f"{'total':14s} {s['total']['jobs']:6d} {s['total']['planned_gpu_hours']:12.1f}")
@@ -573,34 +678,54 @@ def format_plan(result: dict) -> str:
 
 def format_loads(m: dict, scale: str) -> list[str]:
     a, t = m["assumptions"], m["total"]
-    lines = [f"model loads: {t['loads']} in {t['jobs']} jobs, {t['gpu_hours']:.1f} GPU-hours loading "
-             f"({_pct(t['share'])} of the planned {t['planned_gpu_hours']:.1f})",
-             f"  a job holds its GPUs for {a['startup_s']:g} s of start-up (process, CUDA, engine) plus each "
-             f"model's weights (size_b x {a['bytes_per_param']} bytes, {a['weights_dtype']}) read at "
-             f"{a['read_gb_per_s']:g} GB/s (scales.{scale}.model_load)", "",
-             f"{'phase':14s} {'loads':>6s} {'load GPU-h':>11s} {'of planned':>10s} {'batched loads':>14s} "
-             f"{'GPU-h saved':>12s}"]
+    lines = [
+        f"model loads: {t['loads']} in {t['jobs']} jobs, {t['gpu_hours']:.1f} GPU-hours loading "
+        f"({_pct(t['share'])} of the planned {t['planned_gpu_hours']:.1f})",
+        f"  a job holds its GPUs for {a['startup_s']:g} s of start-up (process, CUDA, engine) plus each "
+        f"model's weights (size_b x {a['bytes_per_param']} bytes, {a['weights_dtype']}) read at "
+        f"{a['read_gb_per_s']:g} GB/s (scales.{scale}.model_load)",
+        "",
+        f"{'phase':14s} {'loads':>6s} {'load GPU-h':>11s} {'of planned':>10s} {'batched loads':>14s} "
+        f"{'GPU-h saved':>12s}",
+    ]
     rows = sorted(((p, v) for p, v in m["phases"].items() if v["loads"]), key=lambda kv: -kv[1]["gpu_hours"])
     for phase, v in [*rows, ("total", t)]:
-        lines.append(f"{phase:14s} {v['loads']:6d} {v['gpu_hours']:11.1f} {_pct(v['share']):>10s} "
-                     f"{v['batched_loads']:14d} {v['gpu_hours_saved']:12.1f}")
-    lines += ["", f"batching: one process for the jobs of a rule that load the same models on the same GPUs (as "
-                  f"many as a chain of them that depend on each other needs; jobs that write a model keep their "
-                  f"own): "
-                  f"{t['loads']} -> {t['batched_loads']} loads, {t['loads_avoided']} avoided, "
-                  f"{t['gpu_hours_saved']:.1f} GPU-hours saved "
-                  f"({_pct(t['gpu_hours_saved'] / t['planned_gpu_hours'] if t['planned_gpu_hours'] else None)} "
-                  "of planned)", "largest savings:"]
+        lines.append(
+            f"{phase:14s} {v['loads']:6d} {v['gpu_hours']:11.1f} {_pct(v['share']):>10s} "
+            f"{v['batched_loads']:14d} {v['gpu_hours_saved']:12.1f}"
+        )
+    lines += [
+        "",
+        f"batching: one process for the jobs of a rule that load the same models on the same GPUs (as "
+        f"many as a chain of them that depend on each other needs; jobs that write a model keep their "
+        f"own): "
+        f"{t['loads']} -> {t['batched_loads']} loads, {t['loads_avoided']} avoided, "
+        f"{t['gpu_hours_saved']:.1f} GPU-hours saved "
+        f"({_pct(t['gpu_hours_saved'] / t['planned_gpu_hours'] if t['planned_gpu_hours'] else None)} "
+        "of planned)",
+        "largest savings:",
+    ]
     for b in m["batches"][:TOP_BATCHES]:
         if b["loads"] == b["batched_loads"]:
             break
-        lines.append(f"  {b['rule']:18s} {' + '.join(b['models']):42s} {b['gpus']:3d} GPUs {b['jobs']:4d} jobs -> "
-                     f"{b['processes']:2d} process{'es' if b['processes'] > 1 else '  '} "
-                     f"{b['gpu_hours_saved']:8.1f} GPU-h saved")
+        lines.append(
+            f"  {b['rule']:18s} {' + '.join(b['models']):42s} {b['gpus']:3d} GPUs {b['jobs']:4d} jobs -> "
+            f"{b['processes']:2d} process{'es' if b['processes'] > 1 else '  '} "
+            f"{b['gpu_hours_saved']:8.1f} GPU-h saved"
+        )
     unknown = m["unknown_sizes"]
-    lines.append("models of unknown size: " + ("none" if not unknown else "; ".join(
-        f"set {u['key']} ({len(u['models'])} model{'s' if len(u['models']) > 1 else ''}: {u['loads']} loads, "
-        f"{u['gpu_loads']} on GPUs)" for u in unknown)))
+    lines.append(
+        "models of unknown size: "
+        + (
+            "none"
+            if not unknown
+            else "; ".join(
+                f"set {u['key']} ({len(u['models'])} model{'s' if len(u['models']) > 1 else ''}: {u['loads']} loads, "
+                f"{u['gpu_loads']} on GPUs)"
+                for u in unknown
+            )
+        )
+    )
     if t["unknown_jobs"]:
         lines.append(f"  {t['unknown_jobs']} GPU jobs load a model of unknown size; their load hours are not counted")
     return lines
@@ -609,8 +734,11 @@ def format_loads(m: dict, scale: str) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m expanse.lineage", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("plan", help="planned GPU-hours of a scale from its resources table, and the GPU-hours "
-                                    "its jobs spend loading models (nothing runs)")
+    p = sub.add_parser(
+        "plan",
+        help="planned GPU-hours of a scale from its resources table, and the GPU-hours "
+        "its jobs spend loading models (nothing runs)",
+    )
     p.add_argument("--scale", required=True)
     p.add_argument("--json", type=Path, help="also write the plan as JSON here")
     w = sub.add_parser("write", help="lineage and cost of a built scale, as JSON")

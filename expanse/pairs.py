@@ -24,19 +24,27 @@ def best_vs_worst(scores: pl.DataFrame, prompts: pl.DataFrame, *, min_margin: fl
     keep = (
         pl.col("lang_ok")
         & (pl.col("completion") != pl.col("completion_rej"))
-        & (~pl.col("lang_ok_rej") | (((pl.col("score") - pl.col("score_rej")) >= min_margin)
-                                      & (pl.col("score") > pl.col("score_rej"))))
+        & (
+            ~pl.col("lang_ok_rej")
+            | (((pl.col("score") - pl.col("score_rej")) >= min_margin) & (pl.col("score") > pl.col("score_rej")))
+        )
     )
     pairs = pairs.filter(keep).join(prompts.select(pl.col("id").alias("prompt_id"), "prompt"), on="prompt_id")
     return pairs.select(
-        "prompt_id", "lang", "prompt", pl.col("completion").alias("chosen"), pl.col("completion_rej").alias("rejected"),
-        pl.col("score").alias("chosen_score"), pl.col("score_rej").alias("rejected_score"),
+        "prompt_id",
+        "lang",
+        "prompt",
+        pl.col("completion").alias("chosen"),
+        pl.col("completion_rej").alias("rejected"),
+        pl.col("score").alias("chosen_score"),
+        pl.col("score_rej").alias("rejected_score"),
         pl.lit(origin).alias("origin"),
     ).sort("prompt_id")
 
 
 def run_pairs(score_paths: list[str], prompts_path: str, out_path: str, *, min_margin: float, origin: str) -> int:
-    pairs = best_vs_worst(load_scores(score_paths), read_parquet(prompts_path, "prompts"),
-                          min_margin=min_margin, origin=origin)
+    pairs = best_vs_worst(
+        load_scores(score_paths), read_parquet(prompts_path, "prompts"), min_margin=min_margin, origin=origin
+    )
     write_parquet(pairs, out_path, contract="pairs")
     return pairs.height

@@ -39,8 +39,9 @@ def _check_text(where: str, key: str, value) -> None:
             what, why = "lone surrogate", "a \\u escape without its pair; not a character"
         else:
             what, why = "control character", "tab, newline and carriage return are the only ones allowed"
-        raise DataError(f"{where}: field {key!r} contains the {what} U+{ord(char):04X} at character {bad.start() + 1} "
-                        f"({why})")
+        raise DataError(
+            f"{where}: field {key!r} contains the {what} U+{ord(char):04X} at character {bad.start() + 1} ({why})"
+        )
 
 
 def _json_type(value) -> str:
@@ -52,8 +53,9 @@ def _normalise(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def read_prompt_file(path: str, lang: str, *, check_language: bool = True,
-                     max_chars: int = MAX_PROMPT_CHARS) -> list[dict]:
+def read_prompt_file(
+    path: str, lang: str, *, check_language: bool = True, max_chars: int = MAX_PROMPT_CHARS
+) -> list[dict]:
     """Validated rows of one prompt file; the first problem is a DataError naming file:line.
 
     `max_chars` caps the length of a prompt (after stripping surrounding whitespace).
@@ -77,8 +79,10 @@ def read_prompt_file(path: str, lang: str, *, check_language: bool = True,
         if not text.strip():
             raise DataError(f"{where}: empty prompt")
         if len(text.strip()) > max_chars:
-            raise DataError(f"{where}: prompt is {len(text.strip())} characters, over the limit of {max_chars} "
-                            f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)")
+            raise DataError(
+                f"{where}: prompt is {len(text.strip())} characters, over the limit of {max_chars} "
+                f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)"
+            )
         if obj.get("task") is not None:
             _check_text(where, "task", obj["task"])
         if pid in seen_ids:
@@ -89,8 +93,10 @@ def read_prompt_file(path: str, lang: str, *, check_language: bool = True,
             if confidence < MIN_LANG_CONFIDENCE:
                 found = detector().detect_language_of(text)
                 name = found.name.title() if found else "unknown"
-                raise DataError(f"{where}: text is mostly not {LANGUAGES[lang].name} "
-                                f"(confidence {confidence:.2f}; looks like {name})")
+                raise DataError(
+                    f"{where}: text is mostly not {LANGUAGES[lang].name} "
+                    f"(confidence {confidence:.2f}; looks like {name})"
+                )
         rows.append({"id": pid, "lang": lang, "prompt": text.strip(), "task": obj.get("task"), "line": lineno})
     if not rows:
         raise DataError(f"{path}: no prompts")
@@ -114,9 +120,17 @@ def _is_dev(pid: str, seed: int, dev_fraction: float) -> bool:
     return h / 2**64 < dev_fraction
 
 
-def prepare_prompts(prompts_path: str, eval_path: str, lang: str, out_path: str, *, seed: int,
-                    dev_fraction: float, max_train: int | None = None,
-                    max_chars: int = MAX_PROMPT_CHARS) -> pl.DataFrame:
+def prepare_prompts(
+    prompts_path: str,
+    eval_path: str,
+    lang: str,
+    out_path: str,
+    *,
+    seed: int,
+    dev_fraction: float,
+    max_train: int | None = None,
+    max_chars: int = MAX_PROMPT_CHARS,
+) -> pl.DataFrame:
     train = _dedupe(read_prompt_file(prompts_path, lang, max_chars=max_chars), prompts_path)
     test = _dedupe(read_prompt_file(eval_path, lang, max_chars=max_chars), eval_path)
     test_keys = {_normalise(r["prompt"]) for r in test}

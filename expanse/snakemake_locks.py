@@ -46,6 +46,7 @@ def install() -> None:
         raise ExpanseError(
             f"expanse/snakemake_locks.py patches Snakemake {WRITTEN_FOR}'s lock release but Snakemake "
             f"{snakemake.__version__} is installed: check whether a finished run still deletes "
-            ".snakemake/locks (snakemake/snakemake#4012), then update WRITTEN_FOR or remove the patch")
+            ".snakemake/locks (snakemake/snakemake#4012), then update WRITTEN_FOR or remove the patch"
+        )
     FilePersistence._delete_locks = _release_own_locks
     FilePersistence.cleanup_locks = _unlock_all

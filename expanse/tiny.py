@@ -115,8 +115,13 @@ def train_tokenizer(corpus_path: str, out_dir: str, *, vocab_size: int, min_freq
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        special_tokens=[SPECIAL_TOKENS["pad_token"], SPECIAL_TOKENS["unk_token"], SPECIAL_TOKENS["bos_token"],
-                        SPECIAL_TOKENS["eos_token"], *CHAT_TOKENS],
+        special_tokens=[
+            SPECIAL_TOKENS["pad_token"],
+            SPECIAL_TOKENS["unk_token"],
+            SPECIAL_TOKENS["bos_token"],
+            SPECIAL_TOKENS["eos_token"],
+            *CHAT_TOKENS,
+        ],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -170,8 +175,18 @@ def language_blocks(tokenizer, corpus: pl.DataFrame, codes: list[str], split: st
     return {code: _blocks(tokenizer, chat_documents(corpus, code, split, seed), seq_len) for code in codes}
 
 
-def pretrain(spec: dict, *, corpus_path: str, tokenizer_dir: str, out_dir: str, init_dir: str | None,
-             codes: list[str], seed: int, threads: int, name: str) -> dict:
+def pretrain(
+    spec: dict,
+    *,
+    corpus_path: str,
+    tokenizer_dir: str,
+    out_dir: str,
+    init_dir: str | None,
+    codes: list[str],
+    seed: int,
+    threads: int,
+    name: str,
+) -> dict:
     """Causal-LM pretraining on packed chat documents, sampling languages by the spec's mixture."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -193,7 +208,8 @@ def pretrain(spec: dict, *, corpus_path: str, tokenizer_dir: str, out_dir: str, 
     opt = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.01, betas=(0.9, 0.95))
     steps, warmup = spec["steps"], max(1, spec["steps"] // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
     rng = random.Random(f"{seed}:{name}")
     langs, probs = list(weights), list(weights.values())
     losses = []
@@ -215,13 +231,27 @@ def pretrain(spec: dict, *, corpus_path: str, tokenizer_dir: str, out_dir: str, 
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    save_checkpoint(out_dir, model, tokenizer, title=f"expanse tiny model: {name}",
-                    made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed}, metrics=metrics)
+    save_checkpoint(
+        out_dir,
+        model,
+        tokenizer,
+        title=f"expanse tiny model: {name}",
+        made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed},
+        metrics=metrics,
+    )
     return metrics
 
 
-def heldout_loss(model_dirs: dict[str, str], *, corpus_path: str, tokenizer_dir: str, codes: list[str],
-                 seq_len: int, seed: int, out_path: str) -> dict:
+def heldout_loss(
+    model_dirs: dict[str, str],
+    *,
+    corpus_path: str,
+    tokenizer_dir: str,
+    codes: list[str],
+    seq_len: int,
+    seed: int,
+    out_path: str,
+) -> dict:
     """Mean token loss of each model on each language's held-out conversations."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -291,13 +321,29 @@ def preference_rows(corpus: pl.DataFrame, codes: list[str], split: str, n_per_la
                 o = rng.choice(others)
                 other = docs[o][rng.randrange(len(docs[o]))][1]["content"]
             chosen = doc[1]["content"]
-            rows.append({"lang": code, "kind": kind, "prompt": doc[0]["content"], "chosen": chosen,
-                         "rejected": _reject(kind, chosen, other, rng)})
+            rows.append(
+                {
+                    "lang": code,
+                    "kind": kind,
+                    "prompt": doc[0]["content"],
+                    "chosen": chosen,
+                    "rejected": _reject(kind, chosen, other, rng),
+                }
+            )
     return rows
 
 
-def train_reward_model(spec: dict, *, corpus_path: str, init_dir: str, out_dir: str, codes: list[str],
-                       pairs_per_language: int, seed: int, threads: int) -> dict:
+def train_reward_model(
+    spec: dict,
+    *,
+    corpus_path: str,
+    init_dir: str,
+    out_dir: str,
+    codes: list[str],
+    pairs_per_language: int,
+    seed: int,
+    threads: int,
+) -> dict:
     import tempfile
 
     import torch
@@ -312,26 +358,55 @@ def train_reward_model(spec: dict, *, corpus_path: str, init_dir: str, out_dir: 
     register_cohere_sequence_classification()
     tokenizer = AutoTokenizer.from_pretrained(init_dir)
     rows = preference_rows(pl.read_parquet(corpus_path), codes, "train", pairs_per_language, seed)
-    data = Dataset.from_list([
-        {"prompt": [{"role": "user", "content": r["prompt"]}],
-         "chosen": [{"role": "assistant", "content": r["chosen"]}],
-         "rejected": [{"role": "assistant", "content": r["rejected"]}]} for r in rows])
+    data = Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in rows
+        ]
+    )
     model = AutoModelForSequenceClassification.from_pretrained(
-        init_dir, num_labels=1, use_safetensors=True, dtype=torch.float32)
+        init_dir, num_labels=1, use_safetensors=True, dtype=torch.float32
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
     with tempfile.TemporaryDirectory() as work:
         args = RewardConfig(
-            output_dir=work, max_steps=spec["steps"], per_device_train_batch_size=spec["batch_size"],
-            learning_rate=spec["lr"], lr_scheduler_type="cosine", warmup_steps=max(1, spec["steps"] // 10),
-            logging_steps=10, save_strategy="no", report_to="none", use_cpu=True, bf16=False,
-            gradient_checkpointing=False, seed=seed, data_seed=seed, max_length=256, disable_tqdm=True,
-            dataloader_num_workers=0, center_rewards_coefficient=0.01)
+            output_dir=work,
+            max_steps=spec["steps"],
+            per_device_train_batch_size=spec["batch_size"],
+            learning_rate=spec["lr"],
+            lr_scheduler_type="cosine",
+            warmup_steps=max(1, spec["steps"] // 10),
+            logging_steps=10,
+            save_strategy="no",
+            report_to="none",
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+            seed=seed,
+            data_seed=seed,
+            max_length=256,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            center_rewards_coefficient=0.01,
+        )
         trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
         trainer.train()
         history = [h for h in trainer.state.log_history if "loss" in h]
-    metrics = {"train_loss": [round(h["loss"], 4) for h in history],
-               "train_accuracy": [round(h.get("accuracy", float("nan")), 4) for h in history],
-               "n_pairs": len(rows)}
-    save_checkpoint(out_dir, trainer.model, tokenizer, title="expanse tiny reward model",
-                    made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed}, metrics=metrics)
+    metrics = {
+        "train_loss": [round(h["loss"], 4) for h in history],
+        "train_accuracy": [round(h.get("accuracy", float("nan")), 4) for h in history],
+        "n_pairs": len(rows),
+    }
+    save_checkpoint(
+        out_dir,
+        trainer.model,
+        tokenizer,
+        title="expanse tiny reward model",
+        made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed},
+        metrics=metrics,
+    )
     return metrics

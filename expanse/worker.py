@@ -59,23 +59,73 @@ DEFAULT_IDLE_S = 600.0
 START_TIMEOUT_S = 180.0
 # Environment variables that libraries read when they are imported: a server started with other
 # values would hand its children stale settings, so they are part of the server's identity.
-IMPORT_TIME_ENV = ("HF_", "HUGGINGFACE", "TRANSFORMERS", "TOKENIZERS", "TORCH", "PYTORCH", "CUDA", "NVIDIA",
-                   "OMP_", "MKL_", "OPENBLAS", "KMP_", "PYTHON", "LD_", "TRL_", "ACCELERATE", "WANDB", "VLLM",
-                   "XDG_", "HOME", "TMPDIR", "LANG", "LC_", "TZ", "POLARS", "ARROW", "NUMEXPR",
-                   "MALLOC_", "GLIBC_")
+IMPORT_TIME_ENV = (
+    "HF_",
+    "HUGGINGFACE",
+    "TRANSFORMERS",
+    "TOKENIZERS",
+    "TORCH",
+    "PYTORCH",
+    "CUDA",
+    "NVIDIA",
+    "OMP_",
+    "MKL_",
+    "OPENBLAS",
+    "KMP_",
+    "PYTHON",
+    "LD_",
+    "TRL_",
+    "ACCELERATE",
+    "WANDB",
+    "VLLM",
+    "XDG_",
+    "HOME",
+    "TMPDIR",
+    "LANG",
+    "LC_",
+    "TZ",
+    "POLARS",
+    "ARROW",
+    "NUMEXPR",
+    "MALLOC_",
+    "GLIBC_",
+)
 # What the server imports before its first fork: the libraries and the lazily imported submodules
 # (model classes, generation, trainers, lm-eval's HF model) that a tiny job otherwise imports itself.
 PRELOAD = (
-    "numpy", "pyarrow", "pyarrow.parquet", "yaml", "pydantic",
-    "torch", "torch.nn.functional", "safetensors", "safetensors.torch", "tokenizers",
-    "transformers", "transformers.modeling_utils", "transformers.generation",
-    "transformers.generation.utils", "transformers.models.cohere.modeling_cohere",
-    "transformers.models.cohere.configuration_cohere", "transformers.models.auto.modeling_auto",
-    "transformers.models.auto.tokenization_auto", "transformers.tokenization_utils_fast",
-    "transformers.trainer", "transformers.modeling_outputs", "transformers.data.data_collator",
-    "datasets", "accelerate", "peft",
-    "trl", "trl.trainer.sft_trainer", "trl.trainer.dpo_trainer", "trl.trainer.reward_trainer",
-    "lm_eval", "lm_eval.evaluator", "lm_eval.tasks", "lm_eval.models.huggingface",
+    "numpy",
+    "pyarrow",
+    "pyarrow.parquet",
+    "yaml",
+    "pydantic",
+    "torch",
+    "torch.nn.functional",
+    "safetensors",
+    "safetensors.torch",
+    "tokenizers",
+    "transformers",
+    "transformers.modeling_utils",
+    "transformers.generation",
+    "transformers.generation.utils",
+    "transformers.models.cohere.modeling_cohere",
+    "transformers.models.cohere.configuration_cohere",
+    "transformers.models.auto.modeling_auto",
+    "transformers.models.auto.tokenization_auto",
+    "transformers.tokenization_utils_fast",
+    "transformers.trainer",
+    "transformers.modeling_outputs",
+    "transformers.data.data_collator",
+    "datasets",
+    "accelerate",
+    "peft",
+    "trl",
+    "trl.trainer.sft_trainer",
+    "trl.trainer.dpo_trainer",
+    "trl.trainer.reward_trainer",
+    "lm_eval",
+    "lm_eval.evaluator",
+    "lm_eval.tasks",
+    "lm_eval.models.huggingface",
     "lingua",
 )
 SERVING: int | None = None  # the server's PID, in the server (a job's fresh import of this module has None)
@@ -180,11 +230,11 @@ def _recv(sock: socket.socket, with_fds: int = 0) -> tuple[dict, list[int]]:
             raise ConnectionError("connection closed")
     else:
         data = b""
-    head = _recv_exact(sock, _HEADER.size, data[:_HEADER.size])
+    head = _recv_exact(sock, _HEADER.size, data[: _HEADER.size])
     (n,) = _HEADER.unpack(head)
     if n > MAX_REQUEST:
         raise ValueError(f"message of {n} bytes")
-    body = _recv_exact(sock, n, data[_HEADER.size:])
+    body = _recv_exact(sock, n, data[_HEADER.size :])
     return json.loads(body), fds
 
 
@@ -236,21 +286,32 @@ def _start_server(path: Path) -> None:
     if path.exists():
         path.unlink()  # a socket left by a killed server: nobody answers on it
     log = open(path.with_suffix(".log"), "ab")
-    subprocess.Popen([sys.executable, "-m", "expanse.worker", "serve", "--socket", str(path)],
-                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                     cwd="/", env={**MALLOC_TUNABLES, **os.environ, ENV_SWITCH: "0"})
+    subprocess.Popen(
+        [sys.executable, "-m", "expanse.worker", "serve", "--socket", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
+        cwd="/",
+        env={**MALLOC_TUNABLES, **os.environ, ENV_SWITCH: "0"},
+    )
     log.close()
 
 
 FORWARDED: dict = {}  # the last forwarded job's exit message: status, the child's CPU time and peak memory
-_USAGE = re.compile(r"^warm worker: child (\d+): wall ([\d.]+) s, user ([\d.]+) s, sys ([\d.]+) s, max RSS ([\d.]+) MB$")
+_USAGE = re.compile(
+    r"^warm worker: child (\d+): wall ([\d.]+) s, user ([\d.]+) s, sys ([\d.]+) s, max RSS ([\d.]+) MB$"
+)
 
 
 def usage_line(usage: dict) -> str:
     """The line a warm job's log ends with: what its child used (Snakemake's benchmark file
     measures the job's own process, which only waited)."""
-    return (f"warm worker: child {usage['pid']}: wall {usage['wall_s']} s, user {usage['user_s']} s, "
-            f"sys {usage['sys_s']} s, max RSS {usage['max_rss_mb']} MB")
+    return (
+        f"warm worker: child {usage['pid']}: wall {usage['wall_s']} s, user {usage['user_s']} s, "
+        f"sys {usage['sys_s']} s, max RSS {usage['max_rss_mb']} MB"
+    )
 
 
 def read_usage(log_text: str) -> dict | None:
@@ -259,8 +320,13 @@ def read_usage(log_text: str) -> dict | None:
     m = _USAGE.match(lines[-1]) if lines else None
     if m is None:
         return None
-    return {"pid": int(m[1]), "wall_s": float(m[2]), "user_s": float(m[3]), "sys_s": float(m[4]),
-            "max_rss_mb": float(m[5])}
+    return {
+        "pid": int(m[1]),
+        "wall_s": float(m[2]),
+        "user_s": float(m[3]),
+        "sys_s": float(m[4]),
+        "max_rss_mb": float(m[5]),
+    }
 
 
 def forward() -> int:
@@ -282,8 +348,11 @@ def forward() -> int:
             opened.append(os.open(os.devnull, os.O_RDWR))
             fds.append(opened[-1])
     try:
-        _send(sock, {"script": script, "argv": sys.argv, "cwd": os.getcwd(), "env": env, "path": sys.path,
-                     "umask": umask}, fds=fds)
+        _send(
+            sock,
+            {"script": script, "argv": sys.argv, "cwd": os.getcwd(), "env": env, "path": sys.path, "umask": umask},
+            fds=fds,
+        )
     finally:
         for fd in opened:
             os.close(fd)
@@ -295,8 +364,11 @@ def forward() -> int:
                 result = msg
                 break
     except (ConnectionError, ValueError):
-        print("error: the warm worker went away while running this job (EXPANSE_WARM=0 runs jobs in "
-              "their own process)", file=sys.stderr, flush=True)
+        print(
+            "error: the warm worker went away while running this job (EXPANSE_WARM=0 runs jobs in their own process)",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         sock.close()
@@ -415,8 +487,11 @@ def serve(path: Path, idle_s: float) -> None:
     inode = os.stat(path).st_ino
     started = time.monotonic()
     missing = preload()
-    print(f"expanse worker {os.getpid()}: {path.name}, preloaded in {time.monotonic() - started:.1f} s"
-          + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
+    print(
+        f"expanse worker {os.getpid()}: {path.name}, preloaded in {time.monotonic() - started:.1f} s"
+        + (f" (not installed: {', '.join(missing)})" if missing else ""),
+        flush=True,
+    )
     sel = selectors.DefaultSelector()
     sel.register(listener, selectors.EVENT_READ, "accept")
     jobs: dict[int, _Job] = {}
@@ -519,10 +594,15 @@ def _finish(job: _Job, sel) -> None:
     if job.conn is None:
         return
     sel.unregister(job.conn)
-    msg = {"pid": job.pid, "exit": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1,
-           "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
-           "user_s": round(usage.ru_utime, 3), "sys_s": round(usage.ru_stime, 3),
-           "max_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": round(time.monotonic() - job.started, 3)}
+    msg = {
+        "pid": job.pid,
+        "exit": os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
+        "user_s": round(usage.ru_utime, 3),
+        "sys_s": round(usage.ru_stime, 3),
+        "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "wall_s": round(time.monotonic() - job.started, 3),
+    }
     try:
         _send(job.conn, msg)
     except OSError:
@@ -556,8 +636,12 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run a server (jobs start one themselves when none answers)")
     s.add_argument("--socket", type=Path)
-    s.add_argument("--idle", type=float, default=None, help=f"seconds without a job before it exits "
-                   f"(default: ${ENV_IDLE} or {DEFAULT_IDLE_S:g})")
+    s.add_argument(
+        "--idle",
+        type=float,
+        default=None,
+        help=f"seconds without a job before it exits (default: ${ENV_IDLE} or {DEFAULT_IDLE_S:g})",
+    )
     sub.add_parser("status", help="list this user's servers")
     sub.add_parser("stop", help="stop this user's servers (running jobs fail and are rerun by Snakemake)")
     args = ap.parse_args(argv)

@@ -7,8 +7,8 @@ import os
 import re
 from pathlib import Path
 
-from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.arbiter import uses_reward_model
+from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.errors import ExpanseError
 
 RESOURCE_DEFAULTS = Resources()
@@ -169,9 +169,12 @@ def rule_resources(params: Params, key: str, defaults=None) -> dict:
     default resources). See per_scale for the form of each value."""
     fallback = {name: profile_default(defaults, name) for name in PROFILE_DEFAULTABLE}
     table = {scale: slurm_resources(resources(params, scale, key)) for scale in params.scales}
-    return {name: per_scale({scale: fallback.get(name) if res.get(name) is None else res[name]
-                             for scale, res in table.items()})
-            for name in SLURM_RESOURCE_NAMES}
+    return {
+        name: per_scale(
+            {scale: fallback.get(name) if res.get(name) is None else res[name] for scale, res in table.items()}
+        )
+        for name in SLURM_RESOURCE_NAMES
+    }
 
 
 def rule_threads(params: Params, key: str):
@@ -257,8 +260,10 @@ def check_rule_resources(rules) -> None:
     for name, names in rules:
         for res in names:
             if res in FORBIDDEN_RESOURCES:
-                raise ExpanseError(f"rule {name}: resources: '{res}' is not mapped correctly to SLURM by the "
-                                   f"slurm executor; {FORBIDDEN_RESOURCES[res]}")
+                raise ExpanseError(
+                    f"rule {name}: resources: '{res}' is not mapped correctly to SLURM by the "
+                    f"slurm executor; {FORBIDDEN_RESOURCES[res]}"
+                )
 
 
 def check_code_params(rules, root) -> None:
@@ -272,10 +277,15 @@ def check_code_params(rules, root) -> None:
             continue
         code_of = fingerprint(script, root)
         if code != code_of.sha256:
-            raise ExpanseError(f"rule {name}: params: " + (
-                "add code=code_fingerprint(SCRIPT), SCRIPT as in its script: directive, so that an edit to a "
-                "module it imports reruns its jobs" if code is None else
-                f"code is not the fingerprint of its script {code_of.entry}; pass the script: path"))
+            raise ExpanseError(
+                f"rule {name}: params: "
+                + (
+                    "add code=code_fingerprint(SCRIPT), SCRIPT as in its script: directive, so that an edit to a "
+                    "module it imports reruns its jobs"
+                    if code is None
+                    else f"code is not the fingerprint of its script {code_of.entry}; pass the script: path"
+                )
+            )
 
 
 def selection_scores(params: Params, scale: str, lang: str) -> list[str]:
@@ -300,8 +310,11 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
     s = params.scales[scale]
     out = []
     for lang in params.languages:
-        out += [f"results/{scale}/arbitrage/{lang}.parquet", f"results/{scale}/arbitrage/{lang}.wins.json",
-                f"results/{scale}/pairs/offline/{lang}.parquet"]
+        out += [
+            f"results/{scale}/arbitrage/{lang}.parquet",
+            f"results/{scale}/arbitrage/{lang}.wins.json",
+            f"results/{scale}/pairs/offline/{lang}.parquet",
+        ]
     out.append(f"results/{scale}/arbitrage/summary.json")
     if s.tiny is not None:
         out += [f"results/{scale}/models/teacher_heldout_loss.json", f"results/{scale}/models/arbiter_accuracy.json"]
@@ -338,7 +351,9 @@ def policy_dir(params: Params, scale: str, family: str, it: int) -> str:
     it = int(it)
     if it < 1:
         raise ValueError(f"online iterations count from 1, got {it}")
-    return stage_start(params, scale, family, "online") if it == 1 else checkpoint_dir(scale, family, f"online_it{it - 1}")
+    return (
+        stage_start(params, scale, family, "online") if it == 1 else checkpoint_dir(scale, family, f"online_it{it - 1}")
+    )
 
 
 def merge_dir(scale: str, stage: str | None = None) -> str:
@@ -383,8 +398,10 @@ def final_stage(params: Params, scale: str) -> str:
 def checkpoint_ref(params: Params, scale: str, location: str) -> dict:
     """A checkpoint this workflow wrote, as a model reference: safetensors, and remote code only if
     the base model's params entry opts in (fine-tuning keeps the architecture)."""
-    return {"location": location, "load": {"use_safetensors": True,
-                                           "trust_remote_code": params.scales[scale].base.trust_remote_code}}
+    return {
+        "location": location,
+        "load": {"use_safetensors": True, "trust_remote_code": params.scales[scale].base.trust_remote_code},
+    }
 
 
 def sampling(params: Params, scale: str) -> dict:
@@ -423,8 +440,11 @@ def eval_models(params: Params, scale: str, lang: str) -> list[str]:
 def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
     """label -> model; the best teacher is picked per language from the arbitrage wins."""
     family = params.languages[lang].family
-    return {"base": "base", "own_family": f"family.{family}",
-            **{f"teacher.{t}": f"teacher.{t}" for t in params.scales[scale].teachers}}
+    return {
+        "base": "base",
+        "own_family": f"family.{family}",
+        **{f"teacher.{t}": f"teacher.{t}" for t in params.scales[scale].teachers},
+    }
 
 
 def benchmark_models(params: Params, scale: str) -> list[str]:
@@ -503,15 +523,26 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
 def eval_inputs(params: Params, scale: str) -> list[str]:
     """The eval artifacts the report gathers, not the report: win-rates and benchmark results."""
     out = [f"results/{scale}/eval/winrates/{lang}.json" for lang in params.languages]
-    out += [f"results/{scale}/eval/benchmarks/{bench}/{model}.json"
-            for bench in params.scales[scale].eval.benchmarks for model in benchmark_models(params, scale)]
+    out += [
+        f"results/{scale}/eval/benchmarks/{bench}/{model}.json"
+        for bench in params.scales[scale].eval.benchmarks
+        for model in benchmark_models(params, scale)
+    ]
     return out
 
 
 def lineage_inputs(params: Params, scale: str) -> list[str]:
     """Every artifact of the scale that lineage describes (all but the report and itself)."""
-    return list(dict.fromkeys([*arbitrage_targets(params, scale), *training_targets(params, scale),
-                               *merged_targets(params, scale), *eval_inputs(params, scale)]))
+    return list(
+        dict.fromkeys(
+            [
+                *arbitrage_targets(params, scale),
+                *training_targets(params, scale),
+                *merged_targets(params, scale),
+                *eval_inputs(params, scale),
+            ]
+        )
+    )
 
 
 def eval_targets(params: Params, scale: str) -> list[str]:

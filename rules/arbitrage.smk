@@ -3,7 +3,6 @@
 
 
 rule generate_teacher:
-    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         model=get_teacher_model,
@@ -13,23 +12,23 @@ rule generate_teacher:
         "logs/{scale}/generate_teacher/{lang}/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/generate_teacher/{lang}/{teacher}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_teacher.py"),
         teacher=get_teacher_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/generate_teacher.py"
 
 
 rule score_arbiter:
-    priority: CRITICAL
     input:
         generations="results/{scale}/generations/{lang}/{teacher}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -40,22 +39,22 @@ rule score_arbiter:
         "logs/{scale}/score_arbiter/{lang}/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/score_arbiter/{lang}/{teacher}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("score")
+    resources:
+        **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/score_arbiter.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
-    resources:
-        **resources_for("score"),
-    threads: threads_for("score")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/score_arbiter.py"
 
 
 rule select_arbitrage:
-    priority: CRITICAL
     input:
         scores=get_lang_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -64,15 +63,16 @@ rule select_arbitrage:
         wins="results/{scale}/arbitrage/{lang}.wins.json",
     log:
         "logs/{scale}/select_arbitrage/{lang}.log",
-    params:
-        code=code_fingerprint("../scripts/select_arbitrage.py"),
+    priority: CRITICAL
     group:
         "arbitrage"
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
     conda:
         "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
+    params:
+        code=code_fingerprint("../scripts/select_arbitrage.py"),
     script:
         "../scripts/select_arbitrage.py"
 
@@ -84,12 +84,12 @@ rule summarize_arbitrage:
         summary="results/{scale}/arbitrage/summary.json",
     log:
         "logs/{scale}/summarize_arbitrage.log",
-    params:
-        code=code_fingerprint("../scripts/summarize_arbitrage.py"),
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
     conda:
         "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
+    params:
+        code=code_fingerprint("../scripts/summarize_arbitrage.py"),
     script:
         "../scripts/summarize_arbitrage.py"

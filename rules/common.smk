@@ -53,8 +53,9 @@ def check_rule_resources():
     """Called at the end of the Snakefile, once all rules exist. Refuses resource names that the slurm
     executor would map wrong (gpus, tasks, ...), whether from a rule or a profile."""
     try:
-        ws.check_rule_resources((f"{rule.name} ({os.path.relpath(rule.snakefile)})", list(rule.resources))
-                                 for rule in workflow.rules)
+        ws.check_rule_resources(
+            (f"{r.name} ({os.path.relpath(r.snakefile)})", list(r.resources)) for r in workflow.rules
+        )
     except ExpanseError as e:
         sys.exit(f"error: {e}")
 
@@ -74,9 +75,17 @@ def code_fingerprint(entry):
 def check_code_params():
     """Called at the end of the Snakefile: every rule with a script passes its script's fingerprint."""
     try:
-        ws.check_code_params(((rule.name, os.path.join(os.path.dirname(rule.snakefile), rule.script) if rule.script
-                               else None, dict(rule.params.items()).get("code")) for rule in workflow.rules),
-                             workflow.basedir)
+        ws.check_code_params(
+            (
+                (
+                    r.name,
+                    os.path.join(os.path.dirname(r.snakefile), r.script) if r.script else None,
+                    dict(r.params.items()).get("code"),
+                )
+                for r in workflow.rules
+            ),
+            workflow.basedir,
+        )
     except ExpanseError as e:
         sys.exit(f"error: {e}")
     fp.save_cache(workflow.basedir)
@@ -104,7 +113,11 @@ def get_teacher_model(wildcards):
 
 
 def get_reward_model(wildcards):
-    return ws.model_inputs(PARAMS, wildcards.scale, "reward_model") if ws.needs_reward_model(PARAMS, wildcards.scale) else []
+    return (
+        ws.model_inputs(PARAMS, wildcards.scale, "reward_model")
+        if ws.needs_reward_model(PARAMS, wildcards.scale)
+        else []
+    )
 
 
 def get_tiny_init(wildcards):
@@ -151,8 +164,11 @@ def get_routing_decisions(wildcards):
 
 
 def get_tiny_teachers(wildcards):
-    return expand("results/{scale}/models/teachers/{teacher}", scale=wildcards.scale,
-                  teacher=ws.tiny_teachers(PARAMS, wildcards.scale))
+    return expand(
+        "results/{scale}/models/teachers/{teacher}",
+        scale=wildcards.scale,
+        teacher=ws.tiny_teachers(PARAMS, wildcards.scale),
+    )
 
 
 # ---- params: only the values a job uses, so editing one language or teacher reruns only its jobs.
@@ -187,7 +203,11 @@ def get_teacher_ref(wildcards):
 
 
 def get_reward_model_ref(wildcards):
-    return ws.model_ref(PARAMS, wildcards.scale, "reward_model") if ws.needs_reward_model(PARAMS, wildcards.scale) else None
+    return (
+        ws.model_ref(PARAMS, wildcards.scale, "reward_model")
+        if ws.needs_reward_model(PARAMS, wildcards.scale)
+        else None
+    )
 
 
 def get_tiny_spec(role):
@@ -251,6 +271,7 @@ def get_policy(wildcards):
 
 def get_stage_start(stage):
     """Where a family's dpo / online stage starts: its previous stage, or their merge (merge.after)."""
+
     def start(wildcards):
         return ws.stage_start(PARAMS, wildcards.scale, wildcards.family, stage)
 
@@ -281,14 +302,21 @@ def get_online_seed(wildcards):
 
 
 def get_family_online_scores(wildcards):
-    return [f"results/{wildcards.scale}/online/{family}/it{it}/scores/{lang}.parquet"
-            for family in FAMILIES for lang in ws.family_languages(PARAMS, family)
-            for it in range(1, scale_of(wildcards).online.iterations + 1)]
+    return [
+        f"results/{wildcards.scale}/online/{family}/it{it}/scores/{lang}.parquet"
+        for family in FAMILIES
+        for lang in ws.family_languages(PARAMS, family)
+        for it in range(1, scale_of(wildcards).online.iterations + 1)
+    ]
 
 
 def get_training_metrics(wildcards):
     stages = ["sft", "dpo", *(f"online_it{it}" for it in range(1, scale_of(wildcards).online.iterations + 1))]
-    return [f"results/{wildcards.scale}/checkpoints/{family}/{stage}.metrics.json" for family in FAMILIES for stage in stages]
+    return [
+        f"results/{wildcards.scale}/checkpoints/{family}/{stage}.metrics.json"
+        for family in FAMILIES
+        for stage in stages
+    ]
 
 
 # ---- merge
@@ -345,8 +373,10 @@ def get_eval_model_ref(wildcards):
 
 
 def get_eval_answers(wildcards):
-    return [f"results/{wildcards.scale}/eval/answers/{wildcards.lang}/{model}.parquet"
-            for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)]
+    return [
+        f"results/{wildcards.scale}/eval/answers/{wildcards.lang}/{model}.parquet"
+        for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
+    ]
 
 
 def get_eval_models(wildcards):
@@ -382,8 +412,11 @@ def get_benchmark_files(wildcards):
 
 
 def get_benchmark_results(wildcards):
-    return [f"results/{wildcards.scale}/eval/benchmarks/{bench}/{model}.json"
-            for bench in scale_of(wildcards).eval.benchmarks for model in ws.benchmark_models(PARAMS, wildcards.scale)]
+    return [
+        f"results/{wildcards.scale}/eval/benchmarks/{bench}/{model}.json"
+        for bench in scale_of(wildcards).eval.benchmarks
+        for model in ws.benchmark_models(PARAMS, wildcards.scale)
+    ]
 
 
 def get_lineage_inputs(wildcards):

@@ -14,17 +14,17 @@ rule generate_eval:
         "logs/{scale}/generate_eval/{lang}/{model}.log",
     benchmark:
         "benchmarks/{scale}/generate_eval/{lang}/{model}.tsv"
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_eval.py"),
         model=get_eval_model_ref,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/generate_eval.py"
 
@@ -42,6 +42,11 @@ rule judge_pairwise:
         "logs/{scale}/judge_pairwise/{lang}.log",
     benchmark:
         "benchmarks/{scale}/judge_pairwise/{lang}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: threads_for("judge")
+    resources:
+        **resources_for("judge"),
     params:
         code=code_fingerprint("../scripts/judge_pairwise.py"),
         models=get_eval_models,
@@ -52,11 +57,6 @@ rule judge_pairwise:
         bootstrap=get_eval_bootstrap,
         gpus=get_gpus("judge"),
         seed=get_seed,
-    resources:
-        **resources_for("judge"),
-    threads: threads_for("judge")
-    conda:
-        "../envs/eval.yaml"
     script:
         "../scripts/judge_pairwise.py"
 
@@ -71,6 +71,11 @@ rule run_benchmark:
         "logs/{scale}/run_benchmark/{bench}/{model}.log",
     benchmark:
         "benchmarks/{scale}/run_benchmark/{bench}/{model}.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: threads_for("benchmark")
+    resources:
+        **resources_for("benchmark"),
     params:
         code=code_fingerprint("../scripts/run_benchmark.py"),
         model=get_eval_model_ref,
@@ -78,11 +83,6 @@ rule run_benchmark:
         languages=get_language_codes,
         gpus=get_gpus("benchmark"),
         seed=get_seed,
-    resources:
-        **resources_for("benchmark"),
-    threads: threads_for("benchmark")
-    conda:
-        "../envs/eval.yaml"
     script:
         "../scripts/run_benchmark.py"
 
@@ -96,14 +96,14 @@ rule lineage:
         "logs/{scale}/lineage.log",
     benchmark:
         "benchmarks/{scale}/lineage.tsv"
+    conda:
+        "../envs/workflow.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/lineage.py"),
         scale="{scale}",
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/workflow.yaml"
     script:
         "../scripts/lineage.py"
 
@@ -124,20 +124,24 @@ rule eval_report:
         metrics="results/{scale}/eval/metrics.json",
         winrates="results/{scale}/eval/winrates.csv",
         accuracy="results/{scale}/eval/accuracy.csv",
-        plots=report(directory("results/{scale}/eval/plots"), patterns=["{name}.png"], category="Plots",
-                     labels={"scale": "{scale}", "plot": "{name}"}),
+        plots=report(
+            directory("results/{scale}/eval/plots"),
+            patterns=["{name}.png"],
+            category="Plots",
+            labels={"scale": "{scale}", "plot": "{name}"},
+        ),
     log:
         "logs/{scale}/eval_report.log",
+    conda:
+        "../envs/eval.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/eval_report.py"),
         scale="{scale}",
         families=get_family_names,
         family_of=get_family_of,
         models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/eval.yaml"
     script:
         "../scripts/eval_report.py"

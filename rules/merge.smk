@@ -5,7 +5,6 @@
 
 
 rule search_merge_weights:
-    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
@@ -17,6 +16,12 @@ rule search_merge_weights:
         "logs/{scale}/search_merge_weights.log",
     benchmark:
         "benchmarks/{scale}/search_merge_weights.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/search_merge_weights.py"),
         merge=get_merge_cfg,
@@ -30,17 +35,11 @@ rule search_merge_weights:
         load=get_checkpoint_load,
         gpus=get_gpus("generate"),
         seed=get_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/search_merge_weights.py"
 
 
 rule merge_families:
-    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
@@ -51,23 +50,23 @@ rule merge_families:
         "logs/{scale}/merge_families.log",
     benchmark:
         "benchmarks/{scale}/merge_families.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("merge")
+    resources:
+        **resources_for("merge"),
     params:
         code=code_fingerprint("../scripts/merge_families.py"),
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
         base=get_merge_base_ref,
-    resources:
-        **resources_for("merge"),
-    threads: threads_for("merge")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/merge_families.py"
 
 
 rule merge_stage:
-    priority: CRITICAL
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
@@ -77,16 +76,17 @@ rule merge_stage:
         "logs/{scale}/merge_stage/{stage}.log",
     benchmark:
         "benchmarks/{scale}/merge_stage/{stage}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("merge")
+    resources:
+        **resources_for("merge"),
     params:
         code=code_fingerprint("../scripts/merge_stage.py"),
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
         base=get_merge_base_ref,
-    resources:
-        **resources_for("merge"),
-    threads: threads_for("merge")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/merge_stage.py"

@@ -4,7 +4,6 @@
 
 
 rule sample_policy:
-    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         policy=get_policy,
@@ -14,6 +13,12 @@ rule sample_policy:
         "logs/{scale}/sample_policy/{family}/it{it}/{lang}.log",
     benchmark:
         "benchmarks/{scale}/sample_policy/{family}/it{it}/{lang}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/sample_policy.py"),
         load=get_checkpoint_load,
@@ -21,17 +26,11 @@ rule sample_policy:
         samples=get_online("samples_per_prompt"),
         gpus=get_gpus("generate"),
         seed=get_online_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/sample_policy.py"
 
 
 rule score_policy:
-    priority: CRITICAL
     input:
         samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -42,22 +41,22 @@ rule score_policy:
         "logs/{scale}/score_policy/{family}/it{it}/{lang}.log",
     benchmark:
         "benchmarks/{scale}/score_policy/{family}/it{it}/{lang}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("score")
+    resources:
+        **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/score_policy.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
-    resources:
-        **resources_for("score"),
-    threads: threads_for("score")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/score_policy.py"
 
 
 rule build_online_pairs:
-    priority: CRITICAL
     input:
         scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -65,22 +64,22 @@ rule build_online_pairs:
         pairs="results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet",
     log:
         "logs/{scale}/build_online_pairs/{family}/it{it}/{lang}.log",
+    priority: CRITICAL
+    group:
+        "online_pairs_{family}_it{it}"
+    conda:
+        "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/build_online_pairs.py"),
         min_margin=get_online("min_margin"),
-    group:
-        "online_pairs_{family}_it{it}"
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_online_pairs.py"
 
 
 rule train_online_dpo:
-    priority: CRITICAL
     input:
         pairs=family_files("results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
@@ -93,6 +92,12 @@ rule train_online_dpo:
         "logs/{scale}/train_online_dpo/{family}/it{it}.log",
     benchmark:
         "benchmarks/{scale}/train_online_dpo/{family}/it{it}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("dpo")
+    resources:
+        **resources_for("dpo"),
     params:
         code=code_fingerprint("../scripts/train_online_dpo.py"),
         load=get_checkpoint_load,
@@ -102,11 +107,6 @@ rule train_online_dpo:
         nodes=get_nodes("dpo"),
         work_dir="results/{scale}/resume/{family}/online_it{it}",
         seed=get_seed,
-    resources:
-        **resources_for("dpo"),
-    threads: threads_for("dpo")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_online_dpo.py"
 
@@ -120,13 +120,13 @@ rule summarize_training:
         summary="results/{scale}/checkpoints/summary.json",
     log:
         "logs/{scale}/summarize_training.log",
+    conda:
+        "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/summarize_training.py"),
         families=get_family_languages,
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/summarize_training.py"

@@ -2,7 +2,6 @@
 
 
 rule build_pairs:
-    priority: CRITICAL
     input:
         scores=get_lang_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -10,22 +9,22 @@ rule build_pairs:
         pairs="results/{scale}/pairs/offline/{lang}.parquet",
     log:
         "logs/{scale}/build_pairs/{lang}.log",
+    priority: CRITICAL
+    group:
+        "arbitrage"
+    conda:
+        "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/build_pairs.py"),
         pairs=get_scale_section("pairs"),
-    group:
-        "arbitrage"
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_pairs.py"
 
 
 rule train_dpo:
-    priority: CRITICAL
     input:
         pairs=family_files("results/{scale}/pairs/offline/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
@@ -37,6 +36,12 @@ rule train_dpo:
         "logs/{scale}/train_dpo/{family}.log",
     benchmark:
         "benchmarks/{scale}/train_dpo/{family}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("dpo")
+    resources:
+        **resources_for("dpo"),
     params:
         code=code_fingerprint("../scripts/train_dpo.py"),
         load=get_checkpoint_load,
@@ -46,10 +51,5 @@ rule train_dpo:
         nodes=get_nodes("dpo"),
         work_dir="results/{scale}/resume/{family}/dpo",
         seed=get_seed,
-    resources:
-        **resources_for("dpo"),
-    threads: threads_for("dpo")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_dpo.py"

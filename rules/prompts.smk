@@ -3,24 +3,24 @@
 
 
 rule prepare_prompts:
-    priority: CRITICAL
     input:
         unpack(get_prompt_files),
     output:
         prompts="results/{scale}/prompts/{lang}.parquet",
     log:
         "logs/{scale}/prepare_prompts/{lang}.log",
+    priority: CRITICAL
+    group:
+        "prompts"
+    conda:
+        "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/prepare_prompts.py"),
         language=get_language_params,
         prompts=get_scale_section("prompts"),
         seed=get_seed,
-    group:
-        "prompts"
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/prepare_prompts.py"

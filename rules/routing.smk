@@ -6,7 +6,6 @@
 
 
 rule generate_probe:
-    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         model=get_teacher_model,
@@ -16,6 +15,12 @@ rule generate_probe:
         "logs/{scale}/generate_probe/{lang}/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/generate_probe/{lang}/{teacher}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_probe.py"),
         teacher=get_teacher_ref,
@@ -23,17 +28,11 @@ rule generate_probe:
         probe=get_probe,
         gpus=get_gpus("generate"),
         seed=get_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/generate_probe.py"
 
 
 rule score_probe:
-    priority: CRITICAL
     input:
         generations="results/{scale}/routing/probe/{lang}/{teacher}.generations.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -44,22 +43,22 @@ rule score_probe:
         "logs/{scale}/score_probe/{lang}/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/score_probe/{lang}/{teacher}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("score")
+    resources:
+        **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/score_probe.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
-    resources:
-        **resources_for("score"),
-    threads: threads_for("score")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/score_probe.py"
 
 
 rule route_teachers:
-    priority: CRITICAL
     input:
         scores=get_probe_scores,
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -67,23 +66,23 @@ rule route_teachers:
         routing="results/{scale}/routing/{lang}.json",
     log:
         "logs/{scale}/route_teachers/{lang}.log",
+    priority: CRITICAL
+    conda:
+        "../envs/data.yaml"
+    threads: threads_for("default")
+    resources:
+        **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/route_teachers.py"),
         teachers=get_teacher_names,
         top_k=get_routing("top_k"),
         probe=get_probe,
         seed=get_seed,
-    resources:
-        **resources_for("default"),
-    threads: threads_for("default")
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/route_teachers.py"
 
 
 rule generate_routed:
-    priority: CRITICAL
     input:
         prompts="results/{scale}/prompts/{lang}.parquet",
         routing="results/{scale}/routing/{lang}.json",
@@ -94,23 +93,23 @@ rule generate_routed:
         "logs/{scale}/generate_routed/{lang}.log",
     benchmark:
         "benchmarks/{scale}/generate_routed/{lang}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/vllm.yaml"
+    threads: threads_for("generate")
+    resources:
+        **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_routed.py"),
         teachers=get_teacher_refs,
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
-    resources:
-        **resources_for("generate"),
-    threads: threads_for("generate")
-    conda:
-        "../envs/vllm.yaml"
     script:
         "../scripts/generate_routed.py"
 
 
 rule score_routed:
-    priority: CRITICAL
     input:
         generations="results/{scale}/routing/rest/{lang}.generations.parquet",
         prompts="results/{scale}/prompts/{lang}.parquet",
@@ -121,15 +120,16 @@ rule score_routed:
         "logs/{scale}/score_routed/{lang}.log",
     benchmark:
         "benchmarks/{scale}/score_routed/{lang}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("score")
+    resources:
+        **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/score_routed.py"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
-    resources:
-        **resources_for("score"),
-    threads: threads_for("score")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/score_routed.py"

@@ -2,7 +2,6 @@
 
 
 rule train_sft:
-    priority: CRITICAL
     input:
         arbitrage=family_files("results/{scale}/arbitrage/{lang}.parquet"),
         prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
@@ -14,6 +13,12 @@ rule train_sft:
         "logs/{scale}/train_sft/{family}.log",
     benchmark:
         "benchmarks/{scale}/train_sft/{family}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("sft")
+    resources:
+        **resources_for("sft"),
     params:
         code=code_fingerprint("../scripts/train_sft.py"),
         model=get_base_ref,
@@ -23,10 +28,5 @@ rule train_sft:
         nodes=get_nodes("sft"),
         work_dir="results/{scale}/resume/{family}/sft",
         seed=get_seed,
-    resources:
-        **resources_for("sft"),
-    threads: threads_for("sft")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_sft.py"

@@ -3,47 +3,46 @@
 
 
 rule build_corpus:
-    priority: CRITICAL
     output:
         corpus="results/{scale}/corpus.parquet",
     log:
         "logs/{scale}/build_corpus.log",
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/build_corpus.py"),
         codes=get_language_codes,
         seed=get_seed,
         corpus=get_tiny_build("corpus"),
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/build_corpus.py"
 
 
 rule train_tokenizer:
-    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
     output:
         tokenizer=directory("results/{scale}/models/tokenizer"),
     log:
         "logs/{scale}/train_tokenizer.log",
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/train_tokenizer.py"),
         tokenizer=get_tiny_build("tokenizer"),
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_tokenizer.py"
 
 
 rule pretrain_base:
-    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         tokenizer="results/{scale}/models/tokenizer",
@@ -53,22 +52,22 @@ rule pretrain_base:
         "logs/{scale}/pretrain_base.log",
     benchmark:
         "benchmarks/{scale}/pretrain_base.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/pretrain_base.py"),
         spec=get_tiny_spec("base"),
         codes=get_language_codes,
         seed=get_seed,
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/pretrain_base.py"
 
 
 rule pretrain_teacher:
-    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         tokenizer="results/{scale}/models/tokenizer",
@@ -79,22 +78,22 @@ rule pretrain_teacher:
         "logs/{scale}/pretrain_teacher/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/pretrain_teacher/{teacher}.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/pretrain_teacher.py"),
         spec=get_tiny_spec("teacher"),
         codes=get_language_codes,
         seed=get_seed,
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/pretrain_teacher.py"
 
 
 rule train_reward_model:
-    priority: CRITICAL
     input:
         corpus="results/{scale}/corpus.parquet",
         init="results/{scale}/models/base",
@@ -104,17 +103,18 @@ rule train_reward_model:
         "logs/{scale}/train_reward_model.log",
     benchmark:
         "benchmarks/{scale}/train_reward_model.tsv"
+    priority: CRITICAL
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/train_reward_model.py"),
         spec=get_tiny_spec("reward_model"),
         corpus=get_tiny_build("corpus"),
         codes=get_language_codes,
         seed=get_seed,
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/train_reward_model.py"
 
@@ -129,16 +129,16 @@ rule measure_teacher_loss:
         json="results/{scale}/models/teacher_heldout_loss.json",
     log:
         "logs/{scale}/measure_teacher_loss.log",
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("tiny")
+    resources:
+        **resources_for("tiny"),
     params:
         code=code_fingerprint("../scripts/measure_teacher_loss.py"),
         codes=get_language_codes,
         spec=get_tiny_spec("base"),
         seed=get_seed,
-    resources:
-        **resources_for("tiny"),
-    threads: threads_for("tiny")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/measure_teacher_loss.py"
 
@@ -151,16 +151,16 @@ rule measure_arbiter_accuracy:
         json="results/{scale}/models/arbiter_accuracy.json",
     log:
         "logs/{scale}/measure_arbiter_accuracy.log",
+    conda:
+        "../envs/train.yaml"
+    threads: threads_for("score")
+    resources:
+        **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/measure_arbiter_accuracy.py"),
         arbiter=get_scale_section("arbiter"),
         corpus=get_tiny_build("corpus"),
         codes=get_language_codes,
         seed=get_seed,
-    resources:
-        **resources_for("score"),
-    threads: threads_for("score")
-    conda:
-        "../envs/train.yaml"
     script:
         "../scripts/measure_arbiter_accuracy.py"

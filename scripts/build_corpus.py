@@ -2,14 +2,19 @@
 
 snakemake -c1 results/tiny/corpus.parquet
 """
+
 from expanse.logs import run_script
 
 
 def main(smk):
     from expanse.tiny import build_corpus
 
-    df = build_corpus(smk.params.codes, smk.output.corpus, seed=smk.params.seed,
-                      heldout_fraction=smk.params.corpus["heldout_fraction"])
+    df = build_corpus(
+        smk.params.codes,
+        smk.output.corpus,
+        seed=smk.params.seed,
+        heldout_fraction=smk.params.corpus["heldout_fraction"],
+    )
     print(df.group_by("lang", "split").len().sort("lang", "split"))
 
 

@@ -3,6 +3,7 @@ held-out test prompts.
 
 snakemake -c1 results/tiny/eval/answers/fr/merged.parquet
 """
+
 from expanse.logs import run_script
 
 
@@ -10,9 +11,19 @@ def main(smk):
     from expanse.generation import run_generation
 
     model = smk.params.model
-    run_generation(smk.input.prompts, smk.output.answers, lang=smk.wildcards.lang, model_name=smk.wildcards.model,
-                   location=model["location"], load=model["load"], generation=smk.params.generation, samples=1,
-                   seed=smk.params.seed, gpus=smk.params.gpus, splits=("test",))
+    run_generation(
+        smk.input.prompts,
+        smk.output.answers,
+        lang=smk.wildcards.lang,
+        model_name=smk.wildcards.model,
+        location=model["location"],
+        load=model["load"],
+        generation=smk.params.generation,
+        samples=1,
+        seed=smk.params.seed,
+        gpus=smk.params.gpus,
+        splits=("test",),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

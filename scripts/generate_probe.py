@@ -2,6 +2,7 @@
 
 snakemake -c1 results/tiny/routing/probe/fr/euro.generations.parquet
 """
+
 from expanse.logs import run_script
 
 
@@ -13,9 +14,19 @@ def main(smk):
     teacher = smk.params.teacher
     prompts = generated_prompts(read_parquet(smk.input.prompts, "prompts"))
     ids = probe_ids(prompts["id"].to_list(), seed=smk.params.seed, **smk.params.probe)
-    run_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang,
-                   model_name=smk.wildcards.teacher, location=teacher["location"], load=teacher["load"],
-                   generation=smk.params.generation, samples=1, seed=smk.params.seed, gpus=smk.params.gpus, ids=ids)
+    run_generation(
+        smk.input.prompts,
+        smk.output.generations,
+        lang=smk.wildcards.lang,
+        model_name=smk.wildcards.teacher,
+        location=teacher["location"],
+        load=teacher["load"],
+        generation=smk.params.generation,
+        samples=1,
+        seed=smk.params.seed,
+        gpus=smk.params.gpus,
+        ids=ids,
+    )
     print(f"{len(ids)} of {prompts.height} prompts")
 
 

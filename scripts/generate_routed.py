@@ -16,8 +16,16 @@ def main(smk):
     routing = json.loads(open(smk.input.routing, encoding="utf-8").read())
     ids = rest_ids(read_parquet(smk.input.prompts, "prompts"), routing)
     teachers = {name: smk.params.teachers[name] for name in routing["selected"]}
-    run_routed_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang, teachers=teachers,
-                          ids=ids, generation=smk.params.generation, seed=smk.params.seed, gpus=smk.params.gpus)
+    run_routed_generation(
+        smk.input.prompts,
+        smk.output.generations,
+        lang=smk.wildcards.lang,
+        teachers=teachers,
+        ids=ids,
+        generation=smk.params.generation,
+        seed=smk.params.seed,
+        gpus=smk.params.gpus,
+    )
     print(f"{len(ids)} prompts x {', '.join(teachers)}")
 
 

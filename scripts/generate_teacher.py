@@ -2,6 +2,7 @@
 
 snakemake -c1 results/tiny/generations/fr/euro.parquet
 """
+
 from expanse.logs import run_script
 
 
@@ -9,10 +10,19 @@ def main(smk):
     from expanse.generation import run_generation
 
     teacher = smk.params.teacher
-    run_generation(smk.input.prompts, smk.output.generations, lang=smk.wildcards.lang,
-                   model_name=smk.wildcards.teacher, location=teacher["location"], load=teacher["load"],
-                   generation=smk.params.generation, samples=1, seed=smk.params.seed, gpus=smk.params.gpus,
-                   splits=("train", "dev"))
+    run_generation(
+        smk.input.prompts,
+        smk.output.generations,
+        lang=smk.wildcards.lang,
+        model_name=smk.wildcards.teacher,
+        location=teacher["location"],
+        load=teacher["load"],
+        generation=smk.params.generation,
+        samples=1,
+        seed=smk.params.seed,
+        gpus=smk.params.gpus,
+        splits=("train", "dev"),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

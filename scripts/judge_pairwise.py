@@ -3,6 +3,7 @@ the language's best teacher on one language's test prompts; both orders, bootstr
 
 snakemake -c1 results/tiny/eval/winrates/fr.json
 """
+
 from expanse.logs import run_script
 
 
@@ -11,9 +12,21 @@ def main(smk):
 
     p = smk.params
     opponents = {**p.opponents, "best_teacher": f"teacher.{best_teacher(smk.input.wins)}"}
-    run_judging(smk.output.winrates, smk.output.judgements, lang=smk.wildcards.lang, prompts_path=smk.input.prompts,
-                model="merged", answers=dict(zip(p.models, smk.input.answers)), opponents=opponents, judge=p.judge,
-                judge_model=p.judge_model, generation=p.generation, bootstrap=p.bootstrap, seed=p.seed, gpus=p.gpus)
+    run_judging(
+        smk.output.winrates,
+        smk.output.judgements,
+        lang=smk.wildcards.lang,
+        prompts_path=smk.input.prompts,
+        model="merged",
+        answers=dict(zip(p.models, smk.input.answers)),
+        opponents=opponents,
+        judge=p.judge,
+        judge_model=p.judge_model,
+        generation=p.generation,
+        bootstrap=p.bootstrap,
+        seed=p.seed,
+        gpus=p.gpus,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -10,15 +10,17 @@ from expanse.logs import run_script
 def main(smk):
     from pathlib import Path
 
-    from expanse.lineage import collect, hash_cache
     from expanse.io import write_json
+    from expanse.lineage import collect, hash_cache
 
     root = Path.cwd()
     lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale))
     write_json(lineage, smk.output.lineage)
     total = lineage["summary"]["total"]
-    print(f"{lineage['n_artifacts']} artifacts from {lineage['n_jobs']} jobs; wall {total['wall_h']:.3f} h, "
-          f"GPU {total['gpu_hours']:.3f} h (planned {total['planned_gpu_hours']:.1f} h)")
+    print(
+        f"{lineage['n_artifacts']} artifacts from {lineage['n_jobs']} jobs; wall {total['wall_h']:.3f} h, "
+        f"GPU {total['gpu_hours']:.3f} h (planned {total['planned_gpu_hours']:.1f} h)"
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

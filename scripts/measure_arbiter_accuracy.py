@@ -2,15 +2,22 @@
 
 snakemake -c1 results/tiny/models/arbiter_accuracy.json
 """
+
 from expanse.logs import run_script
 
 
 def main(smk):
     from expanse.arbiter.accuracy import measure_accuracy
 
-    result = measure_accuracy(smk.input.corpus, smk.input.reward_model, smk.output.json, arbiter=smk.params.arbiter,
-                              codes=smk.params.codes, n_per_language=smk.params.corpus["reward_pairs_per_language"],
-                              seed=smk.params.seed)
+    result = measure_accuracy(
+        smk.input.corpus,
+        smk.input.reward_model,
+        smk.output.json,
+        arbiter=smk.params.arbiter,
+        codes=smk.params.codes,
+        n_per_language=smk.params.corpus["reward_pairs_per_language"],
+        seed=smk.params.seed,
+    )
     print(result["accuracy"])
 
 

@@ -12,9 +12,15 @@ def main(smk):
     from expanse.tiny import heldout_loss
 
     models = {"base": smk.input.base, **{Path(p).name: p for p in smk.input.teachers}}
-    result = heldout_loss(models, corpus_path=smk.input.corpus, tokenizer_dir=smk.input.tokenizer,
-                          codes=smk.params.codes, seq_len=smk.params.spec["seq_len"], seed=smk.params.seed,
-                          out_path=smk.output.json)
+    result = heldout_loss(
+        models,
+        corpus_path=smk.input.corpus,
+        tokenizer_dir=smk.input.tokenizer,
+        codes=smk.params.codes,
+        seq_len=smk.params.spec["seq_len"],
+        seed=smk.params.seed,
+        out_path=smk.output.json,
+    )
     print(result["best"])
 
 

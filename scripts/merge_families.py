@@ -16,8 +16,15 @@ def main(smk):
     if search:
         chosen = json.loads(open(search[0], encoding="utf-8").read())["chosen"]["weights"]
         weights = [chosen[f] for f in smk.params.families]
-    run_merge(list(smk.input.checkpoints), smk.output.merged, merge=smk.params.merge, weights=weights,
-              families=smk.params.families, base=smk.params.base, stage=smk.wildcards.get("stage", "online"))
+    run_merge(
+        list(smk.input.checkpoints),
+        smk.output.merged,
+        merge=smk.params.merge,
+        weights=weights,
+        families=smk.params.families,
+        base=smk.params.base,
+        stage=smk.wildcards.get("stage", "online"),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

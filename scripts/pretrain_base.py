@@ -2,15 +2,24 @@
 
 snakemake -c1 results/tiny/models/base
 """
+
 from expanse.logs import run_script
 
 
 def main(smk):
     from expanse.tiny import pretrain
 
-    pretrain(smk.params.spec, corpus_path=smk.input.corpus, tokenizer_dir=smk.input.tokenizer,
-             out_dir=smk.output.model, init_dir=None, codes=smk.params.codes, seed=smk.params.seed,
-             threads=smk.threads, name="base")
+    pretrain(
+        smk.params.spec,
+        corpus_path=smk.input.corpus,
+        tokenizer_dir=smk.input.tokenizer,
+        out_dir=smk.output.model,
+        init_dir=None,
+        codes=smk.params.codes,
+        seed=smk.params.seed,
+        threads=smk.threads,
+        name="base",
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

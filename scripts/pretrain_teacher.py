@@ -2,15 +2,24 @@
 
 snakemake -c1 results/tiny/models/teachers/euro
 """
+
 from expanse.logs import run_script
 
 
 def main(smk):
     from expanse.tiny import pretrain
 
-    pretrain(smk.params.spec, corpus_path=smk.input.corpus, tokenizer_dir=smk.input.tokenizer,
-             out_dir=smk.output.model, init_dir=smk.input.init[0] if smk.input.init else None,
-             codes=smk.params.codes, seed=smk.params.seed, threads=smk.threads, name=smk.wildcards.teacher)
+    pretrain(
+        smk.params.spec,
+        corpus_path=smk.input.corpus,
+        tokenizer_dir=smk.input.tokenizer,
+        out_dir=smk.output.model,
+        init_dir=smk.input.init[0] if smk.input.init else None,
+        codes=smk.params.codes,
+        seed=smk.params.seed,
+        threads=smk.threads,
+        name=smk.wildcards.teacher,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

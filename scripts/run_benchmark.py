@@ -2,6 +2,7 @@
 
 snakemake -c1 results/tiny/eval/benchmarks/global_mmlu/merged.json
 """
+
 from expanse.logs import run_script
 
 
@@ -9,8 +10,16 @@ def main(smk):
     from expanse.evaluation.benchmarks import run_benchmark
 
     p = smk.params
-    run_benchmark(smk.output.results, name=smk.wildcards.bench, model_name=smk.wildcards.model, model=p.model,
-                  languages=list(p.languages), bench=p.benchmark, seed=p.seed, gpus=p.gpus)
+    run_benchmark(
+        smk.output.results,
+        name=smk.wildcards.bench,
+        model_name=smk.wildcards.model,
+        model=p.model,
+        languages=list(p.languages),
+        bench=p.benchmark,
+        seed=p.seed,
+        gpus=p.gpus,
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -3,6 +3,7 @@ online iteration {it}.
 
 snakemake -c1 results/tiny/online/romance/it1/samples/fr.parquet
 """
+
 from expanse.logs import run_script
 
 
@@ -10,9 +11,19 @@ def main(smk):
     from expanse.generation import run_generation
 
     w = smk.wildcards
-    run_generation(smk.input.prompts, smk.output.samples, lang=w.lang, model_name=f"{w.family}/it{w.it}",
-                   location=smk.input.policy, load=smk.params.load, generation=smk.params.generation,
-                   samples=smk.params.samples, seed=smk.params.seed, gpus=smk.params.gpus, splits=("train", "dev"))
+    run_generation(
+        smk.input.prompts,
+        smk.output.samples,
+        lang=w.lang,
+        model_name=f"{w.family}/it{w.it}",
+        location=smk.input.policy,
+        load=smk.params.load,
+        generation=smk.params.generation,
+        samples=smk.params.samples,
+        seed=smk.params.seed,
+        gpus=smk.params.gpus,
+        splits=("train", "dev"),
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

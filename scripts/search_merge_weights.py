@@ -3,6 +3,7 @@ language's dev prompts and scored by the arbiter; the best one above the floor i
 
 snakemake -c1 results/tiny/merge_search.json
 """
+
 from expanse.logs import run_script
 
 
@@ -11,11 +12,21 @@ def main(smk):
     from expanse.merging.search import run_search
 
     p = smk.params
-    result = run_search(checkpoints=list(smk.input.checkpoints), prompt_paths=list(smk.input.prompts),
-                        out_path=smk.output.search, families=list(p.families), weights=list(p.weights),
-                        merge={**p.merge, "search": p.search}, base=resolve(p.base) if p.base else None,
-                        generation=p.generation, arbiter=p.arbiter, reward_model=p.reward_model, load=p.load,
-                        seed=p.seed, gpus=p.gpus)
+    result = run_search(
+        checkpoints=list(smk.input.checkpoints),
+        prompt_paths=list(smk.input.prompts),
+        out_path=smk.output.search,
+        families=list(p.families),
+        weights=list(p.weights),
+        merge={**p.merge, "search": p.search},
+        base=resolve(p.base) if p.base else None,
+        generation=p.generation,
+        arbiter=p.arbiter,
+        reward_model=p.reward_model,
+        load=p.load,
+        seed=p.seed,
+        gpus=p.gpus,
+    )
     print(f"chosen: candidate {result['chosen']['index']} {result['chosen']['weights']}")
 
 

@@ -2,6 +2,7 @@
 
 snakemake -c1 results/tiny/arbitrage/summary.json
 """
+
 from expanse.logs import run_script
 
 

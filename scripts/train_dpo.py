@@ -2,6 +2,7 @@
 
 snakemake -c2 results/tiny/checkpoints/romance/dpo
 """
+
 from expanse.logs import run_script
 
 
@@ -10,11 +11,24 @@ def main(smk):
 
     p = smk.params
     sft = {"location": smk.input.sft, "load": p.load}
-    run_job("dpo", name=f"{smk.wildcards.family}/dpo", model=sft, ref_model=sft,
-            data=smk.input.pairs, prompts=smk.input.prompts, config=p.training, seed=p.seed,
-            threads=smk.threads, out_dir=smk.output.checkpoint, metrics_path=smk.output.metrics,
-            work_dir=p.work_dir, gpus=p.gpus, nodes=p.nodes, launch=p.launch,
-            made_by={"family": smk.wildcards.family, "scale": smk.wildcards.scale, "origin": "offline"})
+    run_job(
+        "dpo",
+        name=f"{smk.wildcards.family}/dpo",
+        model=sft,
+        ref_model=sft,
+        data=smk.input.pairs,
+        prompts=smk.input.prompts,
+        config=p.training,
+        seed=p.seed,
+        threads=smk.threads,
+        out_dir=smk.output.checkpoint,
+        metrics_path=smk.output.metrics,
+        work_dir=p.work_dir,
+        gpus=p.gpus,
+        nodes=p.nodes,
+        launch=p.launch,
+        made_by={"family": smk.wildcards.family, "scale": smk.wildcards.scale, "origin": "offline"},
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -2,6 +2,7 @@
 
 snakemake -c2 results/tiny/checkpoints/romance/sft
 """
+
 from expanse.logs import run_script
 
 
@@ -9,11 +10,24 @@ def main(smk):
     from expanse.training.jobs import run_job
 
     p = smk.params
-    run_job("sft", name=f"{smk.wildcards.family}/sft", model=p.model, ref_model=None,
-            data=smk.input.arbitrage, prompts=smk.input.prompts, config=p.training, seed=p.seed,
-            threads=smk.threads, out_dir=smk.output.checkpoint, metrics_path=smk.output.metrics,
-            work_dir=p.work_dir, gpus=p.gpus, nodes=p.nodes, launch=p.launch,
-            made_by={"family": smk.wildcards.family, "scale": smk.wildcards.scale})
+    run_job(
+        "sft",
+        name=f"{smk.wildcards.family}/sft",
+        model=p.model,
+        ref_model=None,
+        data=smk.input.arbitrage,
+        prompts=smk.input.prompts,
+        config=p.training,
+        seed=p.seed,
+        threads=smk.threads,
+        out_dir=smk.output.checkpoint,
+        metrics_path=smk.output.metrics,
+        work_dir=p.work_dir,
+        gpus=p.gpus,
+        nodes=p.nodes,
+        launch=p.launch,
+        made_by={"family": smk.wildcards.family, "scale": smk.wildcards.scale},
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -2,6 +2,7 @@
 
 snakemake -c1 results/tiny/models/tokenizer
 """
+
 from expanse.logs import run_script
 
 
@@ -9,8 +10,9 @@ def main(smk):
     from expanse.tiny import train_tokenizer
 
     cfg = smk.params.tokenizer
-    train_tokenizer(smk.input.corpus, smk.output.tokenizer, vocab_size=cfg["vocab_size"],
-                    min_frequency=cfg["min_frequency"])
+    train_tokenizer(
+        smk.input.corpus, smk.output.tokenizer, vocab_size=cfg["vocab_size"], min_frequency=cfg["min_frequency"]
+    )
 
 
 run_script(main, snakemake)  # noqa: F821

@@ -18,8 +18,16 @@ def family_of(params: dict, lang: str) -> str:
     return params["languages"][lang]["family"]
 
 
-def shrink_params(params: dict, languages=TEST_LANGUAGES, *, steps: int = 150, reward_steps: int = 30,
-                  max_train: int = 8, max_new_tokens: int = 24, iterations: int = 2) -> dict:
+def shrink_params(
+    params: dict,
+    languages=TEST_LANGUAGES,
+    *,
+    steps: int = 150,
+    reward_steps: int = 30,
+    max_train: int = 8,
+    max_new_tokens: int = 24,
+    iterations: int = 2,
+) -> dict:
     p = copy.deepcopy(params)
     p["languages"] = {c: v for c, v in p["languages"].items() if c in languages}
     used = {v["family"] for v in p["languages"].values()}
@@ -41,8 +49,9 @@ def shrink_params(params: dict, languages=TEST_LANGUAGES, *, steps: int = 150, r
 
 def copy_repo(dest: Path, params: dict | None = None) -> Path:
     """A copy of the working tree (tracked and untracked files, not results) with shrunk params."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.split()
     for f in files:
         target = dest / f
         target.parent.mkdir(parents=True, exist_ok=True)

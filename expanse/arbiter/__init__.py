@@ -50,22 +50,42 @@ def measure_rows(rows: list[dict], *, target_chars: int, high_accuracy: bool, re
 
 def verdicts(measures: list[tuple], *, method: str, weights: dict, min_lang_prob: float) -> list[dict]:
     """reward, lang_prob, lang_ok, score per measured row under one arbiter method."""
-    return [{"reward": reward, "lang_prob": lang_prob, "lang_ok": lang_prob >= min_lang_prob,
-             "score": combine(method, weights, reward, f)} for reward, lang_prob, f in measures]
+    return [
+        {
+            "reward": reward,
+            "lang_prob": lang_prob,
+            "lang_ok": lang_prob >= min_lang_prob,
+            "score": combine(method, weights, reward, f),
+        }
+        for reward, lang_prob, f in measures
+    ]
 
 
-def score_rows(rows: list[dict], *, method: str, weights: dict, min_lang_prob: float, target_chars: int,
-               high_accuracy: bool, reward_model=None) -> list[dict]:
+def score_rows(
+    rows: list[dict],
+    *,
+    method: str,
+    weights: dict,
+    min_lang_prob: float,
+    target_chars: int,
+    high_accuracy: bool,
+    reward_model=None,
+) -> list[dict]:
     """rows carry prompt, completion, lang; returns reward, lang_prob, lang_ok, score per row."""
     if uses_reward_model(method) and reward_model is None:
         raise ValueError(f"arbiter {method!r} needs a reward model")
-    measures = measure_rows(rows, target_chars=target_chars, high_accuracy=high_accuracy,
-                            reward_model=reward_model if uses_reward_model(method) else None)
+    measures = measure_rows(
+        rows,
+        target_chars=target_chars,
+        high_accuracy=high_accuracy,
+        reward_model=reward_model if uses_reward_model(method) else None,
+    )
     return verdicts(measures, method=method, weights=weights, min_lang_prob=min_lang_prob)
 
 
-def run_scoring(generations_path: str, prompts_path: str, out_path: str, *, arbiter: dict,
-                reward_model: dict | None, gpus: int = 0) -> None:
+def run_scoring(
+    generations_path: str, prompts_path: str, out_path: str, *, arbiter: dict, reward_model: dict | None, gpus: int = 0
+) -> None:
     """Score one generations file with the configured arbiter; writes the scores contract.
     `reward_model` is {location, load} (None when the method needs no reward model)."""
     import polars as pl
@@ -81,10 +101,26 @@ def run_scoring(generations_path: str, prompts_path: str, out_path: str, *, arbi
     if uses_reward_model(arbiter["method"]):
         from expanse.arbiter.reward_model import RewardModel
 
-        rm = RewardModel(reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus)
-    scores = score_rows(rows.to_dicts(), method=arbiter["method"], weights=arbiter["weights"],
-                        min_lang_prob=arbiter["min_lang_prob"], target_chars=arbiter["target_chars"],
-                        high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm)
-    out = pl.concat([gens, pl.DataFrame(scores, schema={"reward": pl.Float64, "lang_prob": pl.Float64,
-                                                          "lang_ok": pl.Boolean, "score": pl.Float64})], how="horizontal")
+        rm = RewardModel(
+            reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus
+        )
+    scores = score_rows(
+        rows.to_dicts(),
+        method=arbiter["method"],
+        weights=arbiter["weights"],
+        min_lang_prob=arbiter["min_lang_prob"],
+        target_chars=arbiter["target_chars"],
+        high_accuracy=arbiter["lingua_high_accuracy"],
+        reward_model=rm,
+    )
+    out = pl.concat(
+        [
+            gens,
+            pl.DataFrame(
+                scores,
+                schema={"reward": pl.Float64, "lang_prob": pl.Float64, "lang_ok": pl.Boolean, "score": pl.Float64},
+            ),
+        ],
+        how="horizontal",
+    )
     write_parquet(out, out_path, contract="scores")

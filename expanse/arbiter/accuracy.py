@@ -10,8 +10,16 @@ from expanse.io import write_json
 from expanse.tiny import preference_rows
 
 
-def measure_accuracy(corpus_path: str, reward_model_dir: str, out_path: str, *, arbiter: dict, codes: list[str],
-                     n_per_language: int, seed: int) -> dict:
+def measure_accuracy(
+    corpus_path: str,
+    reward_model_dir: str,
+    out_path: str,
+    *,
+    arbiter: dict,
+    codes: list[str],
+    n_per_language: int,
+    seed: int,
+) -> dict:
     from expanse.arbiter.reward_model import RewardModel
 
     rows = preference_rows(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
@@ -19,12 +27,18 @@ def measure_accuracy(corpus_path: str, reward_model_dir: str, out_path: str, *, 
     chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
     rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]
     # Reward and fidelity are measured once; each method only combines them differently.
-    measured = [measure_rows(side, target_chars=arbiter["target_chars"], high_accuracy=arbiter["lingua_high_accuracy"],
-                             reward_model=rm) for side in (chosen, rejected)]
+    measured = [
+        measure_rows(
+            side, target_chars=arbiter["target_chars"], high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm
+        )
+        for side in (chosen, rejected)
+    ]
     result = {"n_pairs": len(rows), "accuracy": {}, "by_kind": {}, "configured": arbiter["method"]}
     for method in ARBITERS:
-        a, b = (verdicts(m, method=method, weights=arbiter["weights"], min_lang_prob=arbiter["min_lang_prob"])
-                for m in measured)
+        a, b = (
+            verdicts(m, method=method, weights=arbiter["weights"], min_lang_prob=arbiter["min_lang_prob"])
+            for m in measured
+        )
         correct = [(x["lang_ok"], x["score"]) > (y["lang_ok"], y["score"]) for x, y in zip(a, b)]
         result["accuracy"][method] = round(sum(correct) / len(correct), 4)
         kinds: dict[str, list[bool]] = {}

@@ -29,10 +29,13 @@ class RewardModel:
     def score(self, prompts: list[str], completions: list[str]) -> list[float]:
         torch, out = self.torch, []
         for start in range(0, len(prompts), self.batch_size):
-            chats = [[{"role": "user", "content": p}, {"role": "assistant", "content": c}]
-                     for p, c in zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])]
-            enc = self.tokenizer.apply_chat_template(chats, padding=True, truncation=True, max_length=self.max_length,
-                                                     return_tensors="pt", return_dict=True)
+            chats = [
+                [{"role": "user", "content": p}, {"role": "assistant", "content": c}]
+                for p, c in zip(prompts[start : start + self.batch_size], completions[start : start + self.batch_size])
+            ]
+            enc = self.tokenizer.apply_chat_template(
+                chats, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt", return_dict=True
+            )
             enc = {k: v.to(self.model.device) for k, v in enc.items()}
             with torch.no_grad():
                 logits = self.model(**enc).logits[:, 0].float()

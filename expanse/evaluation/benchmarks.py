@@ -13,8 +13,25 @@ from expanse.errors import ConfigError, DataError
 # files with its own loader, where `!function` imports Python from the task folder and
 # `!!python/name:` hands it any function of an imported module; both run code.
 SAFE_TAG = "tag:yaml.org,2002:"
-SAFE_TAGS = {SAFE_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp", "binary",
-                                     "set", "omap", "pairs", "merge", "value")}
+SAFE_TAGS = {
+    SAFE_TAG + t
+    for t in (
+        "str",
+        "int",
+        "float",
+        "bool",
+        "null",
+        "map",
+        "seq",
+        "timestamp",
+        "binary",
+        "set",
+        "omap",
+        "pairs",
+        "merge",
+        "value",
+    )
+}
 
 
 def _tags(node, seen: set[int]):
@@ -39,8 +56,10 @@ def _scan(path: Path, allow_functions: bool) -> tuple[str | None, list[str]]:
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise ValueError(f"is not valid YAML ({getattr(e, 'problem', None) or type(e).__name__})") from None
     seen: set[int] = set()
-    bad = next((t for d in docs for t in _tags(d, seen)
-                if t not in SAFE_TAGS and not (t == "!function" and allow_functions)), None)
+    bad = next(
+        (t for d in docs for t in _tags(d, seen) if t not in SAFE_TAGS and not (t == "!function" and allow_functions)),
+        None,
+    )
     includes: list[str] = []
     if docs and docs[0].tag == SAFE_TAG + "map":
         for key, value in docs[0].value:
@@ -73,7 +92,6 @@ def task_file_refs(path: Path) -> tuple[list[str], list[str], list]:
     """What a task file refers to, as written in it: its `include`s, the `!function` names in it
     and its dataset_kwargs.data_files. The file is read on every call and parsed again whenever its
     text differs from the last parse of that path, so an edit is always seen."""
-    import yaml
 
     text = path.read_text(encoding="utf-8")
     cached = _REFS.get(str(path))
@@ -86,8 +104,14 @@ def task_file_refs(path: Path) -> tuple[list[str], list[str], list]:
             loader.dispose()
         includes = spec.get("include") or []
         data = (spec.get("dataset_kwargs") or {}).get("data_files") or {}
-        cached = text, (tuple(includes if isinstance(includes, list) else [includes]), tuple(loader.functions),
-                        tuple(data.values()) if isinstance(data, dict) else (data,))
+        cached = (
+            text,
+            (
+                tuple(includes if isinstance(includes, list) else [includes]),
+                tuple(loader.functions),
+                tuple(data.values()) if isinstance(data, dict) else (data,),
+            ),
+        )
         _REFS[str(path)] = cached
     return tuple(list(part) for part in cached[1])
 
@@ -98,8 +122,10 @@ def check_task_folder(include_path: str, *, allow_functions: bool = False, root:
     with a tag that runs code (`!function` only where the benchmark sets allow_functions). Raises
     ValueError with one line that starts with `include_path: ` and names the file."""
     if PurePosixPath(include_path).is_absolute() or ".." in PurePosixPath(include_path).parts:
-        raise ValueError(f"include_path: {include_path!r} must be a folder inside the repository, given relative to "
-                         "it (no absolute path, no '..')")
+        raise ValueError(
+            f"include_path: {include_path!r} must be a folder inside the repository, given relative to "
+            "it (no absolute path, no '..')"
+        )
     root = Path(root).resolve()
     folder = (root / include_path).resolve()
     if not folder.is_relative_to(root):
@@ -122,11 +148,15 @@ def check_task_folder(include_path: str, *, allow_functions: bool = False, root:
         except ValueError as e:
             raise ValueError(f"include_path: {shown} {e}") from None
         if tag == "!function":
-            raise ValueError(f"include_path: {shown} has a !function tag, which runs Python from the task folder; "
-                             "set allow_functions: true on this benchmark to allow it")
+            raise ValueError(
+                f"include_path: {shown} has a !function tag, which runs Python from the task folder; "
+                "set allow_functions: true on this benchmark to allow it"
+            )
         if tag is not None:
-            raise ValueError(f"include_path: {shown} has the YAML tag {tag!r}; task files may use only the "
-                             "standard tags (lm-eval's loader would import or call Python for others)")
+            raise ValueError(
+                f"include_path: {shown} has the YAML tag {tag!r}; task files may use only the "
+                "standard tags (lm-eval's loader would import or call Python for others)"
+            )
         for inc in includes:  # relative to the including file, as lm-eval reads them
             target = Path(inc) if Path(inc).is_absolute() else real.parent / inc
             if not target.is_file():
@@ -164,10 +194,16 @@ def extract(results: dict, tasks: dict[str, str], metric: str) -> dict[str, dict
         row = results["results"].get(task)
         if row is None or metric not in row:
             known = sorted(k for k in (row or {}) if k != "alias")
-            raise DataError(f"lm-eval task {task!r}: no metric {metric!r} in its results (has: {', '.join(known) or 'nothing'})")
+            raise DataError(
+                f"lm-eval task {task!r}: no metric {metric!r} in its results (has: {', '.join(known) or 'nothing'})"
+            )
         stderr = row.get(stderr_key)
-        out[lang] = {"task": task, "value": round(float(row[metric]), 6), "n": sample_count(results, task),
-                     "stderr": round(float(stderr), 6) if isinstance(stderr, (int, float)) else None}
+        out[lang] = {
+            "task": task,
+            "value": round(float(row[metric]), 6),
+            "n": sample_count(results, task),
+            "stderr": round(float(stderr), 6) if isinstance(stderr, (int, float)) else None,
+        }
     return out
 
 
@@ -185,8 +221,13 @@ def load_lm(model: dict, *, batch_size: int, gpus: int):
     if gpus == 1:
         hf_model.to("cuda")
     tokenizer = load_tokenizer(model["location"], model["load"], padding_side="left")
-    return HFLM(pretrained=hf_model, tokenizer=tokenizer, batch_size=batch_size,
-                device="cuda" if gpus else "cpu", max_length=getattr(hf_model.config, "max_position_embeddings", None))
+    return HFLM(
+        pretrained=hf_model,
+        tokenizer=tokenizer,
+        batch_size=batch_size,
+        device="cuda" if gpus else "cpu",
+        max_length=getattr(hf_model.config, "max_position_embeddings", None),
+    )
 
 
 def evaluate(lm, *, tasks: dict[str, str], bench: dict, seed: int) -> dict:
@@ -199,20 +240,41 @@ def evaluate(lm, *, tasks: dict[str, str], bench: dict, seed: int) -> dict:
         except ValueError as e:
             raise ConfigError(f"benchmark: {e}") from None
     # local tasks: skip indexing lm-eval's own ~15k task files (about 30 s per job on 2 cores)
-    manager = (TaskManager(include_path=bench["include_path"], include_defaults=False) if bench["include_path"]
-               else TaskManager())
+    manager = (
+        TaskManager(include_path=bench["include_path"], include_defaults=False)
+        if bench["include_path"]
+        else TaskManager()
+    )
     unknown = [t for t in tasks.values() if t not in manager.all_tasks]
     if unknown:
         raise DataError(f"lm-eval has no task {unknown[0]!r} (include_path: {bench['include_path']})")
     return lm_eval.simple_evaluate(
-        model=lm, tasks=list(tasks.values()), num_fewshot=bench["num_fewshot"], limit=bench["limit"],
-        bootstrap_iters=bench["bootstrap_iters"], log_samples=False, apply_chat_template=bench["apply_chat_template"],
-        task_manager=manager, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
-        fewshot_random_seed=seed)
+        model=lm,
+        tasks=list(tasks.values()),
+        num_fewshot=bench["num_fewshot"],
+        limit=bench["limit"],
+        bootstrap_iters=bench["bootstrap_iters"],
+        log_samples=False,
+        apply_chat_template=bench["apply_chat_template"],
+        task_manager=manager,
+        random_seed=seed,
+        numpy_random_seed=seed,
+        torch_random_seed=seed,
+        fewshot_random_seed=seed,
+    )
 
 
-def run_benchmark(out_json: str, *, name: str, model_name: str, model: dict, languages: list[str], bench: dict,
-                  seed: int, gpus: int = 0) -> None:
+def run_benchmark(
+    out_json: str,
+    *,
+    name: str,
+    model_name: str,
+    model: dict,
+    languages: list[str],
+    bench: dict,
+    seed: int,
+    gpus: int = 0,
+) -> None:
     import lm_eval
 
     from expanse.io import write_json
@@ -222,6 +284,14 @@ def run_benchmark(out_json: str, *, name: str, model_name: str, model: dict, lan
         raise DataError(f"benchmark {name!r} covers none of the configured languages")
     lm = load_lm(model, batch_size=bench["batch_size"], gpus=gpus)
     results = evaluate(lm, tasks=tasks, bench=bench, seed=seed)
-    write_json({"benchmark": name, "model": model_name, "metric": bench["metric"],
-                "lm_eval_version": lm_eval.__version__, "num_fewshot": bench["num_fewshot"],
-                "languages": extract(results, tasks, bench["metric"])}, out_json)
+    write_json(
+        {
+            "benchmark": name,
+            "model": model_name,
+            "metric": bench["metric"],
+            "lm_eval_version": lm_eval.__version__,
+            "num_fewshot": bench["num_fewshot"],
+            "languages": extract(results, tasks, bench["metric"]),
+        },
+        out_json,
+    )

@@ -44,8 +44,10 @@ class RewardModelJudge:
         return [self._cache[(p, a)] for p, a in zip(prompts, answers)]
 
     def compare(self, prompts: list[str], answers_a: list[str], answers_b: list[str], lang: str) -> list[str]:
-        return [reward_verdict(a, b, self.tie_margin)
-                for a, b in zip(self._scores(prompts, answers_a), self._scores(prompts, answers_b))]
+        return [
+            reward_verdict(a, b, self.tie_margin)
+            for a, b in zip(self._scores(prompts, answers_a), self._scores(prompts, answers_b))
+        ]
 
 
 def reward_verdict(reward_a: float, reward_b: float, tie_margin: float) -> str:
@@ -76,8 +78,12 @@ _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 
 
 def judge_conversation(prompt: str, answer_a: str, answer_b: str, language: str) -> list[dict]:
-    return [{"role": "user", "content": JUDGE_PROMPT.format(language=language, prompt=prompt,
-                                                            answer_a=answer_a, answer_b=answer_b)}]
+    return [
+        {
+            "role": "user",
+            "content": JUDGE_PROMPT.format(language=language, prompt=prompt, answer_a=answer_a, answer_b=answer_b),
+        }
+    ]
 
 
 def parse_verdict(text: str) -> str | None:
@@ -90,8 +96,16 @@ def parse_verdict(text: str) -> str | None:
 
 def judge_generation(generation: dict, judge: dict) -> dict:
     """The scale's generation settings made greedy and unpenalised, with the judge's length."""
-    return {**generation, "temperature": 0.0, "top_p": 1.0, "min_new_tokens": 0, "repetition_penalty": 1.0,
-            "no_repeat_ngram_size": 0, "max_new_tokens": judge["max_new_tokens"], "batch_size": judge["batch_size"]}
+    return {
+        **generation,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "min_new_tokens": 0,
+        "repetition_penalty": 1.0,
+        "no_repeat_ngram_size": 0,
+        "max_new_tokens": judge["max_new_tokens"],
+        "batch_size": judge["batch_size"],
+    }
 
 
 class LLMJudge:
@@ -99,8 +113,9 @@ class LLMJudge:
         from expanse.generation import get_backend
 
         cfg = judge_generation(generation, judge)
-        self.backend = get_backend(cfg["backend"])(model["location"], load=model["load"], generation=cfg,
-                                                   seed=seed, gpus=gpus)
+        self.backend = get_backend(cfg["backend"])(
+            model["location"], load=model["load"], generation=cfg, seed=seed, gpus=gpus
+        )
         self.unparsed = 0
 
     def compare(self, prompts: list[str], answers_a: list[str], answers_b: list[str], lang: str) -> list[str]:

@@ -22,8 +22,20 @@ def load_answers(path: str, prompt_ids: list[str]) -> list[str]:
     return [by_id[pid] for pid in prompt_ids]
 
 
-def judge_language(*, lang: str, prompts_path: str, model: str, answers: dict[str, str], opponents: dict[str, str],
-                   judge: dict, judge_model: dict, generation: dict, bootstrap: int, seed: int, gpus: int = 0):
+def judge_language(
+    *,
+    lang: str,
+    prompts_path: str,
+    model: str,
+    answers: dict[str, str],
+    opponents: dict[str, str],
+    judge: dict,
+    judge_model: dict,
+    generation: dict,
+    bootstrap: int,
+    seed: int,
+    gpus: int = 0,
+):
     """`answers`: model name -> answers file; `opponents`: label -> model name. Returns the
     per-language summary and the judgement rows."""
     import polars as pl
@@ -42,11 +54,25 @@ def judge_language(*, lang: str, prompts_path: str, model: str, answers: dict[st
         second = judge_obj.compare(prompts, texts[name], texts[model], lang)
         summaries[name] = summarize(first, second, samples=bootstrap, seed=seed)
         for order, verdicts, side in (("model_first", first, "A"), ("model_second", second, "B")):
-            rows += [{"prompt_id": pid, "lang": lang, "opponent": name, "order": order, "verdict": v,
-                      "outcome": outcome(v, side)} for pid, v in zip(ids, verdicts)]
-    result = {"lang": lang, "model": model, "judge": judge["method"], "n_test_prompts": len(ids),
-              "unparsed_verdicts": judge_obj.unparsed,
-              "opponents": {label: {"model": name, **summaries[name]} for label, name in opponents.items()}}
+            rows += [
+                {
+                    "prompt_id": pid,
+                    "lang": lang,
+                    "opponent": name,
+                    "order": order,
+                    "verdict": v,
+                    "outcome": outcome(v, side),
+                }
+                for pid, v in zip(ids, verdicts)
+            ]
+    result = {
+        "lang": lang,
+        "model": model,
+        "judge": judge["method"],
+        "n_test_prompts": len(ids),
+        "unparsed_verdicts": judge_obj.unparsed,
+        "opponents": {label: {"model": name, **summaries[name]} for label, name in opponents.items()},
+    }
     return result, rows
 
 
@@ -56,9 +82,20 @@ def run_judging(out_json: str, out_parquet: str, **kwargs) -> None:
     from expanse.io import write_json, write_parquet
 
     result, rows = judge_language(**kwargs)
-    write_parquet(pl.DataFrame(rows, schema={"prompt_id": pl.String, "lang": pl.String, "opponent": pl.String,
-                                             "order": pl.String, "verdict": pl.String, "outcome": pl.Float64}),
-                  out_parquet)
+    write_parquet(
+        pl.DataFrame(
+            rows,
+            schema={
+                "prompt_id": pl.String,
+                "lang": pl.String,
+                "opponent": pl.String,
+                "order": pl.String,
+                "verdict": pl.String,
+                "outcome": pl.Float64,
+            },
+        ),
+        out_parquet,
+    )
     write_json(result, out_json)
 
 

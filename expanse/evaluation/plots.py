@@ -54,8 +54,14 @@ def accuracy(acc: dict, path: Path) -> None:
     for ax, bench in zip(axes[:, 0], benches):
         langs = sorted({lang for per_model in acc[bench].values() for lang in per_model})
         for model, per_lang in acc[bench].items():
-            ax.plot([langs.index(lang) for lang in per_lang], list(per_lang.values()), marker="o", ms=3,
-                    lw=1.5 if model == "merged" else 0.8, label=model)
+            ax.plot(
+                [langs.index(lang) for lang in per_lang],
+                list(per_lang.values()),
+                marker="o",
+                ms=3,
+                lw=1.5 if model == "merged" else 0.8,
+                label=model,
+            )
         ax.set_xticks(range(len(langs)), langs)
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(bench)

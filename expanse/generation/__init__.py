@@ -27,20 +27,50 @@ def get_backend(name: str):
     return importlib.import_module(BACKENDS[name]).Backend
 
 
-def run_generation(prompts_path: str, out_path: str, *, lang: str, model_name: str, location: str, load: dict,
-                   generation: dict, samples: int, seed: int, gpus: int = 0,
-                   splits: tuple[str, ...] = ("train", "dev"), ids: list[str] | None = None) -> None:
+def run_generation(
+    prompts_path: str,
+    out_path: str,
+    *,
+    lang: str,
+    model_name: str,
+    location: str,
+    load: dict,
+    generation: dict,
+    samples: int,
+    seed: int,
+    gpus: int = 0,
+    splits: tuple[str, ...] = ("train", "dev"),
+    ids: list[str] | None = None,
+) -> None:
     """Generate `samples` completions for every prompt of `splits` (only those in `ids` if given)
     and write the generations contract."""
     from expanse.io import write_parquet
 
-    rows = generate_rows(_prompts(prompts_path, splits, ids), lang=lang, model_name=model_name, location=location,
-                         load=load, generation=generation, samples=samples, seed=seed, gpus=gpus)
+    rows = generate_rows(
+        _prompts(prompts_path, splits, ids),
+        lang=lang,
+        model_name=model_name,
+        location=location,
+        load=load,
+        generation=generation,
+        samples=samples,
+        seed=seed,
+        gpus=gpus,
+    )
     write_parquet(_frame(rows), out_path, contract="generations")
 
 
-def run_routed_generation(prompts_path: str, out_path: str, *, lang: str, teachers: dict[str, dict], ids: list[str],
-                          generation: dict, seed: int, gpus: int = 0) -> None:
+def run_routed_generation(
+    prompts_path: str,
+    out_path: str,
+    *,
+    lang: str,
+    teachers: dict[str, dict],
+    ids: list[str],
+    generation: dict,
+    seed: int,
+    gpus: int = 0,
+) -> None:
     """Each of `teachers` ({name: {location, load}}, loaded one after the other) answers the prompts
     `ids`; one generations file."""
     from expanse.io import write_parquet
@@ -49,8 +79,17 @@ def run_routed_generation(prompts_path: str, out_path: str, *, lang: str, teache
     rows = []
     for name, ref in teachers.items():
         if prompts.height:
-            rows += generate_rows(prompts, lang=lang, model_name=name, location=ref["location"], load=ref["load"],
-                                  generation=generation, samples=1, seed=seed, gpus=gpus)
+            rows += generate_rows(
+                prompts,
+                lang=lang,
+                model_name=name,
+                location=ref["location"],
+                load=ref["load"],
+                generation=generation,
+                samples=1,
+                seed=seed,
+                gpus=gpus,
+            )
     write_parquet(_frame(rows), out_path, contract="generations")
 
 
@@ -76,11 +115,31 @@ def _frame(rows: list[dict]):
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(schema=SCHEMAS["generations"])
 
 
-def generate_rows(prompts, *, lang: str, model_name: str, location: str, load: dict, generation: dict, samples: int,
-                  seed: int, gpus: int = 0) -> list[dict]:
+def generate_rows(
+    prompts,
+    *,
+    lang: str,
+    model_name: str,
+    location: str,
+    load: dict,
+    generation: dict,
+    samples: int,
+    seed: int,
+    gpus: int = 0,
+) -> list[dict]:
     backend = get_backend(generation["backend"])(location, load=load, generation=generation, seed=seed, gpus=gpus)
     conversations = [[{"role": "user", "content": p}] for p in prompts["prompt"]]
     outputs = backend.generate(conversations, n=samples)
-    return [{"prompt_id": pid, "lang": lang, "model": model_name, "sample": k, "completion": c.text,
-             "n_tokens": c.n_tokens, "finish_reason": c.finish_reason}
-            for pid, outs in zip(prompts["id"], outputs) for k, c in enumerate(outs)]
+    return [
+        {
+            "prompt_id": pid,
+            "lang": lang,
+            "model": model_name,
+            "sample": k,
+            "completion": c.text,
+            "n_tokens": c.n_tokens,
+            "finish_reason": c.finish_reason,
+        }
+        for pid, outs in zip(prompts["id"], outputs)
+        for k, c in enumerate(outs)
+    ]

@@ -24,28 +24,37 @@ class Backend:
         self.model = AutoModelForCausalLM.from_pretrained(model, **load, **kwargs).eval()
         if gpus == 1:
             self.model.to("cuda")
-        self.end_ids = {i for i in [self.tokenizer.eos_token_id, *(_as_list(self.model.generation_config.eos_token_id))]
-                        if i is not None}
+        self.end_ids = {
+            i
+            for i in [self.tokenizer.eos_token_id, *(_as_list(self.model.generation_config.eos_token_id))]
+            if i is not None
+        }
 
     def generate(self, conversations: list[list[dict]], n: int = 1) -> list[list[Completion]]:
         cfg, torch = self.cfg, self.torch
         results: list[list[Completion]] = []
         for start in range(0, len(conversations), cfg["batch_size"]):
             batch = conversations[start : start + cfg["batch_size"]]
-            enc = self.tokenizer.apply_chat_template(batch, add_generation_prompt=True, padding=True,
-                                                     return_tensors="pt", return_dict=True)
+            enc = self.tokenizer.apply_chat_template(
+                batch, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
+            )
             enc = {k: v.to(self.model.device) for k, v in enc.items()}
             torch.manual_seed(self.seed + start)  # sampling is repeatable per batch
             sampling = cfg["temperature"] > 0
             with torch.no_grad():
                 inputs = self._shared_prefix(enc, n) if n > 1 else enc
                 out = self.model.generate(
-                    **inputs, max_new_tokens=cfg["max_new_tokens"], min_new_tokens=cfg.get("min_new_tokens", 0),
+                    **inputs,
+                    max_new_tokens=cfg["max_new_tokens"],
+                    min_new_tokens=cfg.get("min_new_tokens", 0),
                     do_sample=sampling,
-                    temperature=cfg["temperature"] if sampling else None, top_p=cfg["top_p"] if sampling else None,
-                    repetition_penalty=cfg["repetition_penalty"], no_repeat_ngram_size=cfg["no_repeat_ngram_size"],
-                    pad_token_id=self.tokenizer.pad_token_id)
-            new = out[:, enc["input_ids"].shape[1]:].tolist()
+                    temperature=cfg["temperature"] if sampling else None,
+                    top_p=cfg["top_p"] if sampling else None,
+                    repetition_penalty=cfg["repetition_penalty"],
+                    no_repeat_ngram_size=cfg["no_repeat_ngram_size"],
+                    pad_token_id=self.tokenizer.pad_token_id,
+                )
+            new = out[:, enc["input_ids"].shape[1] :].tolist()
             for i in range(len(batch)):
                 results.append([self._completion(ids) for ids in new[i * n : (i + 1) * n]])
         return results
@@ -60,11 +69,20 @@ class Backend:
         ids, mask = enc["input_ids"], enc["attention_mask"]
         positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
         cache = DynamicCache(config=self.model.config)
-        self.model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                   cache=cache, use_cache=True, logits_to_keep=1)
+        self.model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            position_ids=positions[:, :-1],
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         cache.batch_repeat_interleave(n)
-        return {"input_ids": ids.repeat_interleave(n, dim=0), "attention_mask": mask.repeat_interleave(n, dim=0),
-                "cache": cache}
+        return {
+            "input_ids": ids.repeat_interleave(n, dim=0),
+            "attention_mask": mask.repeat_interleave(n, dim=0),
+            "cache": cache,
+        }
 
     def _completion(self, ids: list[int]) -> Completion:
         for pos, tok in enumerate(ids):

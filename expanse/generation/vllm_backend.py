@@ -14,18 +14,29 @@ def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: 
         raise ValueError("the vllm backend needs at least one GPU (resources.generate.gpu)")
     # load_format "safetensors" always: vLLM's default ("auto") falls back to pickled .bin weights,
     # which can run code when loaded; a model without safetensors weights fails instead.
-    kwargs = {"model": model, "tensor_parallel_size": gpus, "dtype": DTYPES[generation["dtype"]], "seed": seed,
-              "trust_remote_code": load.get("trust_remote_code", False) is True, "load_format": "safetensors"}
+    kwargs = {
+        "model": model,
+        "tensor_parallel_size": gpus,
+        "dtype": DTYPES[generation["dtype"]],
+        "seed": seed,
+        "trust_remote_code": load.get("trust_remote_code", False) is True,
+        "load_format": "safetensors",
+    }
     if load.get("revision"):
         kwargs["revision"] = load["revision"]
     return kwargs
 
 
 def sampling_kwargs(generation: dict, n: int, seed: int) -> dict:
-    return {"n": n, "temperature": generation["temperature"], "top_p": generation["top_p"],
-            "max_tokens": generation["max_new_tokens"], "min_tokens": generation.get("min_new_tokens", 0),
-            "repetition_penalty": generation["repetition_penalty"],
-            "seed": seed}
+    return {
+        "n": n,
+        "temperature": generation["temperature"],
+        "top_p": generation["top_p"],
+        "max_tokens": generation["max_new_tokens"],
+        "min_tokens": generation.get("min_new_tokens", 0),
+        "repetition_penalty": generation["repetition_penalty"],
+        "seed": seed,
+    }
 
 
 def completions(request_outputs) -> list[list[Completion]]:

@@ -15,6 +15,14 @@ class Params(SparseParams):
 
 def merge(tensors, weights, base, params: Params, name: str):
     n = len(tensors)
-    return combine(tensors, weights, base, normalize=params.normalize, lam=params.lambda_, consensus=True,
-                   sparsify=lambda i, d: bernoulli(d, params.density_of(i, n), params.rescale,
-                                                   tensor_generator(params.seed, name, i)))
+    return combine(
+        tensors,
+        weights,
+        base,
+        normalize=params.normalize,
+        lam=params.lambda_,
+        consensus=True,
+        sparsify=lambda i, d: bernoulli(
+            d, params.density_of(i, n), params.rescale, tensor_generator(params.seed, name, i)
+        ),
+    )

@@ -32,9 +32,18 @@ from expanse.merging import get_method
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 # safetensors dtype names -> (torch dtype name, bytes per element)
-DTYPES = {"F64": ("float64", 8), "F32": ("float32", 4), "BF16": ("bfloat16", 2), "F16": ("float16", 2),
-          "I64": ("int64", 8), "I32": ("int32", 4), "I16": ("int16", 2), "I8": ("int8", 1), "U8": ("uint8", 1),
-          "BOOL": ("bool", 1)}
+DTYPES = {
+    "F64": ("float64", 8),
+    "F32": ("float32", 4),
+    "BF16": ("bfloat16", 2),
+    "F16": ("float16", 2),
+    "I64": ("int64", 8),
+    "I32": ("int32", 4),
+    "I16": ("int16", 2),
+    "I8": ("int8", 1),
+    "U8": ("uint8", 1),
+    "BOOL": ("bool", 1),
+}
 BY_TORCH_NAME = {v[0]: k for k, v in DTYPES.items()}
 FLOAT = {"F64", "F32", "BF16", "F16"}
 NOT_WEIGHTS = {INDEX, "README.md", "expanse_config.json", "metrics.json", "training_args.bin"}
@@ -103,14 +112,18 @@ def check_compatible(ckpts: list[Checkpoint]) -> list[str]:
     for c in ckpts[1:]:
         missing = [n for n in names if n not in c.meta]
         if missing:
-            raise MergeError(f"{c.path}: tensor {missing[0]} is missing (present in {ref.path})"
-                             + (f", and {len(missing) - 1} more" if len(missing) > 1 else ""))
+            raise MergeError(
+                f"{c.path}: tensor {missing[0]} is missing (present in {ref.path})"
+                + (f", and {len(missing) - 1} more" if len(missing) > 1 else "")
+            )
         extra = [n for n in c.meta if n not in ref.meta]
         if extra:
             raise MergeError(f"{c.path}: tensor {extra[0]} is not in {ref.path}")
         for n in names:
             if c.meta[n][1] != ref.meta[n][1]:
-                raise MergeError(f"{c.path}: tensor {n} has shape {list(c.meta[n][1])}, {ref.path} has {list(ref.meta[n][1])}")
+                raise MergeError(
+                    f"{c.path}: tensor {n} has shape {list(c.meta[n][1])}, {ref.path} has {list(ref.meta[n][1])}"
+                )
             if c.meta[n][0] != ref.meta[n][0]:
                 raise MergeError(f"{c.path}: tensor {n} is {c.meta[n][0]}, {ref.path} has {ref.meta[n][0]}")
     vocab_size = _config(ref.path).get("vocab_size")
@@ -122,7 +135,9 @@ def check_compatible(ckpts: list[Checkpoint]) -> list[str]:
         ref_digest = _digest(ref.path / fname)  # read once, not once per model
         for c in ckpts[1:]:
             if _digest(c.path / fname) != ref_digest:
-                raise MergeError(f"{c.path}: {fname} differs from {ref.path}'s (different vocabularies cannot be merged)")
+                raise MergeError(
+                    f"{c.path}: {fname} differs from {ref.path}'s (different vocabularies cannot be merged)"
+                )
     return names
 
 
@@ -188,9 +203,18 @@ def _header(names: list[str], meta: dict, out_dtypes: dict[str, str]) -> bytes:
 PREFETCH_BYTES = 512 * 2**20  # inputs of the current and the next tensor held at once, at most
 
 
-def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear", weights: list[float] | None = None,
-                      params: dict | None = None, base: str | None = None, out_dtype: str | None = None,
-                      max_shard_bytes: int = 5 * 2**30, made_by: dict | None = None) -> dict:
+def merge_checkpoints(
+    models: list[str],
+    out_dir: str,
+    *,
+    method: str = "linear",
+    weights: list[float] | None = None,
+    params: dict | None = None,
+    base: str | None = None,
+    out_dtype: str | None = None,
+    max_shard_bytes: int = 5 * 2**30,
+    made_by: dict | None = None,
+) -> dict:
     """Merge `models` (relative to `base` where the method needs one) into `out_dir`."""
     import torch
 
@@ -206,13 +230,24 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
     base_ckpt = open_checkpoint(base) if base is not None else None
     ref = base_ckpt or ckpts[0]
     names = check_compatible([ref, *ckpts])
-    out_dtypes = {n: (BY_TORCH_NAME[out_dtype] if out_dtype and ref.meta[n][0] in FLOAT else ref.meta[n][0])
-                  for n in names}
+    out_dtypes = {
+        n: (BY_TORCH_NAME[out_dtype] if out_dtype and ref.meta[n][0] in FLOAT else ref.meta[n][0]) for n in names
+    }
     shards = plan_shards(names, ref.meta, out_dtypes, max_shard_bytes)
-    shard_names = [SINGLE] if len(shards) == 1 else \
-        [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
-    resolved = {"method": method, "params": p.model_dump(by_alias=True), "models": [str(m) for m in models],
-                "weights": weights, "base": base, "out_dtype": out_dtype or "inputs'", **(made_by or {})}
+    shard_names = (
+        [SINGLE]
+        if len(shards) == 1
+        else [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    )
+    resolved = {
+        "method": method,
+        "params": p.model_dump(by_alias=True),
+        "models": [str(m) for m in models],
+        "weights": weights,
+        "base": base,
+        "out_dtype": out_dtype or "inputs'",
+        **(made_by or {}),
+    }
 
     with atomic_path(out_dir, directory=True) as tmp, ExitStack() as stack:
         handles: dict[Path, object] = {}
@@ -268,8 +303,9 @@ def merge_checkpoints(models: list[str], out_dir: str, *, method: str = "linear"
         if len(shards) > 1:
             total = sum(math.prod(ref.meta[n][1]) * DTYPES[out_dtypes[n]][1] for n in names)
             weight_map = {n: s for s, shard in zip(shard_names, shards) for n in shard}
-            (tmp / INDEX).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map},
-                                                indent=2) + "\n")
+            (tmp / INDEX).write_text(
+                json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n"
+            )
         _copy_side_files(ref.path, tmp, out_dtype)
         from expanse.checkpoint import write_card
 
@@ -298,8 +334,13 @@ def merge_tensor(module, tensors, weights, base, params, name: str, out_dtype):
     flat_base = base.reshape(-1) if base is not None else None
     for start in range(0, flat_out.numel(), CHUNK_ELEMENTS):
         end = start + CHUNK_ELEMENTS
-        part = module.merge([f[start:end] for f in flats], weights,
-                            flat_base[start:end] if flat_base is not None else None, params, name)
+        part = module.merge(
+            [f[start:end] for f in flats],
+            weights,
+            flat_base[start:end] if flat_base is not None else None,
+            params,
+            name,
+        )
         flat_out[start:end].copy_(finite(part))
     return out
 

@@ -21,16 +21,37 @@ def resolve(ref: dict) -> str:
 
 def engine_options(merge: dict) -> dict:
     """merge_checkpoints' options from a scale's merge section (params.yaml)."""
-    return {"method": merge["method"], "params": merge["params"], "out_dtype": merge["out_dtype"],
-            "max_shard_bytes": int(merge["max_shard_gb"] * 2**30)}
+    return {
+        "method": merge["method"],
+        "params": merge["params"],
+        "out_dtype": merge["out_dtype"],
+        "max_shard_bytes": int(merge["max_shard_gb"] * 2**30),
+    }
 
 
-def run_merge(checkpoints: list[str], out_dir: str, *, merge: dict, weights: list[float], families: list[str],
-              base: dict | None, stage: str) -> dict:
+def run_merge(
+    checkpoints: list[str],
+    out_dir: str,
+    *,
+    merge: dict,
+    weights: list[float],
+    families: list[str],
+    base: dict | None,
+    stage: str,
+) -> dict:
     if len(checkpoints) != len(families):
         raise MergeError(f"{len(checkpoints)} checkpoints for {len(families)} families")
-    info = merge_checkpoints(checkpoints, out_dir, weights=weights, base=resolve(base) if base else None,
-                             made_by={"families": dict(zip(families, weights)), "after": stage}, **engine_options(merge))
-    print(f"merged {len(checkpoints)} family checkpoints after {stage}: {info['tensors']} tensors, "
-          f"{info['shards']} shard(s) -> {out_dir}", flush=True)
+    info = merge_checkpoints(
+        checkpoints,
+        out_dir,
+        weights=weights,
+        base=resolve(base) if base else None,
+        made_by={"families": dict(zip(families, weights)), "after": stage},
+        **engine_options(merge),
+    )
+    print(
+        f"merged {len(checkpoints)} family checkpoints after {stage}: {info['tensors']} tensors, "
+        f"{info['shards']} shard(s) -> {out_dir}",
+        flush=True,
+    )
     return info

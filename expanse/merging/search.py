@@ -35,12 +35,25 @@ def assess(scores: dict[str, float], reference: dict[str, float], max_language_d
     whether the candidate respects the floor."""
     deltas = {lang: scores[lang] - reference[lang] for lang in reference}
     worst = min(deltas, key=lambda lang: (deltas[lang], lang))
-    return {"objective": round(sum(scores.values()) / len(scores), 6), "worst_language": worst,
-            "worst_delta": round(deltas[worst], 6), "feasible": deltas[worst] >= -max_language_drop - 1e-12}
+    return {
+        "objective": round(sum(scores.values()) / len(scores), 6),
+        "worst_language": worst,
+        "worst_delta": round(deltas[worst], 6),
+        "feasible": deltas[worst] >= -max_language_drop - 1e-12,
+    }
 
 
-def search(evaluate: Evaluate, *, families: list[str], start: list[float], method: str, budget: int,
-           max_language_drop: float, seed: int, step: float = 0.5) -> dict:
+def search(
+    evaluate: Evaluate,
+    *,
+    families: list[str],
+    start: list[float],
+    method: str,
+    budget: int,
+    max_language_drop: float,
+    seed: int,
+    step: float = 0.5,
+) -> dict:
     """Run the search; every evaluated candidate is in `candidates`, in the order evaluated (the
     trace), with its per-language scores and assessment; `chosen` is the best feasible one."""
     if method not in ("random", "coordinate"):
@@ -51,12 +64,19 @@ def search(evaluate: Evaluate, *, families: list[str], start: list[float], metho
         weights = normalise(weights)
         scores = {lang: round(float(v), 6) for lang, v in evaluate(weights).items()}
         reference = candidates[0]["scores"] if candidates else scores
-        c = {"index": len(candidates), "weights": dict(zip(families, weights)), "scores": dict(sorted(scores.items())),
-             **assess(scores, reference, max_language_drop), "note": note}
+        c = {
+            "index": len(candidates),
+            "weights": dict(zip(families, weights)),
+            "scores": dict(sorted(scores.items())),
+            **assess(scores, reference, max_language_drop),
+            "note": note,
+        }
         candidates.append(c)
-        print(f"candidate {c['index']} ({note}): {c['weights']} -> {c['objective']:.4f} "
-              f"(worst {c['worst_language']} {c['worst_delta']:+.4f}{'' if c['feasible'] else ', below the floor'})",
-              flush=True)
+        print(
+            f"candidate {c['index']} ({note}): {c['weights']} -> {c['objective']:.4f} "
+            f"(worst {c['worst_language']} {c['worst_delta']:+.4f}{'' if c['feasible'] else ', below the floor'})",
+            flush=True,
+        )
         return c
 
     best = run(start, "hand-set")
@@ -83,10 +103,19 @@ def search(evaluate: Evaluate, *, families: list[str], start: list[float], metho
                 size /= 2
     feasible = [c for c in candidates if c["feasible"]]
     chosen = max(feasible, key=lambda c: (c["objective"], -c["index"]))
-    return {"method": method, "budget": budget, "max_language_drop": max_language_drop, "families": families,
-            "chosen": {"index": chosen["index"], "weights": chosen["weights"], "objective": chosen["objective"],
-                       "gain_over_hand_set": round(chosen["objective"] - candidates[0]["objective"], 6)},
-            "candidates": candidates}
+    return {
+        "method": method,
+        "budget": budget,
+        "max_language_drop": max_language_drop,
+        "families": families,
+        "chosen": {
+            "index": chosen["index"],
+            "weights": chosen["weights"],
+            "objective": chosen["objective"],
+            "gain_over_hand_set": round(chosen["objective"] - candidates[0]["objective"], 6),
+        },
+        "candidates": candidates,
+    }
 
 
 # ------------------------------------------------------------------------------------ the real evaluation
@@ -106,9 +135,21 @@ def dev_prompts(prompt_paths: list[str]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def evaluator(*, checkpoints: list[str], families: list[str], merge: dict, base: str | None, prompts: dict,
-              generation: dict, arbiter: dict, reward_model: dict | None, load: dict, seed: int, gpus: int,
-              workdir: Path) -> Evaluate:
+def evaluator(
+    *,
+    checkpoints: list[str],
+    families: list[str],
+    merge: dict,
+    base: str | None,
+    prompts: dict,
+    generation: dict,
+    arbiter: dict,
+    reward_model: dict | None,
+    load: dict,
+    seed: int,
+    gpus: int,
+    workdir: Path,
+) -> Evaluate:
     """evaluate(weights): merge into workdir, answer every dev prompt greedily, score with the arbiter."""
     from expanse.arbiter import score_rows, uses_reward_model
     from expanse.generation import get_backend
@@ -119,21 +160,37 @@ def evaluator(*, checkpoints: list[str], families: list[str], merge: dict, base:
     if uses_reward_model(arbiter["method"]):
         from expanse.arbiter.reward_model import RewardModel
 
-        rm = RewardModel(reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus)
+        rm = RewardModel(
+            reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus
+        )
     greedy = {**generation, "temperature": 0.0}
     items = [(lang, pid, text) for lang, rows in sorted(prompts.items()) for pid, text in rows]
 
     def evaluate(weights: list[float]) -> dict[str, float]:
         out = workdir / "candidate"
-        merge_checkpoints(checkpoints, out, weights=weights, base=base, **engine_options(merge),
-                          made_by={"families": dict(zip(families, weights)), "after": "merge search"})
+        merge_checkpoints(
+            checkpoints,
+            out,
+            weights=weights,
+            base=base,
+            **engine_options(merge),
+            made_by={"families": dict(zip(families, weights)), "after": "merge search"},
+        )
         backend = get_backend(greedy["backend"])(str(out), load=load, generation=greedy, seed=seed, gpus=gpus)
         answers = backend.generate([[{"role": "user", "content": text}] for _, _, text in items], n=1)
         del backend
-        rows = [{"prompt": text, "completion": outs[0].text, "lang": lang} for (lang, _, text), outs in zip(items, answers)]
-        verdicts = score_rows(rows, method=arbiter["method"], weights=arbiter["weights"],
-                              min_lang_prob=arbiter["min_lang_prob"], target_chars=arbiter["target_chars"],
-                              high_accuracy=arbiter["lingua_high_accuracy"], reward_model=rm)
+        rows = [
+            {"prompt": text, "completion": outs[0].text, "lang": lang} for (lang, _, text), outs in zip(items, answers)
+        ]
+        verdicts = score_rows(
+            rows,
+            method=arbiter["method"],
+            weights=arbiter["weights"],
+            min_lang_prob=arbiter["min_lang_prob"],
+            target_chars=arbiter["target_chars"],
+            high_accuracy=arbiter["lingua_high_accuracy"],
+            reward_model=rm,
+        )
         per: dict[str, list[float]] = {}
         for (lang, _, _), v in zip(items, verdicts):
             per.setdefault(lang, []).append(v["score"])
@@ -142,9 +199,22 @@ def evaluator(*, checkpoints: list[str], families: list[str], merge: dict, base:
     return evaluate
 
 
-def run_search(*, checkpoints: list[str], prompt_paths: list[str], out_path: str, families: list[str],
-               weights: list[float], merge: dict, base: str | None, generation: dict, arbiter: dict,
-               reward_model: dict | None, load: dict, seed: int, gpus: int = 0) -> dict:
+def run_search(
+    *,
+    checkpoints: list[str],
+    prompt_paths: list[str],
+    out_path: str,
+    families: list[str],
+    weights: list[float],
+    merge: dict,
+    base: str | None,
+    generation: dict,
+    arbiter: dict,
+    reward_model: dict | None,
+    load: dict,
+    seed: int,
+    gpus: int = 0,
+) -> dict:
     import tempfile
 
     from expanse.io import write_json
@@ -153,10 +223,29 @@ def run_search(*, checkpoints: list[str], prompt_paths: list[str], out_path: str
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".work", dir=out.parent) as workdir:
-        evaluate = evaluator(checkpoints=checkpoints, families=families, merge=merge, base=base,
-                             prompts=dev_prompts(prompt_paths), generation=generation, arbiter=arbiter,
-                             reward_model=reward_model, load=load, seed=seed, gpus=gpus, workdir=Path(workdir))
-        result = search(evaluate, families=families, start=weights, method=cfg["method"], budget=cfg["budget"],
-                        max_language_drop=cfg["max_language_drop"], seed=seed, step=cfg["step"])
+        evaluate = evaluator(
+            checkpoints=checkpoints,
+            families=families,
+            merge=merge,
+            base=base,
+            prompts=dev_prompts(prompt_paths),
+            generation=generation,
+            arbiter=arbiter,
+            reward_model=reward_model,
+            load=load,
+            seed=seed,
+            gpus=gpus,
+            workdir=Path(workdir),
+        )
+        result = search(
+            evaluate,
+            families=families,
+            start=weights,
+            method=cfg["method"],
+            budget=cfg["budget"],
+            max_language_drop=cfg["max_language_drop"],
+            seed=seed,
+            step=cfg["step"],
+        )
     write_json(result, out_path)
     return result

@@ -14,5 +14,12 @@ class Params(SparseParams):
 
 def merge(tensors, weights, base, params: Params, name: str):
     n = len(tensors)
-    return combine(tensors, weights, base, normalize=params.normalize, lam=params.lambda_, consensus=True,
-                   sparsify=lambda i, d: magnitude(d, params.density_of(i, n), params.rescale))
+    return combine(
+        tensors,
+        weights,
+        base,
+        normalize=params.normalize,
+        lam=params.lambda_,
+        consensus=True,
+        sparsify=lambda i, d: magnitude(d, params.density_of(i, n), params.rescale),
+    )

@@ -13,8 +13,9 @@ from expanse.io import read_parquet
 
 
 def _splits(prompts_paths: list[str]) -> pl.DataFrame:
-    return pl.concat([read_parquet(p, "prompts").select(pl.col("id").alias("prompt_id"), "split")
-                      for p in prompts_paths])
+    return pl.concat(
+        [read_parquet(p, "prompts").select(pl.col("id").alias("prompt_id"), "split") for p in prompts_paths]
+    )
 
 
 def _load(paths: list[str], prompts_paths: list[str], contract: str) -> pl.DataFrame:
@@ -33,9 +34,13 @@ def sft_rows(arbitrage_paths: list[str], prompts_paths: list[str]) -> dict[str, 
     out = {}
     for split in ("train", "dev"):
         part = rows.filter(pl.col("split") == split)
-        out[split] = [{"prompt": [{"role": "user", "content": r["prompt"]}],
-                       "completion": [{"role": "assistant", "content": r["completion"]}]}
-                      for r in part.iter_rows(named=True)]
+        out[split] = [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "completion": [{"role": "assistant", "content": r["completion"]}],
+            }
+            for r in part.iter_rows(named=True)
+        ]
     if not out["train"]:
         raise DataError(f"no training rows in {', '.join(arbitrage_paths)}")
     return out
@@ -47,10 +52,14 @@ def preference_rows(pairs_paths: list[str], prompts_paths: list[str]) -> dict[st
     out = {}
     for split in ("train", "dev"):
         part = rows.filter(pl.col("split") == split)
-        out[split] = [{"prompt": [{"role": "user", "content": r["prompt"]}],
-                       "chosen": [{"role": "assistant", "content": r["chosen"]}],
-                       "rejected": [{"role": "assistant", "content": r["rejected"]}]}
-                      for r in part.iter_rows(named=True)]
+        out[split] = [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "chosen": [{"role": "assistant", "content": r["chosen"]}],
+                "rejected": [{"role": "assistant", "content": r["rejected"]}],
+            }
+            for r in part.iter_rows(named=True)
+        ]
     if not out["train"]:
         raise DataError(f"no training pairs in {', '.join(pairs_paths)}")
     return out

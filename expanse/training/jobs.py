@@ -5,14 +5,46 @@ from __future__ import annotations
 from expanse.training.launch import run_training
 
 
-def run_job(stage: str, *, name: str, model: dict, ref_model: dict | None, data: list[str], prompts: list[str],
-            config: dict, seed: int, threads: int, out_dir: str, metrics_path: str, work_dir: str,
-            gpus: int, nodes: int, launch: dict, made_by: dict) -> None:
+def run_job(
+    stage: str,
+    *,
+    name: str,
+    model: dict,
+    ref_model: dict | None,
+    data: list[str],
+    prompts: list[str],
+    config: dict,
+    seed: int,
+    threads: int,
+    out_dir: str,
+    metrics_path: str,
+    work_dir: str,
+    gpus: int,
+    nodes: int,
+    launch: dict,
+    made_by: dict,
+) -> None:
     spec = {
-        "stage": stage, "name": name, "model": model, "ref_model": ref_model,
-        "data": list(data), "prompts": list(prompts), "config": config, "seed": int(seed),
-        "threads": int(threads), "out_dir": out_dir, "metrics_path": metrics_path, "work_dir": work_dir,
-        "made_by": {"stage": stage, "model": model["location"], "reference": ref_model and ref_model["location"],
-                    "data": list(data), "config": config, "seed": int(seed), **made_by},
+        "stage": stage,
+        "name": name,
+        "model": model,
+        "ref_model": ref_model,
+        "data": list(data),
+        "prompts": list(prompts),
+        "config": config,
+        "seed": int(seed),
+        "threads": int(threads),
+        "out_dir": out_dir,
+        "metrics_path": metrics_path,
+        "work_dir": work_dir,
+        "made_by": {
+            "stage": stage,
+            "model": model["location"],
+            "reference": ref_model and ref_model["location"],
+            "data": list(data),
+            "config": config,
+            "seed": int(seed),
+            **made_by,
+        },
     }
     run_training(spec, gpus=gpus, nodes=nodes, strategy=launch["strategy"], port=launch["main_process_port"])

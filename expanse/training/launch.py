@@ -25,9 +25,18 @@ ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "envs" / "accelerate"
 STRATEGIES = ("fsdp", "deepspeed_zero3")
 
 
-def launch_command(spec_path: str, *, gpus: int, nodes: int = 1, strategy: str = "fsdp", precision: str = "bf16",
-                   port: int = 29500, head_node: str | None = None, python: str = sys.executable,
-                   config_dir: Path = ACCELERATE_CONFIGS) -> list[str]:
+def launch_command(
+    spec_path: str,
+    *,
+    gpus: int,
+    nodes: int = 1,
+    strategy: str = "fsdp",
+    precision: str = "bf16",
+    port: int = 29500,
+    head_node: str | None = None,
+    python: str = sys.executable,
+    config_dir: Path = ACCELERATE_CONFIGS,
+) -> list[str]:
     """argv of the training launch for `gpus` GPUs in total over `nodes` nodes."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown launch strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
@@ -38,16 +47,38 @@ def launch_command(spec_path: str, *, gpus: int, nodes: int = 1, strategy: str =
     train = ["-m", "expanse.training", str(spec_path)]
     if gpus <= 1 and nodes == 1:
         return [python, *train]
-    accelerate = [python, "-m", "accelerate.commands.launch", "--config_file", str(Path(config_dir) / f"{strategy}.yaml"),
-                  "--num_processes", str(gpus), "--num_machines", str(nodes),
-                  "--mixed_precision", "bf16" if precision == "bf16" else "no"]
+    accelerate = [
+        python,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(Path(config_dir) / f"{strategy}.yaml"),
+        "--num_processes",
+        str(gpus),
+        "--num_machines",
+        str(nodes),
+        "--mixed_precision",
+        "bf16" if precision == "bf16" else "no",
+    ]
     if nodes == 1:
         return [*accelerate, "--main_process_port", str(port), *train]
     if not head_node:
         raise ValueError("a multi-node launch needs the head node's address")
-    return per_node_launch([*accelerate, "--main_process_ip", head_node, "--main_process_port", str(port),
-                            "--rdzv_backend", "static", "--same_network"], train, nodes=nodes,
-                           gpus_per_node=gpus // nodes)
+    return per_node_launch(
+        [
+            *accelerate,
+            "--main_process_ip",
+            head_node,
+            "--main_process_port",
+            str(port),
+            "--rdzv_backend",
+            "static",
+            "--same_network",
+        ],
+        train,
+        nodes=nodes,
+        gpus_per_node=gpus // nodes,
+    )
 
 
 def per_node_launch(launcher: list[str], train: list[str], *, nodes: int, gpus_per_node: int) -> list[str]:
@@ -55,9 +86,17 @@ def per_node_launch(launcher: list[str], train: list[str], *, nodes: int, gpus_p
     allocation. `--whole` gives each launcher all of its node's allocated CPUs and memory (the job
     has one task slot per GPU); the node's GPUs are asked for explicitly. $SLURM_NODEID is expanded
     by each node's shell, not here."""
-    return ["srun", f"--nodes={nodes}", "--ntasks-per-node=1", "--whole", f"--gpus-per-node={gpus_per_node}",
-            "--kill-on-bad-exit=1",
-            "bash", "-c", f"{shlex.join(launcher)} --machine_rank \"$SLURM_NODEID\" {shlex.join(train)}"]
+    return [
+        "srun",
+        f"--nodes={nodes}",
+        "--ntasks-per-node=1",
+        "--whole",
+        f"--gpus-per-node={gpus_per_node}",
+        "--kill-on-bad-exit=1",
+        "bash",
+        "-c",
+        f'{shlex.join(launcher)} --machine_rank "$SLURM_NODEID" {shlex.join(train)}',
+    ]
 
 
 def head_node_of_allocation(env=None) -> str:
@@ -67,8 +106,12 @@ def head_node_of_allocation(env=None) -> str:
     env = os.environ if env is None else env
     nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
     if not nodelist and env.get("SLURM_JOB_ID"):
-        nodelist = subprocess.run(["squeue", "--noheader", "--jobs", env["SLURM_JOB_ID"], "--format=%N"],
-                                  check=True, capture_output=True, text=True).stdout.strip()
+        nodelist = subprocess.run(
+            ["squeue", "--noheader", "--jobs", env["SLURM_JOB_ID"], "--format=%N"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
     if not nodelist:
         raise ExpanseError("a multi-node training job must run inside a SLURM allocation (no SLURM_JOB_ID)")
     out = subprocess.run(["scontrol", "show", "hostnames", nodelist], check=True, capture_output=True, text=True)
@@ -85,8 +128,15 @@ def run_training(spec: dict, *, gpus: int, nodes: int, strategy: str, port: int)
     spec_path = Path(spec["work_dir"]) / "spec.json"
     write_json(spec, spec_path)
     head = head_node_of_allocation() if nodes > 1 else None
-    argv = launch_command(str(spec_path), gpus=gpus, nodes=nodes, strategy=strategy,
-                          precision=spec["config"]["precision"], port=port, head_node=head)
+    argv = launch_command(
+        str(spec_path),
+        gpus=gpus,
+        nodes=nodes,
+        strategy=strategy,
+        precision=spec["config"]["precision"],
+        port=port,
+        head_node=head,
+    )
     print("launch:", shlex.join(argv), flush=True)
     env = {**os.environ, "PYTHONHASHSEED": str(spec["seed"])}
     proc = subprocess.run(argv, env=env)

@@ -31,8 +31,9 @@ def _model_digest(location: str) -> str:
     root = Path(location)
     if not root.is_dir():
         return location
-    entries = sorted(f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                     for p in root.rglob("*") if p.is_file())
+    entries = sorted(
+        f"{p.relative_to(root)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in root.rglob("*") if p.is_file()
+    )
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
@@ -76,7 +77,9 @@ def prepare_work_dir(spec: dict) -> str | None:
     stamp = work / "fingerprint"
     fp = fingerprint(spec)
     if work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fp):
-        print(f"resume: {work} belongs to another run of this job (inputs or settings changed); starting over", flush=True)
+        print(
+            f"resume: {work} belongs to another run of this job (inputs or settings changed); starting over", flush=True
+        )
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     stamp.write_text(fp + "\n")

@@ -15,8 +15,19 @@ from pathlib import Path
 from expanse.training.data import preference_rows, sft_rows
 from expanse.training.resume import finish, last_checkpoint
 
-KEEP_LOG_KEYS = ("loss", "grad_norm", "learning_rate", "epoch", "step", "rewards/chosen", "rewards/rejected",
-                 "rewards/margins", "rewards/accuracies", "mean_token_accuracy", "entropy")
+KEEP_LOG_KEYS = (
+    "loss",
+    "grad_norm",
+    "learning_rate",
+    "epoch",
+    "step",
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/margins",
+    "rewards/accuracies",
+    "mean_token_accuracy",
+    "entropy",
+)
 # wall-clock figures transformers adds to evaluate()'s metrics: kept out, so metrics files are byte-identical
 TIMING_SUFFIXES = ("runtime", "per_second", "preparation_time")
 # counters trl keeps in the trainer but not in its checkpoints (a resumed run restarts them at 0): kept
@@ -62,15 +73,34 @@ def _args(config_cls, spec: dict, cuda: bool, **extra):
     if bf16 and not cuda:
         raise RuntimeError(f"{spec['name']}: precision bf16 needs a GPU; use precision: fp32 on CPU")
     return config_cls(
-        output_dir=spec["work_dir"], seed=spec["seed"], data_seed=spec["seed"],
-        learning_rate=cfg["lr"], num_train_epochs=cfg["epochs"], max_steps=cfg["max_steps"] or -1,
-        per_device_train_batch_size=cfg["batch_size"], per_device_eval_batch_size=cfg["batch_size"],
-        gradient_accumulation_steps=cfg["grad_accum"], warmup_steps=cfg["warmup_ratio"],
-        weight_decay=cfg["weight_decay"], lr_scheduler_type="cosine", max_length=cfg["max_length"],
-        save_strategy="steps", save_steps=cfg["save_steps"], save_total_limit=2, save_only_model=False,
-        eval_strategy="no", logging_steps=1, report_to="none", disable_tqdm=True, dataloader_num_workers=0,
-        use_cpu=not cuda, bf16=bf16, gradient_checkpointing=cfg["gradient_checkpointing"],
-        dataset_num_proc=None, **extra)
+        output_dir=spec["work_dir"],
+        seed=spec["seed"],
+        data_seed=spec["seed"],
+        learning_rate=cfg["lr"],
+        num_train_epochs=cfg["epochs"],
+        max_steps=cfg["max_steps"] or -1,
+        per_device_train_batch_size=cfg["batch_size"],
+        per_device_eval_batch_size=cfg["batch_size"],
+        gradient_accumulation_steps=cfg["grad_accum"],
+        warmup_steps=cfg["warmup_ratio"],
+        weight_decay=cfg["weight_decay"],
+        lr_scheduler_type="cosine",
+        max_length=cfg["max_length"],
+        save_strategy="steps",
+        save_steps=cfg["save_steps"],
+        save_total_limit=2,
+        save_only_model=False,
+        eval_strategy="no",
+        logging_steps=1,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        use_cpu=not cuda,
+        bf16=bf16,
+        gradient_checkpointing=cfg["gradient_checkpointing"],
+        dataset_num_proc=None,
+        **extra,
+    )
 
 
 def _peft_config(cfg: dict):
@@ -79,21 +109,32 @@ def _peft_config(cfg: dict):
     from peft import LoraConfig
 
     lora = cfg["lora"]
-    return LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
-                      target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=lora["r"],
+        lora_alpha=lora["alpha"],
+        lora_dropout=lora["dropout"],
+        target_modules=lora["target_modules"],
+        task_type="CAUSAL_LM",
+    )
 
 
 def _history(log_history: list[dict]) -> list[dict]:
-    return [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items() if k in KEEP_LOG_KEYS}
-            for h in log_history if "loss" in h]
+    return [
+        {k: (round(v, 6) if isinstance(v, float) else v) for k, v in h.items() if k in KEEP_LOG_KEYS}
+        for h in log_history
+        if "loss" in h
+    ]
 
 
 def _eval(trainer) -> dict:
     if trainer.eval_dataset is None:
         return {}
     m = trainer.evaluate()
-    return {k.removeprefix("eval_"): round(v, 6) for k, v in m.items()
-            if isinstance(v, float) and not k.endswith(TIMING_SUFFIXES) and k.removeprefix("eval_") not in RUN_COUNTERS}
+    return {
+        k.removeprefix("eval_"): round(v, 6)
+        for k, v in m.items()
+        if isinstance(v, float) and not k.endswith(TIMING_SUFFIXES) and k.removeprefix("eval_") not in RUN_COUNTERS
+    }
 
 
 # SFT rows are conversational prompt-completion pairs (expanse.training.data.sft_rows): the loss is
@@ -133,8 +174,15 @@ def build_trainer(spec: dict):
         raise ValueError(f"unknown training stage {spec['stage']!r}")
     train = Dataset.from_list(rows["train"])
     dev = Dataset.from_list(rows["dev"]) if rows["dev"] else None
-    trainer = trainer_cls(model=model, args=args, train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
-                          peft_config=_peft_config(cfg), **extra)
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=dev,
+        processing_class=tokenizer,
+        peft_config=_peft_config(cfg),
+        **extra,
+    )
     return trainer, tokenizer, {"train_rows": len(rows["train"]), "dev_rows": len(rows["dev"])}
 
 
@@ -144,12 +192,21 @@ def train(spec: dict) -> dict:
     resume = last_checkpoint(spec["work_dir"])
     before = _eval(trainer)
     resumed_from = int(Path(resume).name.split("-")[1]) if resume else 0
-    print(f"[{spec['name']}] training on {trainer.args.device} ({spec['config']['precision']}): {sizes}, "
-          f"resuming from step {resumed_from}", flush=True)
+    print(
+        f"[{spec['name']}] training on {trainer.args.device} ({spec['config']['precision']}): {sizes}, "
+        f"resuming from step {resumed_from}",
+        flush=True,
+    )
     trainer.train(resume_from_checkpoint=resume)
     after = _eval(trainer)
-    metrics = {**sizes, "global_step": trainer.state.global_step, "resumed_from_step": resumed_from,
-               "eval_before": before, "eval_after": after, "train": _history(trainer.state.log_history)}
+    metrics = {
+        **sizes,
+        "global_step": trainer.state.global_step,
+        "resumed_from_step": resumed_from,
+        "eval_before": before,
+        "eval_after": after,
+        "train": _history(trainer.state.log_history),
+    }
     print(f"[{spec['name']}] eval before {before} after {after}", flush=True)
     final = Path(spec["work_dir"]) / "final"
     trainer.save_model(str(final))  # every rank: gathers sharded (FSDP/ZeRO-3) weights on rank 0

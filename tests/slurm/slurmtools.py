@@ -42,10 +42,20 @@ def slurm_cluster():
     return {"account": ACCOUNT, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-
 def sacct(*fields: str, since: str, workdir: str | None = None) -> list[dict]:
     """Jobs (allocations, -X) since `since`, optionally only those run in `workdir`."""
-    out = subprocess.run(["sacct", "-X", "--parsable2", "--noheader", f"--starttime={since}",
-                          f"--format={','.join(('WorkDir',) + fields)}"], check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            "sacct",
+            "-X",
+            "--parsable2",
+            "--noheader",
+            f"--starttime={since}",
+            f"--format={','.join(('WorkDir',) + fields)}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     rows = [dict(zip(("WorkDir",) + fields, line.split("|"))) for line in out.stdout.splitlines() if line]
     return [r for r in rows if workdir is None or os.path.realpath(r["WorkDir"]) == os.path.realpath(workdir)]

@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from shrink import copy_repo
-from smk import snakemake
 from slurmtools import sacct, slurm_cluster  # noqa: F401 (fixture)
+from smk import snakemake
 
 FAST = ["--slurm-init-seconds-before-status-checks", "5", "--latency-wait", "5", "--jobs", "4"]
 
@@ -50,8 +49,21 @@ def test_an_8_gpu_job_gets_exactly_what_it_asked_for(slurm_cluster, probe_repo):
     assert env["CUDA_VISIBLE_DEVICES"].split(",") == [str(i) for i in range(8)]
     job = env["SLURM_JOB_ID"]
     for _ in range(20):  # slurmdbd fills Timelimit a moment after the job completes
-        rows = [r for r in sacct("JobID", "State", "AllocTRES", "Timelimit", "Comment", "Account", "Partition",
-                                 since=slurm_cluster["since"], workdir=probe_repo) if r["JobID"] == job]
+        rows = [
+            r
+            for r in sacct(
+                "JobID",
+                "State",
+                "AllocTRES",
+                "Timelimit",
+                "Comment",
+                "Account",
+                "Partition",
+                since=slurm_cluster["since"],
+                workdir=probe_repo,
+            )
+            if r["JobID"] == job
+        ]
         if len(rows) == 1 and rows[0]["Timelimit"]:
             break
         time.sleep(0.5)
@@ -60,8 +72,9 @@ def test_an_8_gpu_job_gets_exactly_what_it_asked_for(slurm_cluster, probe_repo):
     tres = dict(kv.split("=", 1) for kv in row["AllocTRES"].split(","))
     assert (tres["gres/gpu"], tres["cpu"], tres["mem"], tres["node"]) == ("8", "64", "1000000M", "1"), row
     assert row["Timelimit"] == "1-00:00:00" and row["State"] == "COMPLETED", row
-    assert (row["Account"], row["Partition"]) == (slurm_cluster["account"], "gpu") and \
-        row["Comment"].startswith("rule_probe_sft"), row
+    assert (row["Account"], row["Partition"]) == (slurm_cluster["account"], "gpu") and row["Comment"].startswith(
+        "rule_probe_sft"
+    ), row
     shown = subprocess.run(["scontrol", "show", "job", job], capture_output=True, text=True, check=True).stdout
     assert re.search(r"TresPerJob=gres(/|:)gpu:h100:8", shown), shown
     assert "NumCPUs=64" in shown and "MinMemoryNode=1000000M" in shown and "TimeLimit=1-00:00:00" in shown
@@ -70,8 +83,9 @@ def test_an_8_gpu_job_gets_exactly_what_it_asked_for(slurm_cluster, probe_repo):
 def test_a_two_node_job_is_submitted_as_two_nodes_of_8_gpus(slurm_cluster, probe_repo):
     """32b SFT's class: 2 nodes x 8 h100. One node cannot hold it, so sbatch refuses it; the call
     the executor built is the check."""
-    proc = snakemake_slurm(probe_repo, "-s", "tests/slurm/probe.smk", "probe/32b/sft.env", "--verbose",
-                           check=False, timeout=300)
+    proc = snakemake_slurm(
+        probe_repo, "-s", "tests/slurm/probe.smk", "probe/32b/sft.env", "--verbose", check=False, timeout=300
+    )
     assert proc.returncode != 0
     calls = sbatch_calls(proc.stdout + proc.stderr)
     assert len(calls) == 1, proc.stderr[-3000:]
@@ -94,8 +108,9 @@ def test_the_multi_node_launch_inside_a_job(slurm_cluster, probe_repo):
     records = [json.loads(p.read_text()) for p in sorted(out.glob("task*.json"))]
     assert len(records) == 1, records  # one launcher on the one node
     rec = records[0]
-    node = subprocess.run(["sinfo", "--noheader", "--format=%n"], capture_output=True, text=True,
-                          check=True).stdout.split()[0]
+    node = subprocess.run(
+        ["sinfo", "--noheader", "--format=%n"], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
     logged = json.loads((probe_repo / "probe/launch/32b.log").read_text())
     assert logged["head"] == node and rec["host"].split(".")[0] == node
     assert logged["argv"][:2] == ["srun", "--nodes=1"] and "--gpus-per-node=8" in logged["argv"]
@@ -119,8 +134,12 @@ def test_tiny_slice_runs_through_slurm_and_matches_the_local_build(slurm_cluster
     root = tmp_path / "repo"
     shutil.copytree(built, root, symlinks=True)
     slice_files = [f"results/tiny/prompts/{lang}.parquet" for lang in SLICE]
-    slice_files += [str(p.relative_to(root)) for lang in SLICE
-                    for d in ("generations", "scores") for p in sorted((root / "results/tiny" / d / lang).glob("*.parquet"))]
+    slice_files += [
+        str(p.relative_to(root))
+        for lang in SLICE
+        for d in ("generations", "scores")
+        for p in sorted((root / "results/tiny" / d / lang).glob("*.parquet"))
+    ]
     slice_files += [f"results/tiny/arbitrage/{lang}.{ext}" for lang in SLICE for ext in ("parquet", "wins.json")]
     slice_files.append("results/tiny/checkpoints/romance/sft/model.safetensors")
     local = {f: (root / f).read_bytes() for f in slice_files}

@@ -4,9 +4,9 @@ repo root, and wrong annotations stop Snakemake with one line before anything is
 from __future__ import annotations
 
 import yaml
-
 from shrink import REPO, copy_repo
 from smk import parse_plan, snakemake
+
 
 def dry_run(cwd, *args):
     return snakemake(cwd, *args, check=False)
@@ -27,8 +27,19 @@ def test_profile_plans_the_whole_32b_graph_from_the_repo_root():
     # the profile's account and partition reach every job; training is 2 nodes x 8 h100
     assert all("slurm_account=expanse" in line and "slurm_partition=gpu" in line for _, line in jobs)
     for rule in ("train_sft", "train_dpo", "train_online_dpo"):
-        assert all(k in res[rule] for k in ("gpu=16", "gpu_model=h100", "nodes=2", "mpi=srun", "tasks_per_node=8",
-                                            "cpus_per_task=8", "mem_mb=1000000", "runtime=2880")), res[rule]
+        assert all(
+            k in res[rule]
+            for k in (
+                "gpu=16",
+                "gpu_model=h100",
+                "nodes=2",
+                "mpi=srun",
+                "tasks_per_node=8",
+                "cpus_per_task=8",
+                "mem_mb=1000000",
+                "runtime=2880",
+            )
+        ), res[rule]
     assert "gpu=4" in res["generate_teacher"] and "gpu=0" in res["merge_families"]
     # small per-language CPU jobs are bundled: 23 languages in 3 SLURM jobs
     assert proc.stdout.count("Group job prompts") == 3 and proc.stdout.count("Group job arbitrage") == 3
@@ -37,17 +48,23 @@ def test_profile_plans_the_whole_32b_graph_from_the_repo_root():
 
 def test_a_resource_name_the_executor_maps_wrong_stops_snakemake(tmp_path):
     proc = dry_run(REPO, "--profile", "slurm", "-n", "merged_32b", "--default-resources", "gpus=1")
-    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith(
-        "error: rule ") and "'gpus' is not mapped correctly to SLURM" in proc.stderr
+    assert (
+        proc.returncode == 1
+        and proc.stderr.strip().splitlines()[-1].startswith("error: rule ")
+        and "'gpus' is not mapped correctly to SLURM" in proc.stderr
+    )
     root = copy_repo(tmp_path / "repo")
     smk = root / "rules/arbitrage.smk"
     text = smk.read_text()
-    smk.write_text(text.replace('        **resources_for("score"),\n', '        **resources_for("score"),\n        tasks=1,\n', 1))
+    smk.write_text(
+        text.replace('        **resources_for("score"),\n', '        **resources_for("score"),\n        tasks=1,\n', 1)
+    )
     proc = dry_run(root, "--profile", "slurm", "-n", "arbitrage_32b")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         "error: rule score_arbiter (rules/arbitrage.smk): resources: 'tasks' is not mapped correctly to SLURM by the "
-        "slurm executor; a GPU job turns it into --ntasks-per-gpu; multi-node jobs use nodes")
+        "slurm executor; a GPU job turns it into --ntasks-per-gpu; multi-node jobs use nodes"
+    )
 
 
 def test_a_gpu_class_without_its_gpu_model_stops_snakemake(tmp_path):
@@ -58,6 +75,7 @@ def test_a_gpu_class_without_its_gpu_model_stops_snakemake(tmp_path):
     proc = dry_run(root, "--profile", "slurm", "-n", "arbitrage_32b")
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: params.yaml: scales.32b.resources.score.gpu_model: a request for 1 GPU(s) "
-                           "must name the GPU model"), last
+    assert last.startswith(
+        "error: params.yaml: scales.32b.resources.score.gpu_model: a request for 1 GPU(s) must name the GPU model"
+    ), last
     assert not (root / "results").exists() and not (root / ".snakemake/slurm_logs").exists()

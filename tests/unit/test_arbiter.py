@@ -23,7 +23,7 @@ def test_language_fidelity_prefers_the_target_language():
     (p_fr, s_fr), (p_de, s_de), (p_zh, s_zh), (p_empty, _) = lf.score([FR, DE, ZH, ""], ["fr", "fr", "zh", "fr"])
     assert p_fr > 0.9 and p_de < 0.1 and p_zh > 0.9 and p_empty == 0.0
     assert s_fr > s_de
-    (_, s_rep), = lf.score([" ".join(["le marché"] * 12)], ["fr"])
+    ((_, s_rep),) = lf.score([" ".join(["le marché"] * 12)], ["fr"])
     assert s_rep < s_fr
 
 
@@ -33,8 +33,15 @@ def test_language_gate_even_when_wrong_language_scores_higher():
             return [10.0 if c == DE else 0.0 for c in completions]
 
     rows = [{"prompt": "q", "completion": FR, "lang": "fr"}, {"prompt": "q", "completion": DE, "lang": "fr"}]
-    out = score_rows(rows, method="reward_model", weights={}, min_lang_prob=0.5, target_chars=80,
-                     high_accuracy=False, reward_model=FavoursGerman())
+    out = score_rows(
+        rows,
+        method="reward_model",
+        weights={},
+        min_lang_prob=0.5,
+        target_chars=80,
+        high_accuracy=False,
+        reward_model=FavoursGerman(),
+    )
     assert [o["lang_ok"] for o in out] == [True, False]
     assert out[1]["score"] > out[0]["score"]  # the gate, not the score, keeps German from winning
     assert out[0]["reward"] == 0.0
@@ -50,5 +57,11 @@ def test_combine_and_registry_errors():
     with pytest.raises(KeyError, match="unknown generation backend 'tgi'"):
         get_backend("tgi")
     with pytest.raises(ValueError, match="needs a reward model"):
-        score_rows([{"prompt": "q", "completion": FR, "lang": "fr"}], method="combined", weights={},
-                   min_lang_prob=0.5, target_chars=80, high_accuracy=False)
+        score_rows(
+            [{"prompt": "q", "completion": FR, "lang": "fr"}],
+            method="combined",
+            weights={},
+            min_lang_prob=0.5,
+            target_chars=80,
+            high_accuracy=False,
+        )

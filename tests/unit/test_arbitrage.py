@@ -9,24 +9,45 @@ from expanse.arbitrage import rank, select, win_table
 from expanse.io import SCHEMAS
 from expanse.pairs import best_vs_worst
 
-PROMPTS = pl.DataFrame({"id": ["p1", "p2", "p3"], "lang": ["fr"] * 3, "prompt": ["q1", "q2", "q3"],
-                        "split": ["train"] * 3})
+PROMPTS = pl.DataFrame(
+    {"id": ["p1", "p2", "p3"], "lang": ["fr"] * 3, "prompt": ["q1", "q2", "q3"], "split": ["train"] * 3}
+)
 
 
 def scores(rows):
     """rows: (prompt_id, teacher, completion, score, lang_ok)"""
     return pl.DataFrame(
-        [{"prompt_id": p, "lang": "fr", "model": t, "sample": 0, "completion": c, "n_tokens": 3,
-          "finish_reason": "stop", "reward": None, "lang_prob": 0.9 if ok else 0.1, "lang_ok": ok, "score": s}
-         for p, t, c, s, ok in rows], schema=SCHEMAS["scores"])
+        [
+            {
+                "prompt_id": p,
+                "lang": "fr",
+                "model": t,
+                "sample": 0,
+                "completion": c,
+                "n_tokens": 3,
+                "finish_reason": "stop",
+                "reward": None,
+                "lang_prob": 0.9 if ok else 0.1,
+                "lang_ok": ok,
+                "score": s,
+            }
+            for p, t, c, s, ok in rows
+        ],
+        schema=SCHEMAS["scores"],
+    )
 
 
 def test_best_valid_completion_wins_and_wrong_language_never_wins():
-    df = scores([
-        ("p1", "a", "bonjour", 0.5, True), ("p1", "b", "hello", 0.9, False), ("p1", "c", "salut", 0.7, True),
-        ("p2", "a", "hola", 2.0, False), ("p2", "b", "ciao", 1.0, False),  # no valid answer: no SFT row
-        ("p3", "a", "oui", 0.2, True),
-    ])
+    df = scores(
+        [
+            ("p1", "a", "bonjour", 0.5, True),
+            ("p1", "b", "hello", 0.9, False),
+            ("p1", "c", "salut", 0.7, True),
+            ("p2", "a", "hola", 2.0, False),
+            ("p2", "b", "ciao", 1.0, False),  # no valid answer: no SFT row
+            ("p3", "a", "oui", 0.2, True),
+        ]
+    )
     sel = select(df, PROMPTS)
     assert sel["prompt_id"].to_list() == ["p1", "p3"]
     p1 = sel.row(0, named=True)
@@ -43,9 +64,16 @@ def test_ties_break_by_teacher_name_deterministically():
 
 
 def test_win_table_counts_and_means():
-    df = scores([("p1", "a", "x", 1.0, True), ("p1", "b", "y", 0.0, True),
-                 ("p2", "a", "x2", 0.0, True), ("p2", "b", "y2", 3.0, True),
-                 ("p3", "a", "x3", 2.0, True), ("p3", "b", "y3", 9.0, False)])
+    df = scores(
+        [
+            ("p1", "a", "x", 1.0, True),
+            ("p1", "b", "y", 0.0, True),
+            ("p2", "a", "x2", 0.0, True),
+            ("p2", "b", "y2", 3.0, True),
+            ("p3", "a", "x3", 2.0, True),
+            ("p3", "b", "y3", 9.0, False),
+        ]
+    )
     sel = select(df, PROMPTS)
     t = win_table(df, sel, "fr")
     assert t["n_prompts"] == 3 and t["n_selected"] == 3 and t["n_no_valid_completion"] == 0
@@ -56,9 +84,17 @@ def test_win_table_counts_and_means():
 
 
 def test_pairs_best_vs_worst_with_margin():
-    df = scores([("p1", "a", "good", 1.0, True), ("p1", "b", "mid", 0.5, True), ("p1", "c", "bad", 0.1, True),
-                 ("p2", "a", "g", 1.0, True), ("p2", "b", "almost", 0.99, True),  # margin 0.01 < 0.05
-                 ("p3", "a", "g3", 1.0, True), ("p3", "b", "g3b", 1.0, True)])  # tie
+    df = scores(
+        [
+            ("p1", "a", "good", 1.0, True),
+            ("p1", "b", "mid", 0.5, True),
+            ("p1", "c", "bad", 0.1, True),
+            ("p2", "a", "g", 1.0, True),
+            ("p2", "b", "almost", 0.99, True),  # margin 0.01 < 0.05
+            ("p3", "a", "g3", 1.0, True),
+            ("p3", "b", "g3b", 1.0, True),
+        ]
+    )  # tie
     pairs = best_vs_worst(df, PROMPTS, min_margin=0.05, origin="offline")
     assert pairs.columns == list(SCHEMAS["pairs"])
     assert pairs.select("prompt_id", "chosen", "rejected").rows() == [("p1", "good", "bad")]
@@ -72,8 +108,14 @@ def test_ties_dropped_even_with_zero_min_margin():
 
 
 def test_wrong_language_rejected_is_kept_whatever_the_margin():
-    df = scores([("p1", "a", "bonjour", 0.1, True), ("p1", "b", "hello", 5.0, False),
-                 ("p2", "a", "hola", 1.0, False), ("p2", "b", "ciao", 0.0, False)])  # no valid chosen
+    df = scores(
+        [
+            ("p1", "a", "bonjour", 0.1, True),
+            ("p1", "b", "hello", 5.0, False),
+            ("p2", "a", "hola", 1.0, False),
+            ("p2", "b", "ciao", 0.0, False),
+        ]
+    )  # no valid chosen
     pairs = best_vs_worst(df, PROMPTS, min_margin=0.5, origin="offline")
     assert pairs.select("prompt_id", "chosen", "rejected").rows() == [("p1", "bonjour", "hello")]
 
@@ -96,9 +138,15 @@ def test_summary_over_languages(tmp_path):
 
     paths = []
     for lang, sel, singles in [("fr", 0.9, {"a": 0.5, "b": 0.9}), ("ru", 0.4, {"a": 0.6, "b": None})]:
-        table = {"lang": lang, "n_prompts": 4, "n_selected": 3, "selected_mean_score": sel,
-                 "teachers": {t: {"wins": 2 if t == "a" else 1, "mean_score_on_selected_prompts": s}
-                              for t, s in singles.items()}}
+        table = {
+            "lang": lang,
+            "n_prompts": 4,
+            "n_selected": 3,
+            "selected_mean_score": sel,
+            "teachers": {
+                t: {"wins": 2 if t == "a" else 1, "mean_score_on_selected_prompts": s} for t, s in singles.items()
+            },
+        }
         paths.append(tmp_path / f"{lang}.wins.json")
         paths[-1].write_text(json.dumps(table))
     s = summarize([str(p) for p in paths], str(tmp_path / "summary.json"))

@@ -1,12 +1,11 @@
 """Config validation: the shipped params load, and each kind of mistake is one line naming the key."""
 
 import pytest
+from conftest import REPO
 
 from expanse.config import load_params, load_yaml, validate
 from expanse.errors import ConfigError
 from expanse.languages import LANGUAGES
-
-from conftest import REPO
 
 
 def reject(params) -> str:
@@ -71,13 +70,16 @@ def test_family_with_no_language(params):
     assert "families.celtic: no language belongs to this family" in reject(params)
 
 
-@pytest.mark.parametrize("ref, expect", [
-    ("google/gemma-2-9b-it", "a model reference is a mapping"),
-    ({"hf": "google/gemma-2-9b-it", "path": "/models/x"}, "exactly one of hf, path, tiny"),
-    ({"revision": "main"}, "exactly one of hf, path, tiny (got none)"),
-    ({"hf": "gemma-2-9b-it"}, "hf must be a hub ID 'owner/name'"),
-    ({"hf": "google/gemma-2-9b-it", "trust_remote": True}, "unknown key"),
-])
+@pytest.mark.parametrize(
+    "ref, expect",
+    [
+        ("google/gemma-2-9b-it", "a model reference is a mapping"),
+        ({"hf": "google/gemma-2-9b-it", "path": "/models/x"}, "exactly one of hf, path, tiny"),
+        ({"revision": "main"}, "exactly one of hf, path, tiny (got none)"),
+        ({"hf": "gemma-2-9b-it"}, "hf must be a hub ID 'owner/name'"),
+        ({"hf": "google/gemma-2-9b-it", "trust_remote": True}, "unknown key"),
+    ],
+)
 def test_teacher_reference_of_the_wrong_shape(params, ref, expect):
     params["scales"]["8b"]["teachers"]["gemma2_9b"] = ref
     msg = reject(params)
@@ -129,80 +131,154 @@ INF, NAN = float("inf"), float("nan")
 
 # Each value is accepted by a lax model and fails at run time (or runs something): refused when the
 # workflow starts, naming the key.
-@pytest.mark.parametrize("key, value, expect", [
-    # non-finite numbers (YAML .inf / .nan)
-    ("scales.8b.sft.lr", INF, "scales.8b.sft.lr: Input should be a finite number"),
-    ("scales.8b.sft.epochs", INF, "scales.8b.sft.epochs: Input should be a finite number"),
-    ("scales.8b.online.dpo.beta", NAN, "scales.8b.online.dpo.beta: Input should be a finite number"),
-    ("families.romance", INF, "families.romance: Input should be a finite number"),
-    ("families.romance", NAN, "families.romance: Input should be a finite number"),
-    ("scales.8b.arbiter.weights", {"reward_model": 1.0, "language_fidelity": INF},
-     "scales.8b.arbiter.weights.language_fidelity: Input should be a finite number"),
-    ("scales.8b.generation.temperature", NAN, "scales.8b.generation.temperature: Input should be a finite number"),
-    ("scales.8b.merge", {"method": "task_arithmetic", "params": {"lambda": INF}},
-     "scales.8b.merge.params.lambda: Input should be a finite number"),
-    # booleans are YAML true/false only
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma-2-9b-it", "trust_remote_code": "yes"},
-     "scales.8b.teachers.gemma2_9b.trust_remote_code: Input should be a valid boolean"),
-    ("scales.8b.base", {"hf": "CohereLabs/x", "trust_remote_code": 1},
-     "scales.8b.base.trust_remote_code: Input should be a valid boolean"),
-    ("scales.8b.sft.gradient_checkpointing", "true",
-     "scales.8b.sft.gradient_checkpointing: Input should be a valid boolean"),
-    ("scales.8b.merge", {"method": "linear", "params": {"normalize": "no"}},
-     "scales.8b.merge.params.normalize: Input should be a valid boolean (true or false), got 'no'"),
-    ("scales.8b.eval.benchmarks.mgsm.apply_chat_template", "on",
-     "apply_chat_template: Input should be a valid boolean"),
-    # integers are integers: not floats, not booleans
-    ("scales.8b.sft.batch_size", 4.0, "scales.8b.sft.batch_size: Input should be a valid integer"),
-    ("scales.8b.online.iterations", 3.0, "scales.8b.online.iterations: Input should be a valid integer"),
-    ("scales.8b.resources.merge.mem_mb", 1.0e6, "scales.8b.resources.merge.mem_mb: Input should be a valid integer"),
-    ("scales.8b.resources.merge.gpu", True, "scales.8b.resources.merge.gpu: Input should be a valid integer"),
-    ("seed", 12.0, "seed: Input should be a valid integer"),
-    ("scales.8b.sft.lr", True, "scales.8b.sft.lr: Input should be a number, got True"),
-    # absurd values
-    ("scales.32b.generation.max_new_tokens", 10**9,
-     "scales.32b.generation.max_new_tokens: Input should be less than or equal to 131072"),
-    ("scales.32b.generation.min_new_tokens", 4096,
-     "scales.32b.generation.min_new_tokens: 4096 is more than max_new_tokens (2048)"),
-    ("scales.32b.sft.epochs", 10**6, "scales.32b.sft.epochs: Input should be less than or equal to 1000"),
-    ("scales.32b.sft.lr", 3.0, "scales.32b.sft.lr: Input should be less than 1"),
-    ("scales.32b.sft.batch_size", 10**7, "scales.32b.sft.batch_size: Input should be less than or equal to 4096"),
-    ("scales.32b.online.samples_per_prompt", 100_000,
-     "scales.32b.online.samples_per_prompt: Input should be less than or equal to 1024"),
-    ("scales.32b.online.iterations", 1000, "scales.32b.online.iterations: Input should be less than or equal to 100"),
-    ("scales.32b.generation.batch_size", 10**8,
-     "scales.32b.generation.batch_size: Input should be less than or equal to 65536"),
-    ("scales.32b.eval.judge.max_new_tokens", 10**7,
-     "scales.32b.eval.judge.max_new_tokens: Input should be less than or equal to 131072"),
-    ("scales.32b.resources.sft.runtime", 10**8,
-     "scales.32b.resources.sft.runtime: Input should be less than or equal to 43200"),
-    ("seed", -1, "seed: Input should be greater than or equal to 0"),
-    ("seed", 2**40, "seed: Input should be less than or equal to 2147483647"),
-    # hub IDs, revisions and paths are names, not shell or path syntax
-    ("scales.8b.teachers.gemma2_9b", {"hf": "goo..gle/gemma"},
-     "scales.8b.teachers.gemma2_9b.hf: 'goo..gle/gemma' is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma;id"},
-     "scales.8b.teachers.gemma2_9b.hf: 'google/gemma;id' is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "-google/gemma"}, "is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma-"}, "is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/"}, "is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/" + "g" * 97}, "is not a hub ID"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "--upload-pack=touch pwned"},
-     "scales.8b.teachers.gemma2_9b.revision: '--upload-pack=touch pwned' is not a commit hash, tag or branch"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "../../main"},
-     "revision: '../../main' is not a commit hash"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "/etc"}, "is not a commit hash"),
-    ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "a" * 129}, "is not a commit hash"),
-    ("scales.8b.teachers.gemma2_9b", {"path": "models/gemma-9b"},
-     "scales.8b.teachers.gemma2_9b.path: directory 'models/gemma-9b' does not exist"),
-    ("scales.8b.teachers.gemma2_9b", {"path": "/models/$(id)"},
-     "scales.8b.teachers.gemma2_9b.path: '/models/$(id)' is not a plain path"),
-    ("scales.8b.teachers.gemma2_9b", {"path": "results/../../x"}, "is not a plain path"),
-    ("languages.fr.prompts", "data/prompts/fr.jsonl; rm -rf ~",
-     "languages.fr.prompts: 'data/prompts/fr.jsonl; rm -rf ~' is not a plain path"),
-    ("scales.8b.eval.benchmarks.mgsm.tasks", "../../etc/{lang}",
-     "scales.8b.eval.benchmarks.mgsm.tasks: tasks is an lm-eval task name"),
-])
+@pytest.mark.parametrize(
+    "key, value, expect",
+    [
+        # non-finite numbers (YAML .inf / .nan)
+        ("scales.8b.sft.lr", INF, "scales.8b.sft.lr: Input should be a finite number"),
+        ("scales.8b.sft.epochs", INF, "scales.8b.sft.epochs: Input should be a finite number"),
+        ("scales.8b.online.dpo.beta", NAN, "scales.8b.online.dpo.beta: Input should be a finite number"),
+        ("families.romance", INF, "families.romance: Input should be a finite number"),
+        ("families.romance", NAN, "families.romance: Input should be a finite number"),
+        (
+            "scales.8b.arbiter.weights",
+            {"reward_model": 1.0, "language_fidelity": INF},
+            "scales.8b.arbiter.weights.language_fidelity: Input should be a finite number",
+        ),
+        ("scales.8b.generation.temperature", NAN, "scales.8b.generation.temperature: Input should be a finite number"),
+        (
+            "scales.8b.merge",
+            {"method": "task_arithmetic", "params": {"lambda": INF}},
+            "scales.8b.merge.params.lambda: Input should be a finite number",
+        ),
+        # booleans are YAML true/false only
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"hf": "google/gemma-2-9b-it", "trust_remote_code": "yes"},
+            "scales.8b.teachers.gemma2_9b.trust_remote_code: Input should be a valid boolean",
+        ),
+        (
+            "scales.8b.base",
+            {"hf": "CohereLabs/x", "trust_remote_code": 1},
+            "scales.8b.base.trust_remote_code: Input should be a valid boolean",
+        ),
+        (
+            "scales.8b.sft.gradient_checkpointing",
+            "true",
+            "scales.8b.sft.gradient_checkpointing: Input should be a valid boolean",
+        ),
+        (
+            "scales.8b.merge",
+            {"method": "linear", "params": {"normalize": "no"}},
+            "scales.8b.merge.params.normalize: Input should be a valid boolean (true or false), got 'no'",
+        ),
+        (
+            "scales.8b.eval.benchmarks.mgsm.apply_chat_template",
+            "on",
+            "apply_chat_template: Input should be a valid boolean",
+        ),
+        # integers are integers: not floats, not booleans
+        ("scales.8b.sft.batch_size", 4.0, "scales.8b.sft.batch_size: Input should be a valid integer"),
+        ("scales.8b.online.iterations", 3.0, "scales.8b.online.iterations: Input should be a valid integer"),
+        (
+            "scales.8b.resources.merge.mem_mb",
+            1.0e6,
+            "scales.8b.resources.merge.mem_mb: Input should be a valid integer",
+        ),
+        ("scales.8b.resources.merge.gpu", True, "scales.8b.resources.merge.gpu: Input should be a valid integer"),
+        ("seed", 12.0, "seed: Input should be a valid integer"),
+        ("scales.8b.sft.lr", True, "scales.8b.sft.lr: Input should be a number, got True"),
+        # absurd values
+        (
+            "scales.32b.generation.max_new_tokens",
+            10**9,
+            "scales.32b.generation.max_new_tokens: Input should be less than or equal to 131072",
+        ),
+        (
+            "scales.32b.generation.min_new_tokens",
+            4096,
+            "scales.32b.generation.min_new_tokens: 4096 is more than max_new_tokens (2048)",
+        ),
+        ("scales.32b.sft.epochs", 10**6, "scales.32b.sft.epochs: Input should be less than or equal to 1000"),
+        ("scales.32b.sft.lr", 3.0, "scales.32b.sft.lr: Input should be less than 1"),
+        ("scales.32b.sft.batch_size", 10**7, "scales.32b.sft.batch_size: Input should be less than or equal to 4096"),
+        (
+            "scales.32b.online.samples_per_prompt",
+            100_000,
+            "scales.32b.online.samples_per_prompt: Input should be less than or equal to 1024",
+        ),
+        (
+            "scales.32b.online.iterations",
+            1000,
+            "scales.32b.online.iterations: Input should be less than or equal to 100",
+        ),
+        (
+            "scales.32b.generation.batch_size",
+            10**8,
+            "scales.32b.generation.batch_size: Input should be less than or equal to 65536",
+        ),
+        (
+            "scales.32b.eval.judge.max_new_tokens",
+            10**7,
+            "scales.32b.eval.judge.max_new_tokens: Input should be less than or equal to 131072",
+        ),
+        (
+            "scales.32b.resources.sft.runtime",
+            10**8,
+            "scales.32b.resources.sft.runtime: Input should be less than or equal to 43200",
+        ),
+        ("seed", -1, "seed: Input should be greater than or equal to 0"),
+        ("seed", 2**40, "seed: Input should be less than or equal to 2147483647"),
+        # hub IDs, revisions and paths are names, not shell or path syntax
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"hf": "goo..gle/gemma"},
+            "scales.8b.teachers.gemma2_9b.hf: 'goo..gle/gemma' is not a hub ID",
+        ),
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"hf": "google/gemma;id"},
+            "scales.8b.teachers.gemma2_9b.hf: 'google/gemma;id' is not a hub ID",
+        ),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "-google/gemma"}, "is not a hub ID"),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma-"}, "is not a hub ID"),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "google/"}, "is not a hub ID"),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "google/" + "g" * 97}, "is not a hub ID"),
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"hf": "google/gemma", "revision": "--upload-pack=touch pwned"},
+            "scales.8b.teachers.gemma2_9b.revision: '--upload-pack=touch pwned' is not a commit hash, tag or branch",
+        ),
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"hf": "google/gemma", "revision": "../../main"},
+            "revision: '../../main' is not a commit hash",
+        ),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "/etc"}, "is not a commit hash"),
+        ("scales.8b.teachers.gemma2_9b", {"hf": "google/gemma", "revision": "a" * 129}, "is not a commit hash"),
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"path": "models/gemma-9b"},
+            "scales.8b.teachers.gemma2_9b.path: directory 'models/gemma-9b' does not exist",
+        ),
+        (
+            "scales.8b.teachers.gemma2_9b",
+            {"path": "/models/$(id)"},
+            "scales.8b.teachers.gemma2_9b.path: '/models/$(id)' is not a plain path",
+        ),
+        ("scales.8b.teachers.gemma2_9b", {"path": "results/../../x"}, "is not a plain path"),
+        (
+            "languages.fr.prompts",
+            "data/prompts/fr.jsonl; rm -rf ~",
+            "languages.fr.prompts: 'data/prompts/fr.jsonl; rm -rf ~' is not a plain path",
+        ),
+        (
+            "scales.8b.eval.benchmarks.mgsm.tasks",
+            "../../etc/{lang}",
+            "scales.8b.eval.benchmarks.mgsm.tasks: tasks is an lm-eval task name",
+        ),
+    ],
+)
 def test_hostile_values_are_refused_naming_the_key(params, key, value, expect):
     _set(params, key, value)
     assert expect in reject(params)
@@ -215,8 +291,11 @@ def test_what_the_strict_types_still_accept(params, tmp_path):
     _set(params, "scales.8b.sft.lr", "1e-5")
     _set(params, "families.romance", 2)
     (tmp_path / "judge").mkdir()
-    _set(params, "scales.8b.teachers.gemma2_9b", {"hf": "google/gemma-2_9b.it", "revision": "refs/pr/12",
-                                                   "trust_remote_code": True})
+    _set(
+        params,
+        "scales.8b.teachers.gemma2_9b",
+        {"hf": "google/gemma-2_9b.it", "revision": "refs/pr/12", "trust_remote_code": True},
+    )
     _set(params, "scales.8b.teachers.qwen25_7b", {"path": str(tmp_path / "judge")})
     _set(params, "scales.8b.teachers.llama31_8b", {"path": "results/8b/models/base"})
     p = validate(params)
@@ -237,8 +316,11 @@ def test_relative_model_paths_are_checked_against_the_params_directory(params, t
     assert load_params(tmp_path / "params.yaml").scales["8b"].eval.judge.model.path == "models/judge"
     params["scales"]["8b"]["eval"]["judge"]["model"] = {"path": "models/jduge"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    with pytest.raises(ConfigError, match=r"scales\.8b\.eval\.judge\.model\.path: directory 'models/jduge' does "
-                                          r"not exist"):
+    with pytest.raises(
+        ConfigError,
+        match=r"scales\.8b\.eval\.judge\.model\.path: directory 'models/jduge' does "
+        r"not exist",
+    ):
         load_params(tmp_path / "params.yaml")
 
 
@@ -250,9 +332,11 @@ def _two_families(params):
 
 def test_slerp_needs_exactly_two_families(params):
     params["scales"]["8b"]["merge"]["method"] = "slerp"
-    assert reject(params) == ("params.yaml: scales.8b.merge.method: slerp merges exactly 2 models and there are 5 "
-                              "families (germanic, romance, slavic_greek, semitic_turkic_iranian, asian); use linear "
-                              "or a task-vector method")
+    assert reject(params) == (
+        "params.yaml: scales.8b.merge.method: slerp merges exactly 2 models and there are 5 "
+        "families (germanic, romance, slavic_greek, semitic_turkic_iranian, asian); use linear "
+        "or a task-vector method"
+    )
     _two_families(params)
     assert validate(params).scales["8b"].merge.method == "slerp"
 

@@ -17,13 +17,22 @@ FAMILIES = {"fr": "romance", "es": "romance", "ja": "asian"}
 
 
 def test_stage_names_of_phases_and_of_single_jobs():
-    assert group_name_of("generate_teacher", {"scale": "tiny", "lang": "fr", "teacher": "euro"}, FAMILIES) == "arbitrage-fr"
+    assert (
+        group_name_of("generate_teacher", {"scale": "tiny", "lang": "fr", "teacher": "euro"}, FAMILIES)
+        == "arbitrage-fr"
+    )
     assert group_name_of("build_pairs", {"scale": "tiny", "lang": "es"}, FAMILIES) == "dpo-romance"
-    assert group_name_of("train_online_dpo", {"scale": "tiny", "family": "asian", "it": "2"}, FAMILIES) == "online-asian-2"
-    assert group_name_of("sample_policy", {"scale": "tiny", "family": "asian", "it": "2", "lang": "ja"}, FAMILIES) == \
-        "online-asian-2"
-    assert group_name_of("run_benchmark", {"scale": "8b", "bench": "mgsm", "model": "family_asian"}, FAMILIES) == \
-        "benchmarks-family_asian"
+    assert (
+        group_name_of("train_online_dpo", {"scale": "tiny", "family": "asian", "it": "2"}, FAMILIES) == "online-asian-2"
+    )
+    assert (
+        group_name_of("sample_policy", {"scale": "tiny", "family": "asian", "it": "2", "lang": "ja"}, FAMILIES)
+        == "online-asian-2"
+    )
+    assert (
+        group_name_of("run_benchmark", {"scale": "8b", "bench": "mgsm", "model": "family_asian"}, FAMILIES)
+        == "benchmarks-family_asian"
+    )
     assert group_name_of("merge_stage", {"scale": "8b", "stage": "a.b"}, FAMILIES) == "merge_stage-a_b"
     with pytest.raises(ValueError, match="rule build_pairs: no wildcard family"):
         group_name_of("build_pairs", {"scale": "tiny", "lang": "xx"}, FAMILIES)
@@ -32,15 +41,20 @@ def test_stage_names_of_phases_and_of_single_jobs():
 
 
 def test_a_cycle_between_stages_is_refused():
-    stages = {"a": {"deps": ["z"], "outs": ["x"]}, "b": {"deps": ["x"], "outs": ["y"]}, "c": {"deps": ["y"], "outs": ["z"]}}
+    stages = {
+        "a": {"deps": ["z"], "outs": ["x"]},
+        "b": {"deps": ["x"], "outs": ["y"]},
+        "c": {"deps": ["y"], "outs": ["z"]},
+    }
     with pytest.raises(ValueError, match=r"dvc.yaml: the stages a -> c -> b -> a form a cycle"):
         check_acyclic(stages, "dvc.yaml")
     check_acyclic({"a": {"deps": [], "outs": ["x"]}, "b": {"deps": ["x"], "outs": ["y"]}}, "dvc.yaml")
 
 
 def _dvc(root: Path, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _write(root: Path, stages: dict) -> str:
@@ -63,17 +77,32 @@ def test_regrouped_lock_entries_are_what_dvc_records(tmp_path):
     (root / "out").mkdir()
     (root / "out/w.bin").write_bytes(b"w" * 100)
     (root / "other.txt").write_text("other\n")
-    one = {"cmd": OLD_CMD.format(rule="first", outs="mid.txt"), "deps": ["in.txt", "code.py"], "params": ["a.x", "c"],
-           "outs": ["mid.txt"]}
-    two = {"cmd": OLD_CMD.format(rule="second", outs="out"), "deps": ["mid.txt", "code.py"], "params": ["a.y"],
-           "outs": ["out"]}
+    one = {
+        "cmd": OLD_CMD.format(rule="first", outs="mid.txt"),
+        "deps": ["in.txt", "code.py"],
+        "params": ["a.x", "c"],
+        "outs": ["mid.txt"],
+    }
+    two = {
+        "cmd": OLD_CMD.format(rule="second", outs="out"),
+        "deps": ["mid.txt", "code.py"],
+        "params": ["a.y"],
+        "outs": ["out"],
+    }
     three = {"cmd": OLD_CMD.format(rule="third", outs="other.txt"), "deps": ["in.txt"], "outs": ["other.txt"]}
     _write(root, {"first-x": one, "second-x": two, "third-x": three})
     _dvc(root, "commit", "-f", "-q")
-    grouped = {"cmd": "snakemake --cores all --force --allowed-rules first second --quiet all -- mid.txt out",
-               "deps": ["in.txt", "code.py"], "params": ["a", "c"], "outs": ["mid.txt", "out"]}
-    lonely = {"cmd": "snakemake --cores all --force --allowed-rules third --quiet all -- other.txt",
-              "deps": ["in.txt"], "outs": ["other.txt"]}
+    grouped = {
+        "cmd": "snakemake --cores all --force --allowed-rules first second --quiet all -- mid.txt out",
+        "deps": ["in.txt", "code.py"],
+        "params": ["a", "c"],
+        "outs": ["mid.txt", "out"],
+    }
+    lonely = {
+        "cmd": "snakemake --cores all --force --allowed-rules third --quiet all -- other.txt",
+        "deps": ["in.txt"],
+        "outs": ["other.txt"],
+    }
     text = _write(root, {"phase-x": grouped, "third-x": lonely, "phase-y": {**lonely, "outs": ["gone.txt"]}})
     lock_before = (root / "dvc.lock").read_text()
     members = {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"], "phase-y": ["missing-y"]}
@@ -85,8 +114,10 @@ def test_regrouped_lock_entries_are_what_dvc_records(tmp_path):
     (root / "dvc.lock").write_text(lock_before)
     grouped["params"] = ["a.x", "a.y", "c"]
     text = _write(root, {"phase-x": grouped, "third-x": lonely})
-    assert regroup_lock(root, "dvc.yaml", text, {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"]}) == \
-        ["phase-x", "third-x"]
+    assert regroup_lock(root, "dvc.yaml", text, {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"]}) == [
+        "phase-x",
+        "third-x",
+    ]
     assert regroup_lock(root, "dvc.yaml", text, {"phase-x": ["first-x", "second-x"], "third-x": ["third-x"]}) == []
     carried = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
     assert "Data and pipelines are up to date" in _dvc(root, "status")
@@ -110,7 +141,7 @@ def test_a_lookup_by_key_records_that_key_and_membership_or_iteration_the_key_se
     assert reads.keysets == set()
     assert reads.minimal(raw) == ["scales.tiny.resources"]  # the absent class: tracked through its parent
     with recording(params) as reads:
-        params.scales["tiny"].resources.get("generate").gpu
+        _ = params.scales["tiny"].resources.get("generate").gpu
     assert reads.keysets == set() and reads.minimal(raw) == ["scales.tiny.resources.generate"]
     with recording(params) as reads:
         assert "asian" in params.families

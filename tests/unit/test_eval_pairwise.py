@@ -12,8 +12,17 @@ from expanse.errors import DataError
 from expanse.evaluation.pairwise import best_teacher, judge_language
 from expanse.io import write_parquet
 
-GEN = {"backend": "transformers", "max_new_tokens": 8, "min_new_tokens": 0, "temperature": 0.0, "top_p": 1.0,
-       "repetition_penalty": 1.0, "no_repeat_ngram_size": 0, "batch_size": 4, "dtype": "float32"}
+GEN = {
+    "backend": "transformers",
+    "max_new_tokens": 8,
+    "min_new_tokens": 0,
+    "temperature": 0.0,
+    "top_p": 1.0,
+    "repetition_penalty": 1.0,
+    "no_repeat_ngram_size": 0,
+    "batch_size": 4,
+    "dtype": "float32",
+}
 LOAD = {"use_safetensors": True, "trust_remote_code": False}
 
 
@@ -42,16 +51,33 @@ def models(tmp_path_factory):
 @pytest.fixture
 def files(tmp_path):
     ids = [f"fr-eval-{i}" for i in range(3)]
-    prompts = pl.DataFrame({"id": ids + ["fr-0"], "lang": ["fr"] * 4,
-                            "prompt": ["Pourquoi le ciel est-il bleu ?", "Cite trois fruits.", "Bonjour !", "train"],
-                            "split": ["test"] * 3 + ["train"]})
+    prompts = pl.DataFrame(
+        {
+            "id": ids + ["fr-0"],
+            "lang": ["fr"] * 4,
+            "prompt": ["Pourquoi le ciel est-il bleu ?", "Cite trois fruits.", "Bonjour !", "train"],
+            "split": ["test"] * 3 + ["train"],
+        }
+    )
     write_parquet(prompts, tmp_path / "prompts.parquet", contract="prompts")
-    answers = {"merged": ["La lumière se diffuse.", "Pomme, poire, prune.", "Bonjour, comment allez-vous ?"],
-               "base": ["de de de", "la la", "Bo"], "teacher.x": ["Blue.", "Apple.", "Hello."]}
+    answers = {
+        "merged": ["La lumière se diffuse.", "Pomme, poire, prune.", "Bonjour, comment allez-vous ?"],
+        "base": ["de de de", "la la", "Bo"],
+        "teacher.x": ["Blue.", "Apple.", "Hello."],
+    }
     paths = {}
     for model, texts in answers.items():
-        rows = pl.DataFrame({"prompt_id": list(reversed(ids)), "lang": "fr", "model": model, "sample": 0,
-                             "completion": list(reversed(texts)), "n_tokens": 3, "finish_reason": "stop"})
+        rows = pl.DataFrame(
+            {
+                "prompt_id": list(reversed(ids)),
+                "lang": "fr",
+                "model": model,
+                "sample": 0,
+                "completion": list(reversed(texts)),
+                "n_tokens": 3,
+                "finish_reason": "stop",
+            }
+        )
         write_parquet(rows, tmp_path / f"{model}.parquet", contract="generations")
         paths[model] = str(tmp_path / f"{model}.parquet")
     return str(tmp_path / "prompts.parquet"), paths
@@ -60,10 +86,17 @@ def files(tmp_path):
 def test_llm_judge_asks_both_orders_and_counts_unparsed_verdicts_as_ties(models, files):
     prompts, answers = files
     result, rows = judge_language(
-        lang="fr", prompts_path=prompts, model="merged", answers=answers,
+        lang="fr",
+        prompts_path=prompts,
+        model="merged",
+        answers=answers,
         opponents={"base": "base", "teacher.x": "teacher.x", "best_teacher": "teacher.x"},
         judge={"method": "llm", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
-        judge_model={"location": models["lm"], "load": LOAD}, generation=GEN, bootstrap=100, seed=0)
+        judge_model={"location": models["lm"], "load": LOAD},
+        generation=GEN,
+        bootstrap=100,
+        seed=0,
+    )
     assert result["unparsed_verdicts"] == 2 * 3 * 2  # 2 orders x 3 prompts x 2 distinct opponents
     assert result["opponents"]["best_teacher"] == result["opponents"]["teacher.x"]
     assert all(o["win_rate"] == 0.5 and o["ties"] == 6 for o in result["opponents"].values())
@@ -73,9 +106,17 @@ def test_llm_judge_asks_both_orders_and_counts_unparsed_verdicts_as_ties(models,
 def test_reward_model_judge_is_consistent_across_orders(models, files):
     prompts, answers = files
     result, rows = judge_language(
-        lang="fr", prompts_path=prompts, model="merged", answers=answers, opponents={"base": "base"},
+        lang="fr",
+        prompts_path=prompts,
+        model="merged",
+        answers=answers,
+        opponents={"base": "base"},
         judge={"method": "reward_model", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
-        judge_model={"location": models["rm"], "load": LOAD}, generation=GEN, bootstrap=100, seed=0)
+        judge_model={"location": models["rm"], "load": LOAD},
+        generation=GEN,
+        bootstrap=100,
+        seed=0,
+    )
     first = [r["verdict"] for r in rows if r["order"] == "model_first"]
     second = [r["verdict"] for r in rows if r["order"] == "model_second"]
     mirror = {"A": "B", "B": "A", "tie": "tie"}
@@ -89,15 +130,28 @@ def test_missing_answers_name_the_file(models, files, tmp_path):
     prompts, answers = files
     pl.read_parquet(answers["base"]).head(2).write_parquet(tmp_path / "short.parquet")
     with pytest.raises(DataError, match=r"short.parquet: no answer for test prompt 'fr-eval-\d' \(1 missing\)"):
-        judge_language(lang="fr", prompts_path=prompts, model="merged",
-                       answers={**answers, "base": str(tmp_path / "short.parquet")}, opponents={"base": "base"},
-                       judge={"method": "reward_model", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
-                       judge_model={"location": models["rm"], "load": LOAD}, generation=GEN, bootstrap=10, seed=0)
+        judge_language(
+            lang="fr",
+            prompts_path=prompts,
+            model="merged",
+            answers={**answers, "base": str(tmp_path / "short.parquet")},
+            opponents={"base": "base"},
+            judge={"method": "reward_model", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
+            judge_model={"location": models["rm"], "load": LOAD},
+            generation=GEN,
+            bootstrap=10,
+            seed=0,
+        )
 
 
 def test_best_teacher_is_the_arbitrage_winner(tmp_path):
-    wins = {"teachers": {"a": {"wins": 3, "mean_score": 0.1}, "b": {"wins": 5, "mean_score": -1.0},
-                         "c": {"wins": 5, "mean_score": 0.2}}}
+    wins = {
+        "teachers": {
+            "a": {"wins": 3, "mean_score": 0.1},
+            "b": {"wins": 5, "mean_score": -1.0},
+            "c": {"wins": 5, "mean_score": 0.2},
+        }
+    }
     (tmp_path / "w.json").write_text(json.dumps(wins))
     assert best_teacher(str(tmp_path / "w.json")) == "c"  # most wins, then the higher mean score
     (tmp_path / "e.json").write_text(json.dumps({"teachers": {}}))

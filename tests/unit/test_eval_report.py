@@ -19,41 +19,102 @@ def _w(path, obj):
 
 
 def _opp(model, rate):
-    return {"model": model, "win_rate": rate, "ci_low": max(0.0, rate - 0.2), "ci_high": min(1.0, rate + 0.2),
-            "n_prompts": 10, "wins": 10, "ties": 0, "losses": 10, "first_position_rate": 0.5}
+    return {
+        "model": model,
+        "win_rate": rate,
+        "ci_low": max(0.0, rate - 0.2),
+        "ci_high": min(1.0, rate + 0.2),
+        "n_prompts": 10,
+        "wins": 10,
+        "ties": 0,
+        "losses": 10,
+        "first_position_rate": 0.5,
+    }
 
 
 @pytest.fixture
 def inputs(tmp_path):
     d = tmp_path / "in"
-    winrates = [_w(d / f"w/{lang}.json", {"lang": lang, "model": "merged", "judge": "reward_model", "n_test_prompts": 10,
-                                           "unparsed_verdicts": 0, "opponents": {
-                                               "base": _opp("base", base), "own_family": _opp(f"family.{FAMILY_OF[lang]}", fam),
-                                               "best_teacher": _opp("teacher.euro", 0.3)}})
-                for lang, base, fam in (("fr", 0.9, 0.6), ("ru", 0.7, 0.4))]
+    winrates = [
+        _w(
+            d / f"w/{lang}.json",
+            {
+                "lang": lang,
+                "model": "merged",
+                "judge": "reward_model",
+                "n_test_prompts": 10,
+                "unparsed_verdicts": 0,
+                "opponents": {
+                    "base": _opp("base", base),
+                    "own_family": _opp(f"family.{FAMILY_OF[lang]}", fam),
+                    "best_teacher": _opp("teacher.euro", 0.3),
+                },
+            },
+        )
+        for lang, base, fam in (("fr", 0.9, 0.6), ("ru", 0.7, 0.4))
+    ]
     acc = {"merged": 0.5, "base": 0.25, "family.romance": 0.375, "family.slavic": 0.5}
-    benches = [_w(d / f"b/{b}/{m}.json", {"benchmark": b, "model": m, "metric": "acc,none", "languages": {
-        lang: {"task": f"t_{lang}", "value": v, "n": 16, "stderr": 0.1} for lang in ("fr", "ru")}})
-               for b in ("global_mmlu", "mgsm") for m, v in acc.items()]
-    arbitrage = _w(d / "arb.json", {"languages": {
-        "fr": {"n_prompts": 10, "wins": {"euro": 8, "east": 2}, "top_teacher": "euro"},
-        "ru": {"n_prompts": 10, "wins": {"euro": 1, "east": 9}, "top_teacher": "east"}}})
-    training = _w(d / "train.json", {f: {"languages": [k for k, v in FAMILY_OF.items() if v == f], "stages": {
-        "sft": {"dev_before": {"loss": 6.0}, "dev_after": {"loss": 5.0}},
-        "dpo": {"dev_before": {"rewards/margins": 0.0}, "dev_after": {"rewards/margins": 4.0}}},
-        "online_samples": {"it1": {"dev": {"mean_score": -0.5}}, "it2": {"dev": {"mean_score": -0.25}}}}
-        for f in ("romance", "slavic")})
-    metrics = [_w(d / f"results/tiny/checkpoints/{f}/{s}.metrics.json",
-                  {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]})
-               for f in ("romance", "slavic") for s in ("sft", "dpo")]
-    return dict(winrate_paths=winrates, benchmark_paths=benches, arbitrage_path=arbitrage, training_path=training,
-                metrics_paths=metrics, family_of=FAMILY_OF, families=["romance", "slavic"], models=MODELS)
+    benches = [
+        _w(
+            d / f"b/{b}/{m}.json",
+            {
+                "benchmark": b,
+                "model": m,
+                "metric": "acc,none",
+                "languages": {lang: {"task": f"t_{lang}", "value": v, "n": 16, "stderr": 0.1} for lang in ("fr", "ru")},
+            },
+        )
+        for b in ("global_mmlu", "mgsm")
+        for m, v in acc.items()
+    ]
+    arbitrage = _w(
+        d / "arb.json",
+        {
+            "languages": {
+                "fr": {"n_prompts": 10, "wins": {"euro": 8, "east": 2}, "top_teacher": "euro"},
+                "ru": {"n_prompts": 10, "wins": {"euro": 1, "east": 9}, "top_teacher": "east"},
+            }
+        },
+    )
+    training = _w(
+        d / "train.json",
+        {
+            f: {
+                "languages": [k for k, v in FAMILY_OF.items() if v == f],
+                "stages": {
+                    "sft": {"dev_before": {"loss": 6.0}, "dev_after": {"loss": 5.0}},
+                    "dpo": {"dev_before": {"rewards/margins": 0.0}, "dev_after": {"rewards/margins": 4.0}},
+                },
+                "online_samples": {"it1": {"dev": {"mean_score": -0.5}}, "it2": {"dev": {"mean_score": -0.25}}},
+            }
+            for f in ("romance", "slavic")
+        },
+    )
+    metrics = [
+        _w(
+            d / f"results/tiny/checkpoints/{f}/{s}.metrics.json",
+            {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]},
+        )
+        for f in ("romance", "slavic")
+        for s in ("sft", "dpo")
+    ]
+    return dict(
+        winrate_paths=winrates,
+        benchmark_paths=benches,
+        arbitrage_path=arbitrage,
+        training_path=training,
+        metrics_paths=metrics,
+        family_of=FAMILY_OF,
+        families=["romance", "slavic"],
+        models=MODELS,
+    )
 
 
 def _outputs(root):
     names = ("report.html", "report.md", "metrics.json", "winrates.csv", "accuracy.csv")
-    return {k: str(root / n) for k, n in zip(("out_html", "out_md", "out_metrics", "out_winrates", "out_accuracy"),
-                                              names)} | {"out_plots": str(root / "plots")}
+    return {
+        k: str(root / n) for k, n in zip(("out_html", "out_md", "out_metrics", "out_winrates", "out_accuracy"), names)
+    } | {"out_plots": str(root / "plots")}
 
 
 def test_report_tables_metrics_and_figures(tmp_path, inputs):
@@ -102,11 +163,26 @@ def test_routing_decisions_are_a_table_with_the_generations_saved(tmp_path, inpu
     arbitrage = json.loads(open(inputs["arbitrage_path"]).read())
     arbitrage["languages"]["fr"]["selected_mean_score"] = 0.25
     open(inputs["arbitrage_path"], "w").write(json.dumps(arbitrage))
-    routing = [_w(tmp_path / f"in/routing/{lang}.json", {
-        "lang": lang, "routing": "learned", "top_k": 1, "selected": [sel], "n_prompts": 12, "n_probe": 4,
-        "n_rest": 8, "generations": 12, "generations_all": 24, "saved_fraction": 0.5, "probe_ids": [],
-        "teachers": {"euro": {"probe_win_rate": rate}, "east": {"probe_win_rate": 1 - rate}}})
-        for lang, sel, rate in (("fr", "euro", 0.75), ("ru", "east", 0.25))]
+    routing = [
+        _w(
+            tmp_path / f"in/routing/{lang}.json",
+            {
+                "lang": lang,
+                "routing": "learned",
+                "top_k": 1,
+                "selected": [sel],
+                "n_prompts": 12,
+                "n_probe": 4,
+                "n_rest": 8,
+                "generations": 12,
+                "generations_all": 24,
+                "saved_fraction": 0.5,
+                "probe_ids": [],
+                "teachers": {"euro": {"probe_win_rate": rate}, "east": {"probe_win_rate": 1 - rate}},
+            },
+        )
+        for lang, sel, rate in (("fr", "euro", 0.75), ("ru", "east", 0.25))
+    ]
     out = _outputs(tmp_path / "a")
     write_report(scale="tiny", **out, **inputs, routing_paths=routing)
     md = open(out["out_md"]).read()
@@ -122,8 +198,16 @@ def test_routing_decisions_are_a_table_with_the_generations_saved(tmp_path, inpu
 def test_merge_search_is_a_table_and_the_intro_names_the_choice(tmp_path, inputs):
     from expanse.merging.search import search
 
-    result = search(lambda w: {"fr": 2 * w[0], "ru": w[1]}, families=["romance", "slavic"], start=[1, 1],
-                    method="coordinate", budget=3, max_language_drop=0.1, seed=0, step=0.5)
+    result = search(
+        lambda w: {"fr": 2 * w[0], "ru": w[1]},
+        families=["romance", "slavic"],
+        start=[1, 1],
+        method="coordinate",
+        budget=3,
+        max_language_drop=0.1,
+        seed=0,
+        step=0.5,
+    )
     path = _w(tmp_path / "in/merge_search.json", result)
     out = _outputs(tmp_path / "a")
     write_report(scale="tiny", **out, **inputs, merge_search_paths=[path])

@@ -5,17 +5,19 @@ import json
 import re
 
 import pytest
+from shrink import REPO
 
 from expanse.errors import DataError
 from expanse.evaluation.benchmarks import check_task_folder, extract, sample_count, task_names
 from expanse.languages import LANGUAGES
-from shrink import REPO
 
 TASKS = REPO / "data/eval/lm_eval"
 
 
 def _items(kind, lang):
-    return [json.loads(line) for line in (REPO / f"data/eval/{kind}/{lang}.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line) for line in (REPO / f"data/eval/{kind}/{lang}.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def test_items_are_the_same_in_every_language():
@@ -75,8 +77,10 @@ class ScriptedLM:
                 return out
 
             def generate_until(self, requests):
-                return [f" so the result is {r.doc['answer_number'] if right(r.doc) else r.doc['answer_number'] + 1}."
-                        for r in requests]
+                return [
+                    f" so the result is {r.doc['answer_number'] if right(r.doc) else r.doc['answer_number'] + 1}."
+                    for r in requests
+                ]
 
             def loglikelihood_rolling(self, requests):
                 raise NotImplementedError
@@ -90,15 +94,19 @@ def test_lm_eval_scores_a_known_model_output(manager, monkeypatch):
     monkeypatch.chdir(REPO)
     right = lambda doc: int(doc["id"][-2:]) % 4 == 1  # noqa: E731  items 01, 05, 09 (13): 4 of 16, 3 of 12
     tasks = {"fr": "expanse_mmlu_fr", "ko": "expanse_mmlu_ko"}
-    results = lm_eval.simple_evaluate(model=ScriptedLM(right), tasks=list(tasks.values()), task_manager=manager,
-                                      log_samples=False, bootstrap_iters=0)
+    results = lm_eval.simple_evaluate(
+        model=ScriptedLM(right), tasks=list(tasks.values()), task_manager=manager, log_samples=False, bootstrap_iters=0
+    )
     got = extract(results, tasks, "acc,none")
     assert got["fr"]["value"] == got["ko"]["value"] == 4 / 16 and got["fr"]["n"] == 16
-    results = lm_eval.simple_evaluate(model=ScriptedLM(right), tasks=["expanse_mgsm_vi"], task_manager=manager,
-                                      log_samples=False, bootstrap_iters=0)
+    results = lm_eval.simple_evaluate(
+        model=ScriptedLM(right), tasks=["expanse_mgsm_vi"], task_manager=manager, log_samples=False, bootstrap_iters=0
+    )
     got = extract(results, {"vi": "expanse_mgsm_vi"}, "exact_match,flexible-extract")
     assert got["vi"]["value"] == 0.25 and got["vi"]["n"] == 12  # 3 of 12
-    with pytest.raises(DataError, match="lm-eval task 'expanse_mgsm_vi': no metric 'acc,none'.*exact_match,flexible-extract"):
+    with pytest.raises(
+        DataError, match="lm-eval task 'expanse_mgsm_vi': no metric 'acc,none'.*exact_match,flexible-extract"
+    ):
         extract(results, {"vi": "expanse_mgsm_vi"}, "acc,none")
 
 
@@ -106,8 +114,10 @@ def test_task_names_and_group_sample_counts():
     bench = {"tasks": "mgsm_direct_{lang}", "languages": ["de", "fr", "ja"]}
     assert task_names(bench, ["fr", "es", "de"]) == {"fr": "mgsm_direct_fr", "de": "mgsm_direct_de"}
     assert task_names({"tasks": "global_mmlu_full_{lang}", "languages": None}, ["fr"]) == {"fr": "global_mmlu_full_fr"}
-    results = {"n-samples": {"a_stem": {"effective": 10}, "a_other": {"effective": 5}},
-               "group_subtasks": {"a": ["a_stem", "a_other"]}}
+    results = {
+        "n-samples": {"a_stem": {"effective": 10}, "a_other": {"effective": 5}},
+        "group_subtasks": {"a": ["a_stem", "a_other"]},
+    }
     assert sample_count(results, "a") == 15 and sample_count(results, "a_stem") == 10
     assert sample_count(results, "b") is None
 
@@ -126,22 +136,40 @@ def test_the_shipped_task_folder_is_safe():
     assert check_task_folder("data/eval/lm_eval", root=REPO) == TASKS
 
 
-@pytest.mark.parametrize("files, allow, expect", [
-    ({"t.yaml": TASK + "process_docs: !function utils.process_docs\n"}, False,
-     "include_path: tasks/t.yaml has a !function tag, which runs Python from the task folder; set allow_functions: "
-     "true on this benchmark to allow it"),
-    ({"t.yaml": TASK + "doc_to_text: !<!function> utils.f\n"}, False, "tasks/t.yaml has a !function tag"),
-    ({"t.yaml": "include: _tmpl\n" + TASK, "_tmpl": "doc_to_text: !function utils.f\n"}, False,
-     "tasks/_tmpl has a !function tag"),
-    ({"sub/t.yaml": TASK + "x: [1, {y: !function u.f}]\n"}, False, "tasks/sub/t.yaml has a !function tag"),
-    ({"t.yaml": TASK + "process_results: !!python/name:os.system\n"}, True,
-     "tasks/t.yaml has the YAML tag 'tag:yaml.org,2002:python/name:os.system'"),
-    ({"t.yaml": "include: ../evil_yaml\n" + TASK}, False,
-     "tasks/t.yaml includes '../evil_yaml', which is outside the task folder"),
-    ({"t.yaml": "include: [_a_yaml, _missing_yaml]\n" + TASK, "_a_yaml": "x: 1\n"}, False,
-     "tasks/t.yaml includes '_missing_yaml', which is not a file"),
-    ({"t.yaml": "task: [unclosed\n"}, False, "include_path: tasks/t.yaml is not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "files, allow, expect",
+    [
+        (
+            {"t.yaml": TASK + "process_docs: !function utils.process_docs\n"},
+            False,
+            "include_path: tasks/t.yaml has a !function tag, which runs Python from the task folder; "
+            "set allow_functions: true on this benchmark to allow it",
+        ),
+        ({"t.yaml": TASK + "doc_to_text: !<!function> utils.f\n"}, False, "tasks/t.yaml has a !function tag"),
+        (
+            {"t.yaml": "include: _tmpl\n" + TASK, "_tmpl": "doc_to_text: !function utils.f\n"},
+            False,
+            "tasks/_tmpl has a !function tag",
+        ),
+        ({"sub/t.yaml": TASK + "x: [1, {y: !function u.f}]\n"}, False, "tasks/sub/t.yaml has a !function tag"),
+        (
+            {"t.yaml": TASK + "process_results: !!python/name:os.system\n"},
+            True,
+            "tasks/t.yaml has the YAML tag 'tag:yaml.org,2002:python/name:os.system'",
+        ),
+        (
+            {"t.yaml": "include: ../evil_yaml\n" + TASK},
+            False,
+            "tasks/t.yaml includes '../evil_yaml', which is outside the task folder",
+        ),
+        (
+            {"t.yaml": "include: [_a_yaml, _missing_yaml]\n" + TASK, "_a_yaml": "x: 1\n"},
+            False,
+            "tasks/t.yaml includes '_missing_yaml', which is not a file",
+        ),
+        ({"t.yaml": "task: [unclosed\n"}, False, "include_path: tasks/t.yaml is not valid YAML"),
+    ],
+)
 def test_task_files_that_run_code_are_refused(tmp_path, files, allow, expect):
     (tmp_path / "evil_yaml").write_text("x: !function os.system\n")
     _folder(tmp_path, files)
@@ -161,11 +189,13 @@ def test_task_folders_stay_inside_the_repository(tmp_path):
     (outside / "tasks" / "t.yaml").write_text(TASK)
     repo.mkdir()
     (repo / "linked").symlink_to(outside / "tasks")
-    for include_path, expect in [("/etc", "'/etc' must be a folder inside the repository"),
-                                 ("../outside/tasks", "'../outside/tasks' must be a folder inside the repository"),
-                                 ("data/../../outside", "must be a folder inside the repository"),
-                                 ("linked", "include_path: 'linked' leads outside the repository"),
-                                 ("missing", "include_path: directory 'missing' does not exist")]:
+    for include_path, expect in [
+        ("/etc", "'/etc' must be a folder inside the repository"),
+        ("../outside/tasks", "'../outside/tasks' must be a folder inside the repository"),
+        ("data/../../outside", "must be a folder inside the repository"),
+        ("linked", "include_path: 'linked' leads outside the repository"),
+        ("missing", "include_path: directory 'missing' does not exist"),
+    ]:
         with pytest.raises(ValueError, match="^include_path: ") as e:
             check_task_folder(include_path, root=repo)
         assert expect in str(e.value)
@@ -188,13 +218,21 @@ def test_validation_refuses_a_function_tag_naming_key_and_file(params, tmp_path)
     from expanse.config import validate
     from expanse.errors import ConfigError
 
-    _params_with_tasks(params, tmp_path, {"expanse_mgsm_fr.yaml": (TASKS / "expanse_mgsm_fr.yaml").read_text()
-                                          + "process_docs: !function utils.process_docs\n"})
+    _params_with_tasks(
+        params,
+        tmp_path,
+        {
+            "expanse_mgsm_fr.yaml": (TASKS / "expanse_mgsm_fr.yaml").read_text()
+            + "process_docs: !function utils.process_docs\n"
+        },
+    )
     with pytest.raises(ConfigError) as e:
         validate(params, root=tmp_path)
-    assert str(e.value) == ("params.yaml: scales.tiny.eval.benchmarks.global_mmlu.include_path: "
-                            "data/eval/lm_eval/expanse_mgsm_fr.yaml has a !function tag, which runs Python from the "
-                            "task folder; set allow_functions: true on this benchmark to allow it")
+    assert str(e.value) == (
+        "params.yaml: scales.tiny.eval.benchmarks.global_mmlu.include_path: "
+        "data/eval/lm_eval/expanse_mgsm_fr.yaml has a !function tag, which runs Python from the "
+        "task folder; set allow_functions: true on this benchmark to allow it"
+    )
     for bench in params["scales"]["tiny"]["eval"]["benchmarks"].values():
         bench["allow_functions"] = True
     assert validate(params, root=tmp_path).scales["tiny"].eval.benchmarks["mgsm"].allow_functions is True
@@ -208,8 +246,11 @@ def test_validation_refuses_a_task_folder_outside_the_repository(params):
     from expanse.errors import ConfigError
 
     params["scales"]["tiny"]["eval"]["benchmarks"]["mgsm"]["include_path"] = "/usr/lib"
-    with pytest.raises(ConfigError, match=r"^params.yaml: scales.tiny.eval.benchmarks.mgsm.include_path: '/usr/lib' "
-                                          r"must be a folder inside the repository"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^params.yaml: scales.tiny.eval.benchmarks.mgsm.include_path: '/usr/lib' "
+        r"must be a folder inside the repository",
+    ):
         validate(params, root=REPO)
 
 
@@ -220,8 +261,14 @@ def test_the_benchmark_job_checks_the_task_folder_again(tmp_path, monkeypatch):
     _folder(tmp_path, {"expanse_mgsm_fr.yaml": TASK + "process_docs: !function utils.process_docs\n"})
     (tmp_path / "tasks" / "utils.py").write_text("raise SystemExit('imported')\n")
     monkeypatch.chdir(tmp_path)
-    bench = {"include_path": "tasks", "allow_functions": False, "num_fewshot": None, "limit": None,
-             "bootstrap_iters": 0, "apply_chat_template": False}
+    bench = {
+        "include_path": "tasks",
+        "allow_functions": False,
+        "num_fewshot": None,
+        "limit": None,
+        "bootstrap_iters": 0,
+        "apply_chat_template": False,
+    }
     with pytest.raises(ConfigError, match="^benchmark: include_path: tasks/expanse_mgsm_fr.yaml has a !function tag"):
         evaluate(None, tasks={"fr": "t_{n}"}, bench=bench, seed=0)
 
@@ -234,8 +281,15 @@ def test_benchmark_inputs_include_templates_and_the_modules_of_allowed_functions
 
     monkeypatch.chdir(REPO)
     files = ws.benchmark_files(validate(params), "tiny", "mgsm")
-    assert files[:3] == ["data/eval/lm_eval/expanse_mgsm_ar.yaml", "data/eval/lm_eval/_mgsm_template_yaml",
-                         "data/eval/mgsm/ar.jsonl"] and len(files) == 2 * 23 + 1
+    assert (
+        files[:3]
+        == [
+            "data/eval/lm_eval/expanse_mgsm_ar.yaml",
+            "data/eval/lm_eval/_mgsm_template_yaml",
+            "data/eval/mgsm/ar.jsonl",
+        ]
+        and len(files) == 2 * 23 + 1
+    )
     shutil.copytree(TASKS, tmp_path / "data/eval/lm_eval")
     fr = tmp_path / "data/eval/lm_eval/expanse_mgsm_fr.yaml"
     fr.write_text(fr.read_text() + "process_docs: !function utils.process_docs\n")

@@ -83,19 +83,31 @@ def test_llm_verdict_parsing_and_prompt():
     text = conv[0]["content"]
     assert conv[0]["role"] == "user" and "French" in text
     assert text.index("Salut.") < text.index("Hello.")  # A's answer comes first
-    gen = judges.judge_generation({"backend": "vllm", "temperature": 0.7, "max_new_tokens": 64, "batch_size": 4,
-                                   "repetition_penalty": 1.2, "top_p": 0.9, "dtype": "bfloat16"},
-                                  {"max_new_tokens": 512, "batch_size": 32})
+    gen = judges.judge_generation(
+        {
+            "backend": "vllm",
+            "temperature": 0.7,
+            "max_new_tokens": 64,
+            "batch_size": 4,
+            "repetition_penalty": 1.2,
+            "top_p": 0.9,
+            "dtype": "bfloat16",
+        },
+        {"max_new_tokens": 512, "batch_size": 32},
+    )
     assert gen["temperature"] == 0.0 and gen["max_new_tokens"] == 512 and gen["repetition_penalty"] == 1.0
     assert gen["backend"] == "vllm" and gen["batch_size"] == 32
 
 
-@pytest.mark.parametrize("judge, message", [
-    ({"method": "gpt4"}, "scales.tiny.eval.judge.method: unknown judge 'gpt4'"),
-    ({"method": "llm"}, "scales.tiny.eval.judge.model: the llm judge needs a judge model"),
-    ({"method": "reward_model", "model": {"hf": "a/b"}}, "scales.tiny.eval.judge.model: .*takes no model"),
-    ({"method": "llm", "model": {"tiny": {}}}, "scales.tiny.eval.judge.model: .*tiny judges are not built"),
-])
+@pytest.mark.parametrize(
+    "judge, message",
+    [
+        ({"method": "gpt4"}, "scales.tiny.eval.judge.method: unknown judge 'gpt4'"),
+        ({"method": "llm"}, "scales.tiny.eval.judge.model: the llm judge needs a judge model"),
+        ({"method": "reward_model", "model": {"hf": "a/b"}}, "scales.tiny.eval.judge.model: .*takes no model"),
+        ({"method": "llm", "model": {"tiny": {}}}, "scales.tiny.eval.judge.model: .*tiny judges are not built"),
+    ],
+)
 def test_bad_judge_config_is_one_line_naming_the_key(params, judge, message):
     params["scales"]["tiny"]["eval"]["judge"] = judge
     with pytest.raises(ConfigError, match=message) as e:
@@ -103,12 +115,18 @@ def test_bad_judge_config_is_one_line_naming_the_key(params, judge, message):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("bench, message", [
-    ({"tasks": "global_mmlu_full", "metric": "acc,none"}, "benchmarks.x.tasks: .*must contain \\{lang\\}"),
-    ({"tasks": "t_{lang}", "metric": "acc"}, "benchmarks.x.metric: .*'name,filter'"),
-    ({"tasks": "t_{lang}", "metric": "acc,none", "languages": ["xx"]}, "benchmarks.x.languages: .*unknown language code 'xx'"),
-    ({"tasks": "t_{lang}", "metric": "acc,none", "shots": 5}, "benchmarks.x.shots"),
-])
+@pytest.mark.parametrize(
+    "bench, message",
+    [
+        ({"tasks": "global_mmlu_full", "metric": "acc,none"}, "benchmarks.x.tasks: .*must contain \\{lang\\}"),
+        ({"tasks": "t_{lang}", "metric": "acc"}, "benchmarks.x.metric: .*'name,filter'"),
+        (
+            {"tasks": "t_{lang}", "metric": "acc,none", "languages": ["xx"]},
+            "benchmarks.x.languages: .*unknown language code 'xx'",
+        ),
+        ({"tasks": "t_{lang}", "metric": "acc,none", "shots": 5}, "benchmarks.x.shots"),
+    ],
+)
 def test_bad_benchmark_config_is_one_line_naming_the_key(params, bench, message):
     params["scales"]["tiny"]["eval"]["benchmarks"] = {"x": bench}
     with pytest.raises(ConfigError, match=message):

@@ -19,14 +19,15 @@ from expanse.errors import ExpanseError
 TREE = {
     "scripts/job.py": "import json\nfrom expanse import a\nfrom expanse.logs import run\n",
     "scripts/other.py": "from expanse import unused\n",
-    "expanse/a.py": "from expanse.b import f\n\n\ndef g():\n    from . import c  # lazy: still code the job may run\n    return c\n",
+    "expanse/a.py": "from expanse.b import f\n\n\n"
+    "def g():\n    from . import c  # lazy: still code the job may run\n    return c\n",
     "expanse/b.py": "import expanse.a  # a cycle\n\n\ndef f():\n    from expanse.sub import x\n    return x\n",
     "expanse/c.py": "C = 1\n",
     "expanse/logs.py": "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n"
-                       "    from expanse import typing_only\nelse:\n    from expanse import registry\n\n\n"
-                       "def run():\n    pass\n",
+    "    from expanse import typing_only\nelse:\n    from expanse import registry\n\n\n"
+    "def run():\n    pass\n",
     "expanse/registry.py": "import importlib\n\nNAMES = {'p': 'expanse.plug'}\nARGV = ['-m', 'expanse.tool', 'SPEC']\n"
-                           "DOC = 'expanse.not_a_module is only a string'\n",
+    "DOC = 'expanse.not_a_module is only a string'\n",
     "expanse/plug.py": "P = 1\n",
     "expanse/tool/__init__.py": "",
     "expanse/tool/__main__.py": "from .impl import main\n",
@@ -37,9 +38,20 @@ TREE = {
     "expanse/typing_only.py": "T = 1\n",
     "expanse/unused.py": "U = 1\n",
 }
-JOB_MODULES = ["expanse/a.py", "expanse/b.py", "expanse/c.py", "expanse/e.py", "expanse/logs.py", "expanse/plug.py",
-               "expanse/registry.py", "expanse/sub/__init__.py", "expanse/sub/d.py", "expanse/tool/__init__.py",
-               "expanse/tool/__main__.py", "expanse/tool/impl.py"]
+JOB_MODULES = [
+    "expanse/a.py",
+    "expanse/b.py",
+    "expanse/c.py",
+    "expanse/e.py",
+    "expanse/logs.py",
+    "expanse/plug.py",
+    "expanse/registry.py",
+    "expanse/sub/__init__.py",
+    "expanse/sub/d.py",
+    "expanse/tool/__init__.py",
+    "expanse/tool/__main__.py",
+    "expanse/tool/impl.py",
+]
 
 
 @pytest.fixture
@@ -67,7 +79,10 @@ def test_the_modules_an_entry_reaches(tree):
     # an absolute path to the entry, and a module run as `python -m`
     assert fp.fingerprint(tree / "scripts/job.py", tree) == code
     tool = fp.fingerprint("expanse.tool", tree)
-    assert tool.entry == "expanse/tool/__main__.py" and tool.modules == ("expanse/tool/__init__.py", "expanse/tool/impl.py")
+    assert tool.entry == "expanse/tool/__main__.py" and tool.modules == (
+        "expanse/tool/__init__.py",
+        "expanse/tool/impl.py",
+    )
     # an entry in another language: its content only
     (tree / "scripts/plot.R").write_text("library(expanse)\n")
     assert fp.fingerprint("scripts/plot.R", tree).modules == ()
@@ -108,9 +123,18 @@ def test_the_hash_depends_on_paths_and_content_only(tree, tmp_path):
     copy = shutil.copytree(tree, tmp_path / "elsewhere")
     assert fp.fingerprint("scripts/job.py", copy) == first  # deterministic, wherever the checkout is
     # a fresh process (nothing cached) agrees
-    out = subprocess.run([sys.executable, "-c", "import sys; from expanse.fingerprint import fingerprint; "
-                          "print(fingerprint('scripts/job.py', sys.argv[1]).sha256)", str(tree)],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from expanse.fingerprint import fingerprint; "
+            "print(fingerprint('scripts/job.py', sys.argv[1]).sha256)",
+            str(tree),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == first.sha256
     # a file renamed changes it, even with the same content
     (copy / "expanse/c.py").rename(copy / "expanse/c2.py")
@@ -148,19 +172,27 @@ def test_every_script_rule_must_pass_its_code_fingerprint(tree):
     check_code_params([("job", script, good), ("all", None, None)], tree)
     with pytest.raises(ExpanseError, match=r"rule job: params: add code=code_fingerprint\(SCRIPT\)"):
         check_code_params([("job", script, None)], tree)
-    with pytest.raises(ExpanseError, match="rule job: params: code is not the fingerprint of its script scripts/job.py"):
+    with pytest.raises(
+        ExpanseError, match="rule job: params: code is not the fingerprint of its script scripts/job.py"
+    ):
         check_code_params([("job", script, fp.fingerprint("scripts/other.py", tree).sha256)], tree)
 
 
 # ---------------------------------------------------------------- dvc.lock entries recorded before module deps
 def _dvc(root: Path, *args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args], cwd=root,
-                          capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def test_filled_lock_entries_are_what_dvc_records(tree):
@@ -172,7 +204,11 @@ def test_filled_lock_entries_are_what_dvc_records(tree):
 
     code = fp.fingerprint("scripts/job.py", tree)
     (tree / "data.txt").write_text("in\n")
-    stage = {"cmd": "cat data.txt > out.txt", "deps": ["data.txt", "scripts/job.py", *code.modules], "outs": ["out.txt"]}
+    stage = {
+        "cmd": "cat data.txt > out.txt",
+        "deps": ["data.txt", "scripts/job.py", *code.modules],
+        "outs": ["out.txt"],
+    }
     text = yaml.safe_dump({"stages": {"job": stage}}, sort_keys=False)
     (tree / "dvc.yaml").write_text(text)
     _git(tree, "init", "-q")

@@ -22,8 +22,9 @@ def _mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
-@pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775),
-                                                       (0o077, 0o600, 0o700)])
+@pytest.mark.parametrize(
+    "mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o002, 0o664, 0o775), (0o077, 0o600, 0o700)]
+)
 def test_atomic_writes_respect_the_umask(tmp_path, umask, mask, file_mode, dir_mode):
     umask(mask)
     write_parquet(pl.DataFrame({"a": [1]}), tmp_path / "t.parquet")

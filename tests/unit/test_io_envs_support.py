@@ -6,13 +6,12 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 import yaml
+from conftest import REPO
 
 from expanse import workflow_support as ws
 from expanse.config import validate
 from expanse.errors import DataError
 from expanse.io import atomic_path, read_parquet, write_parquet
-
-from conftest import REPO
 
 
 def test_atomic_write_leaves_nothing_when_the_writer_dies(tmp_path):

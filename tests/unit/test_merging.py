@@ -6,20 +6,24 @@ import math
 
 import pytest
 import torch
+from conftest import checkpoint_tensors
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from expanse.merging import get_method
 from expanse.merging.engine import MergeError, merge_checkpoints
 
-from conftest import checkpoint_tensors
-
 
 def run(method, tensors, weights=None, base=None, **params):
     m = get_method(method)
     w = weights or [1.0] * len(tensors)
-    return m.merge([torch.tensor(t, dtype=torch.float32) for t in tensors], w,
-                   None if base is None else torch.tensor(base, dtype=torch.float32), m.Params(**params), "x")
+    return m.merge(
+        [torch.tensor(t, dtype=torch.float32) for t in tensors],
+        w,
+        None if base is None else torch.tensor(base, dtype=torch.float32),
+        m.Params(**params),
+        "x",
+    )
 
 
 def test_non_finite_results_are_refused(tmp_path):
@@ -78,7 +82,7 @@ def write_ckpt(path, tensors, *, shards=1, vocab="v1", dtype=torch.float32):
     path.mkdir(parents=True)
     names = list(tensors)
     per = math.ceil(len(names) / shards)
-    groups = [names[i:i + per] for i in range(0, len(names), per)]
+    groups = [names[i : i + per] for i in range(0, len(names), per)]
     if shards == 1:
         save_file({n: tensors[n].to(dtype) for n in names}, path / "model.safetensors", metadata={"format": "pt"})
     else:
@@ -95,8 +99,12 @@ def write_ckpt(path, tensors, *, shards=1, vocab="v1", dtype=torch.float32):
 
 def pico(seed, scale=1.0):
     g = torch.Generator().manual_seed(seed)
-    return {"embed.weight": torch.randn(8, 4, generator=g) * scale, "layer.0.w": torch.randn(4, 4, generator=g),
-            "layer.0.b": torch.randn(4, generator=g), "norm.weight": torch.ones(4) * (1 + seed)}
+    return {
+        "embed.weight": torch.randn(8, 4, generator=g) * scale,
+        "layer.0.w": torch.randn(4, 4, generator=g),
+        "layer.0.b": torch.randn(4, generator=g),
+        "norm.weight": torch.ones(4) * (1 + seed),
+    }
 
 
 def test_engine_streams_sharded_inputs_into_sharded_output(tmp_path):
@@ -125,17 +133,20 @@ def test_engine_writes_the_inputs_dtype_unless_told(tmp_path):
     assert json.loads((tmp_path / "b/config.json").read_text())["dtype"] == "float32"
 
 
-@pytest.mark.parametrize("change, kwargs, message", [
-    (lambda t: t.pop("layer.0.b"), {}, "tensor layer.0.b is missing"),
-    (lambda t: t.update({"extra": torch.ones(1)}), {}, "tensor extra is not in"),
-    (lambda t: t.update({"layer.0.w": torch.ones(4, 5)}), {}, "layer.0.w has shape [4, 5]"),
-    (None, {"weights": [1.0]}, "1 weights for 2 models"),
-    (None, {"weights": [1.0, 0.0]}, "weight 2 is 0.0"),
-    (None, {"method": "average"}, "unknown merge method 'average'"),
-    (None, {"params": {"normalise": True}}, "linear: parameter normalise: unknown parameter"),
-    (None, {"method": "ties"}, "ties merges relative to a base model"),
-    (None, {"method": "slerp", "params": {"t": 2}}, "slerp: parameter t"),
-])
+@pytest.mark.parametrize(
+    "change, kwargs, message",
+    [
+        (lambda t: t.pop("layer.0.b"), {}, "tensor layer.0.b is missing"),
+        (lambda t: t.update({"extra": torch.ones(1)}), {}, "tensor extra is not in"),
+        (lambda t: t.update({"layer.0.w": torch.ones(4, 5)}), {}, "layer.0.w has shape [4, 5]"),
+        (None, {"weights": [1.0]}, "1 weights for 2 models"),
+        (None, {"weights": [1.0, 0.0]}, "weight 2 is 0.0"),
+        (None, {"method": "average"}, "unknown merge method 'average'"),
+        (None, {"params": {"normalise": True}}, "linear: parameter normalise: unknown parameter"),
+        (None, {"method": "ties"}, "ties merges relative to a base model"),
+        (None, {"method": "slerp", "params": {"t": 2}}, "slerp: parameter t"),
+    ],
+)
 def test_bad_merges_fail_before_writing(tmp_path, change, kwargs, message):
     t1 = pico(1)
     if change:
@@ -159,9 +170,19 @@ def test_different_vocabularies_and_dtypes_are_refused(tmp_path):
 def test_pico_cohere_without_qk_norm_merges_loads_and_generates(tmp_path):
     from transformers import AutoModelForCausalLM, CohereConfig
 
-    cfg = CohereConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                       num_attention_heads=4, num_key_value_heads=2, use_qk_norm=False, tie_word_embeddings=True,
-                       pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    cfg = CohereConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        use_qk_norm=False,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     paths = []
     for i in range(3):
         torch.manual_seed(i)

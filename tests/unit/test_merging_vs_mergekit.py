@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import checkpoint_tensors
 
 from expanse.merging.engine import merge_checkpoints
-
-from conftest import checkpoint_tensors
 
 pytest.importorskip("mergekit")
 MERGEKIT_YAML = shutil.which("mergekit-yaml", path=str(Path(sys.executable).parent))
@@ -24,8 +23,15 @@ def picos(tmp_path_factory):
     from transformers import AutoModelForCausalLM, LlamaConfig
 
     root = tmp_path_factory.mktemp("picos")
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    )
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_config(cfg)
     base.save_pretrained(root / "base")
@@ -51,19 +57,38 @@ def mergekit(root, config, name):
 
 
 CASES = {
-    "linear": ({"merge_method": "linear", "models": [("m0", {"weight": 1.0}), ("m1", {"weight": 2.0}), ("m2", {"weight": 0.5})]},
-               {"models": ["m0", "m1", "m2"], "weights": [1.0, 2.0, 0.5]}),
-    "slerp": ({"merge_method": "slerp", "base_model": "m0", "models": [("m0", {}), ("m1", {})], "parameters": {"t": 0.3}},
-              {"models": ["m0", "m1"], "params": {"t": 0.3}}),
-    "task_arithmetic": ({"merge_method": "task_arithmetic", "base_model": "base",
-                         "models": [("m0", {"weight": 0.7}), ("m1", {"weight": 0.3}), ("m2", {"weight": 1.0})],
-                         "parameters": {"lambda": 0.8}},
-                        {"models": ["m0", "m1", "m2"], "weights": [0.7, 0.3, 1.0], "base": "base",
-                         "params": {"lambda": 0.8}}),
-    "ties": ({"merge_method": "ties", "base_model": "base",
-              "models": [("m0", {"weight": 1.0, "density": 0.5}), ("m1", {"weight": 0.5, "density": 0.5}),
-                         ("m2", {"weight": 1.0, "density": 0.5})]},
-             {"models": ["m0", "m1", "m2"], "weights": [1.0, 0.5, 1.0], "base": "base", "params": {"density": 0.5}}),
+    "linear": (
+        {
+            "merge_method": "linear",
+            "models": [("m0", {"weight": 1.0}), ("m1", {"weight": 2.0}), ("m2", {"weight": 0.5})],
+        },
+        {"models": ["m0", "m1", "m2"], "weights": [1.0, 2.0, 0.5]},
+    ),
+    "slerp": (
+        {"merge_method": "slerp", "base_model": "m0", "models": [("m0", {}), ("m1", {})], "parameters": {"t": 0.3}},
+        {"models": ["m0", "m1"], "params": {"t": 0.3}},
+    ),
+    "task_arithmetic": (
+        {
+            "merge_method": "task_arithmetic",
+            "base_model": "base",
+            "models": [("m0", {"weight": 0.7}), ("m1", {"weight": 0.3}), ("m2", {"weight": 1.0})],
+            "parameters": {"lambda": 0.8},
+        },
+        {"models": ["m0", "m1", "m2"], "weights": [0.7, 0.3, 1.0], "base": "base", "params": {"lambda": 0.8}},
+    ),
+    "ties": (
+        {
+            "merge_method": "ties",
+            "base_model": "base",
+            "models": [
+                ("m0", {"weight": 1.0, "density": 0.5}),
+                ("m1", {"weight": 0.5, "density": 0.5}),
+                ("m2", {"weight": 1.0, "density": 0.5}),
+            ],
+        },
+        {"models": ["m0", "m1", "m2"], "weights": [1.0, 0.5, 1.0], "base": "base", "params": {"density": 0.5}},
+    ),
 }
 
 
@@ -75,9 +100,14 @@ def test_same_tensors_as_mergekit(picos, method):
     if "base_model" in mk_cfg:
         mk_cfg["base_model"] = paths[mk_cfg["base_model"]]
     expected = mergekit(root, mk_cfg, method)
-    merge_checkpoints([paths[m] for m in ours["models"]], str(root / f"ours_{method}"), method=method,
-                      weights=ours.get("weights"), params=ours.get("params"),
-                      base=paths[ours["base"]] if "base" in ours else None)
+    merge_checkpoints(
+        [paths[m] for m in ours["models"]],
+        str(root / f"ours_{method}"),
+        method=method,
+        weights=ours.get("weights"),
+        params=ours.get("params"),
+        base=paths[ours["base"]] if "base" in ours else None,
+    )
     got = checkpoint_tensors(root / f"ours_{method}")
     assert set(got) == set(expected)
     for name, t in expected.items():

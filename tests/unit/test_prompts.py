@@ -5,12 +5,11 @@ import re
 
 import polars as pl
 import pytest
+from conftest import REPO
 
 from expanse.errors import DataError
 from expanse.languages import LANGUAGES
 from expanse.prompts import prepare_prompts, read_prompt_file
-
-from conftest import REPO
 
 FR = [
     "Explique-moi pourquoi le ciel est bleu pendant la journée et rouge au coucher du soleil.",
@@ -84,8 +83,14 @@ def test_prepare_dedupes_splits_and_keeps_eval_out_of_training(tmp_path):
     train.append({"id": "fr-dup", "prompt": "  " + FR[1].upper() + " "})  # same text, other case/space
     held_out = [{"id": "fr-eval-1", "prompt": FR[3]}]  # also in train: must leave training
     out = tmp_path / "out.parquet"
-    df = prepare_prompts(write(tmp_path / "fr.jsonl", train), write(tmp_path / "e.jsonl", held_out), "fr",
-                         str(out), seed=1, dev_fraction=0.0)
+    df = prepare_prompts(
+        write(tmp_path / "fr.jsonl", train),
+        write(tmp_path / "e.jsonl", held_out),
+        "fr",
+        str(out),
+        seed=1,
+        dev_fraction=0.0,
+    )
     assert df.filter(pl.col("split") == "train")["id"].to_list() == ["fr-0", "fr-1", "fr-2"]
     assert df.filter(pl.col("split") == "test")["id"].to_list() == ["fr-eval-1"]
     assert df.columns == ["id", "lang", "prompt", "split"]
@@ -99,10 +104,22 @@ def test_dev_split_is_seeded_and_stable():
     from pathlib import Path
 
     with tempfile.TemporaryDirectory() as d:
-        a = prepare_prompts(str(REPO / "data/prompts/de.jsonl"), str(REPO / "data/eval/prompts/de.jsonl"), "de",
-                            str(Path(d) / "a.parquet"), seed=7, dev_fraction=0.25)
-        b = prepare_prompts(str(REPO / "data/prompts/de.jsonl"), str(REPO / "data/eval/prompts/de.jsonl"), "de",
-                            str(Path(d) / "b.parquet"), seed=8, dev_fraction=0.25)
+        a = prepare_prompts(
+            str(REPO / "data/prompts/de.jsonl"),
+            str(REPO / "data/eval/prompts/de.jsonl"),
+            "de",
+            str(Path(d) / "a.parquet"),
+            seed=7,
+            dev_fraction=0.25,
+        )
+        b = prepare_prompts(
+            str(REPO / "data/prompts/de.jsonl"),
+            str(REPO / "data/eval/prompts/de.jsonl"),
+            "de",
+            str(Path(d) / "b.parquet"),
+            seed=8,
+            dev_fraction=0.25,
+        )
     dev_a = set(a.filter(pl.col("split") == "dev")["id"])
     assert 4 <= len(dev_a) <= 22
     assert dev_a != set(b.filter(pl.col("split") == "dev")["id"])
@@ -142,11 +159,14 @@ def test_invalid_utf8_names_the_line(tmp_path):
         read_prompt_file(str(path), "fr")
 
 
-@pytest.mark.parametrize("field, value, expect", [
-    ("prompt", [FR[1]], r"field 'prompt' must be a string, got array$"),
-    ("task", {"kind": "explain"}, r"field 'task' must be a string, got object$"),
-    ("id", "fr-1\n", r"id must be a non-empty string"),  # `$` in a pattern would let the newline in
-])
+@pytest.mark.parametrize(
+    "field, value, expect",
+    [
+        ("prompt", [FR[1]], r"field 'prompt' must be a string, got array$"),
+        ("task", {"kind": "explain"}, r"field 'task' must be a string, got object$"),
+        ("id", "fr-1\n", r"id must be a non-empty string"),  # `$` in a pattern would let the newline in
+    ],
+)
 def test_a_bad_field_is_named_at_its_line(tmp_path, field, value, expect):
     rows = fr_rows(2)
     rows[1][field] = value
@@ -154,8 +174,9 @@ def test_a_bad_field_is_named_at_its_line(tmp_path, field, value, expect):
         read_prompt_file(write(tmp_path / "fr.jsonl", rows), "fr")
 
 
-@pytest.mark.parametrize("char, name", [("\x00", "U+0000"), ("\x1b", "U+001B"), ("\x7f", "U+007F"),
-                                        ("\x85", "U+0085"), ("\ud800", "U+D800")])
+@pytest.mark.parametrize(
+    "char, name", [("\x00", "U+0000"), ("\x1b", "U+001B"), ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\ud800", "U+D800")]
+)
 def test_control_characters_are_refused(tmp_path, char, name):
     rows = fr_rows(2)
     rows[1]["prompt"] = FR[1][:20] + char + FR[1][20:]
@@ -188,8 +209,11 @@ def test_over_long_prompt_names_the_limit_and_its_params_key(tmp_path):
     rows[1]["prompt"] = " ".join([FR[1]] * 10)
     path = write(tmp_path / "fr.jsonl", rows)
     n = len(rows[1]["prompt"])
-    with pytest.raises(DataError, match=rf"fr.jsonl:2: prompt is {n} characters, over the limit of 500 "
-                                        r"\(.*prompts\.max_prompt_chars\)"):
+    with pytest.raises(
+        DataError,
+        match=rf"fr.jsonl:2: prompt is {n} characters, over the limit of 500 "
+        r"\(.*prompts\.max_prompt_chars\)",
+    ):
         read_prompt_file(path, "fr", max_chars=500)
     assert len(read_prompt_file(path, "fr", max_chars=n)) == 2
 
@@ -198,8 +222,15 @@ def test_prepare_applies_the_length_limit_to_the_eval_file_too(tmp_path):
     out = tmp_path / "out.parquet"
     held_out = [{"id": "fr-eval-1", "prompt": " ".join([FR[3]] * 10)}]
     with pytest.raises(DataError, match=r"e.jsonl:1: prompt is \d+ characters, over the limit of 500"):
-        prepare_prompts(write(tmp_path / "fr.jsonl", fr_rows(4)), write(tmp_path / "e.jsonl", held_out), "fr",
-                        str(out), seed=1, dev_fraction=0.0, max_chars=500)
+        prepare_prompts(
+            write(tmp_path / "fr.jsonl", fr_rows(4)),
+            write(tmp_path / "e.jsonl", held_out),
+            "fr",
+            str(out),
+            seed=1,
+            dev_fraction=0.0,
+            max_chars=500,
+        )
     assert not out.exists()
 
 
@@ -224,16 +255,26 @@ def test_rule_script_takes_the_limit_from_params_and_fails_in_one_line(tmp_path)
     rows = fr_rows(4)
     rows[2]["prompt"] = " ".join([FR[2]] * 10)
     out = tmp_path / "out.parquet"
-    smk = {"input": {"prompts": write(tmp_path / "fr.jsonl", rows),
-                     "eval_prompts": write(tmp_path / "e.jsonl", [{"id": "fr-e", "prompt": FR[3]}])},
-           "output": {"prompts": str(out)}, "log": [str(tmp_path / "log/p.log")], "wildcards": {"lang": "fr"},
-           "params": {"seed": 1, "prompts": PromptsCfg(max_prompt_chars=500).model_dump()}}
-    code = ("import json, runpy, sys; from types import SimpleNamespace as N\n"
-            "d = json.loads(sys.argv[1]); smk = N(**{k: N(**v) if isinstance(v, dict) else v for k, v in d.items()})\n"
-            "runpy.run_path('scripts/prepare_prompts.py', init_globals={'snakemake': smk})")
+    smk = {
+        "input": {
+            "prompts": write(tmp_path / "fr.jsonl", rows),
+            "eval_prompts": write(tmp_path / "e.jsonl", [{"id": "fr-e", "prompt": FR[3]}]),
+        },
+        "output": {"prompts": str(out)},
+        "log": [str(tmp_path / "log/p.log")],
+        "wildcards": {"lang": "fr"},
+        "params": {"seed": 1, "prompts": PromptsCfg(max_prompt_chars=500).model_dump()},
+    }
+    code = (
+        "import json, runpy, sys; from types import SimpleNamespace as N\n"
+        "d = json.loads(sys.argv[1]); smk = N(**{k: N(**v) if isinstance(v, dict) else v for k, v in d.items()})\n"
+        "runpy.run_path('scripts/prepare_prompts.py', init_globals={'snakemake': smk})"
+    )
     run = subprocess.run([sys.executable, "-c", code, json.dumps(smk)], cwd=REPO, capture_output=True, text=True)
-    error = (f"error: {tmp_path}/fr.jsonl:3: prompt is {len(rows[2]['prompt'])} characters, over the limit of 500 "
-             f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)")
+    error = (
+        f"error: {tmp_path}/fr.jsonl:3: prompt is {len(rows[2]['prompt'])} characters, over the limit of 500 "
+        f"(params.yaml: scales.<scale>.prompts.max_prompt_chars)"
+    )
     assert run.returncode == 1 and run.stderr.splitlines() == [error]
     assert (tmp_path / "log/p.log").read_text().splitlines()[-1] == error
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["e.jsonl", "fr.jsonl", "log"]

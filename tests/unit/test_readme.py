@@ -21,9 +21,23 @@ def test_target_rules_in_the_readme_exist():
 
 
 def test_layout_paths_exist():
-    for path in ["Snakefile", "params.yaml", "rules/common.smk", "scripts", "envs", "expanse", "tests/unit",
-                 "tests/workflow", "tests/slurm", "benchmarks/tiny_graph.py", "profiles/default/config.yaml", "pyproject.toml",
-                 "slurm/config.yaml", "slurm/cluster/up.sh", "slurm/cluster/down.sh"]:
+    for path in [
+        "Snakefile",
+        "params.yaml",
+        "rules/common.smk",
+        "scripts",
+        "envs",
+        "expanse",
+        "tests/unit",
+        "tests/workflow",
+        "tests/slurm",
+        "benchmarks/tiny_graph.py",
+        "profiles/default/config.yaml",
+        "pyproject.toml",
+        "slurm/config.yaml",
+        "slurm/cluster/up.sh",
+        "slurm/cluster/down.sh",
+    ]:
         assert path in README or path.split("/")[0] in README, path
         assert (REPO / path).exists(), path
 

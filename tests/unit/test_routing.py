@@ -15,9 +15,24 @@ from expanse.io import SCHEMAS, write_parquet
 def scores(rows):
     """rows: (prompt_id, teacher, score, lang_ok)"""
     return pl.DataFrame(
-        [{"prompt_id": p, "lang": "fr", "model": t, "sample": 0, "completion": f"{t}:{p}", "n_tokens": 3,
-          "finish_reason": "stop", "reward": None, "lang_prob": 0.9 if ok else 0.1, "lang_ok": ok, "score": s}
-         for p, t, s, ok in rows], schema=SCHEMAS["scores"])
+        [
+            {
+                "prompt_id": p,
+                "lang": "fr",
+                "model": t,
+                "sample": 0,
+                "completion": f"{t}:{p}",
+                "n_tokens": 3,
+                "finish_reason": "stop",
+                "reward": None,
+                "lang_prob": 0.9 if ok else 0.1,
+                "lang_ok": ok,
+                "score": s,
+            }
+            for p, t, s, ok in rows
+        ],
+        schema=SCHEMAS["scores"],
+    )
 
 
 def test_probe_sample_is_seeded_sized_and_independent_of_order():
@@ -33,9 +48,19 @@ def test_probe_sample_is_seeded_sized_and_independent_of_order():
 
 
 def test_route_picks_the_teachers_that_win_the_probe():
-    df = scores([("p1", "a", 0.9, True), ("p1", "b", 0.5, True), ("p1", "c", 2.0, False),  # c: wrong language
-                 ("p2", "a", 0.1, True), ("p2", "b", 0.4, True), ("p2", "c", 0.3, True),
-                 ("p3", "a", 0.8, True), ("p3", "b", 0.2, True), ("p3", "c", 0.1, True)])
+    df = scores(
+        [
+            ("p1", "a", 0.9, True),
+            ("p1", "b", 0.5, True),
+            ("p1", "c", 2.0, False),  # c: wrong language
+            ("p2", "a", 0.1, True),
+            ("p2", "b", 0.4, True),
+            ("p2", "c", 0.3, True),
+            ("p3", "a", 0.8, True),
+            ("p3", "b", 0.2, True),
+            ("p3", "c", 0.1, True),
+        ]
+    )
     r = route(df, ["a", "b", "c"], top_k=1)
     assert r["selected"] == ["a"]
     assert {t: v["probe_wins"] for t, v in r["teachers"].items()} == {"a": 2, "b": 1, "c": 0}
@@ -52,16 +77,30 @@ def test_route_picks_the_teachers_that_win_the_probe():
 
 def test_routing_decision_counts_the_generations_saved(tmp_path):
     ids = [f"fr-{i:03d}" for i in range(12)]
-    prompts = pl.DataFrame({"id": ids + ["fr-t1"], "lang": ["fr"] * 13, "prompt": ["q"] * 13,
-                            "split": ["train"] * 10 + ["dev", "dev", "test"]})
+    prompts = pl.DataFrame(
+        {
+            "id": ids + ["fr-t1"],
+            "lang": ["fr"] * 13,
+            "prompt": ["q"] * 13,
+            "split": ["train"] * 10 + ["dev", "dev", "test"],
+        }
+    )
     write_parquet(prompts, tmp_path / "prompts.parquet", contract="prompts")
     probe = probe_ids(ids, fraction=0.25, min_probe=4, seed=7)
     paths = []
     for t, base in (("a", 0.0), ("b", 1.0), ("c", 0.5)):
         write_parquet(scores([(p, t, base, True) for p in probe]), tmp_path / f"{t}.parquet", contract="scores")
         paths.append(str(tmp_path / f"{t}.parquet"))
-    out = run_routing(paths, str(tmp_path / "prompts.parquet"), str(tmp_path / "fr.json"), lang="fr",
-                      teachers=["a", "b", "c"], top_k=1, probe={"fraction": 0.25, "min_probe": 4}, seed=7)
+    out = run_routing(
+        paths,
+        str(tmp_path / "prompts.parquet"),
+        str(tmp_path / "fr.json"),
+        lang="fr",
+        teachers=["a", "b", "c"],
+        top_k=1,
+        probe={"fraction": 0.25, "min_probe": 4},
+        seed=7,
+    )
     assert json.loads((tmp_path / "fr.json").read_text()) == out
     assert out["selected"] == ["b"] and out["probe_ids"] == probe and out["n_prompts"] == 12  # test split excluded
     # 4 probe prompts x 3 teachers + 8 others x 1 teacher, against 12 x 3
@@ -69,8 +108,16 @@ def test_routing_decision_counts_the_generations_saved(tmp_path):
     assert rest_ids(prompts, out) == [i for i in ids if i not in probe]
     # scores of other prompts than the probe (here: a probe of another size) are refused
     with pytest.raises(ValueError, match="do not cover exactly the probe prompts"):
-        run_routing(paths, str(tmp_path / "prompts.parquet"), str(tmp_path / "x.json"), lang="fr",
-                    teachers=["a", "b", "c"], top_k=1, probe={"fraction": 0.5, "min_probe": 4}, seed=7)
+        run_routing(
+            paths,
+            str(tmp_path / "prompts.parquet"),
+            str(tmp_path / "x.json"),
+            lang="fr",
+            teachers=["a", "b", "c"],
+            top_k=1,
+            probe={"fraction": 0.5, "min_probe": 4},
+            seed=7,
+        )
 
 
 def test_routing_params_are_checked(params):

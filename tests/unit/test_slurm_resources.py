@@ -29,42 +29,52 @@ def test_gpu_request_without_gpu_model_is_refused_where_the_scale_requires_one(p
     assert validate(params).scales["8b"].resources["sft"].gpu_model is None
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"gpus": 8, "gpu_model": "h100"}, "scales.32b.resources.sft.gpus: unknown key"),
-    ({"gpu": 8, "gpu_model": "h100", "tasks": 1}, "scales.32b.resources.sft.tasks: unknown key"),
-    ({"gpu_model": "h100"}, "gpu_model: 'h100' is set but gpu is 0"),
-    ({"gpu": 1, "gpu_model": "'h100'"}, "scales.32b.resources.sft.gpu_model: String should match pattern"),
-    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--partition=big"}, "slurm_extra: '--partition=big' sets 'partition'"),
-    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--exclusive -t 10"}, "sets 't'"),
-    ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--gpus-per-task=1"}, "sets 'gpus-per-task'"),
-    ({"gpu": 2, "gpu_model": "h100", "nodes": 2}, "a 2-node job needs at least 2 GPUs per node"),
-    ({"gpu": 16, "gpu_model": "h100", "nodes": 2, "cpus_per_task": 60}, "60 CPUs per node cannot be shared evenly"),
-    ({"gpu": 12, "gpu_model": "h100", "nodes": 5}, "12 GPUs cannot be spread evenly over 5 nodes"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"gpus": 8, "gpu_model": "h100"}, "scales.32b.resources.sft.gpus: unknown key"),
+        ({"gpu": 8, "gpu_model": "h100", "tasks": 1}, "scales.32b.resources.sft.tasks: unknown key"),
+        ({"gpu_model": "h100"}, "gpu_model: 'h100' is set but gpu is 0"),
+        ({"gpu": 1, "gpu_model": "'h100'"}, "scales.32b.resources.sft.gpu_model: String should match pattern"),
+        (
+            {"gpu": 8, "gpu_model": "h100", "slurm_extra": "--partition=big"},
+            "slurm_extra: '--partition=big' sets 'partition'",
+        ),
+        ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--exclusive -t 10"}, "sets 't'"),
+        ({"gpu": 8, "gpu_model": "h100", "slurm_extra": "--gpus-per-task=1"}, "sets 'gpus-per-task'"),
+        ({"gpu": 2, "gpu_model": "h100", "nodes": 2}, "a 2-node job needs at least 2 GPUs per node"),
+        ({"gpu": 16, "gpu_model": "h100", "nodes": 2, "cpus_per_task": 60}, "60 CPUs per node cannot be shared evenly"),
+        ({"gpu": 12, "gpu_model": "h100", "nodes": 5}, "12 GPUs cannot be spread evenly over 5 nodes"),
+    ],
+)
 def test_bad_resource_entries_name_the_key(params, entry, message):
     params["scales"]["32b"]["resources"]["sft"] = entry
     assert message in reject(params)
 
 
 # The slurm executor submits `sbatch ... <slurm_extra>` through a shell: only option tokens pass.
-@pytest.mark.parametrize("entry, message", [
-    ({"slurm_extra": "--exclusive; touch pwned"},
-     "scales.32b.resources.merge.slurm_extra: '--exclusive;' is not an sbatch long option"),
-    ({"slurm_extra": "--comment=$(touch pwned)"}, "'--comment=$(touch' is not an sbatch long option"),
-    ({"slurm_extra": "--comment=`id`"}, "is not an sbatch long option"),
-    ({"slurm_extra": "--exclusive && id"}, "'&&' is not an sbatch long option"),
-    ({"slurm_extra": "--comment='a b'"}, "is not an sbatch long option"),
-    ({"slurm_extra": "--exclusive\ntouch pwned"}, "is not an sbatch long option"),
-    ({"slurm_extra": "--comment=a|id"}, "is not an sbatch long option"),
-    ({"slurm_extra": "--comment=a>/tmp/x"}, "is not an sbatch long option"),
-    ({"slurm_extra": "--comment cpu"}, "'cpu' is not an sbatch long option: write each as --name or "
-                                       "--name=value"),
-    ({"slurm_extra": "-w node1"}, "'-w' is not an sbatch long option"),
-    # gpu_model now takes '-' (a100-80gb), never first
-    ({"gpu": 1, "gpu_model": "-h100"}, "scales.32b.resources.merge.gpu_model: String should match pattern"),
-    ({"slurm_partition": "-pgpu"}, "scales.32b.resources.merge.slurm_partition: String should match pattern"),
-    ({"slurm_partition": "gpu,"}, "slurm_partition: String should match pattern"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        (
+            {"slurm_extra": "--exclusive; touch pwned"},
+            "scales.32b.resources.merge.slurm_extra: '--exclusive;' is not an sbatch long option",
+        ),
+        ({"slurm_extra": "--comment=$(touch pwned)"}, "'--comment=$(touch' is not an sbatch long option"),
+        ({"slurm_extra": "--comment=`id`"}, "is not an sbatch long option"),
+        ({"slurm_extra": "--exclusive && id"}, "'&&' is not an sbatch long option"),
+        ({"slurm_extra": "--comment='a b'"}, "is not an sbatch long option"),
+        ({"slurm_extra": "--exclusive\ntouch pwned"}, "is not an sbatch long option"),
+        ({"slurm_extra": "--comment=a|id"}, "is not an sbatch long option"),
+        ({"slurm_extra": "--comment=a>/tmp/x"}, "is not an sbatch long option"),
+        ({"slurm_extra": "--comment cpu"}, "'cpu' is not an sbatch long option: write each as --name or --name=value"),
+        ({"slurm_extra": "-w node1"}, "'-w' is not an sbatch long option"),
+        # gpu_model now takes '-' (a100-80gb), never first
+        ({"gpu": 1, "gpu_model": "-h100"}, "scales.32b.resources.merge.gpu_model: String should match pattern"),
+        ({"slurm_partition": "-pgpu"}, "scales.32b.resources.merge.slurm_partition: String should match pattern"),
+        ({"slurm_partition": "gpu,"}, "slurm_partition: String should match pattern"),
+    ],
+)
 def test_shell_syntax_in_what_reaches_sbatch_is_refused(params, entry, message):
     params["scales"]["32b"]["resources"]["merge"] = {"cpus_per_task": 8, "mem_mb": 64000, "runtime": 240, **entry}
     assert message in reject(params)
@@ -86,16 +96,23 @@ def test_multi_node_classes_use_the_executors_multi_node_mode(shipped_params):
     p = validate(shipped_params)
     sft = ws.slurm_resources(p.scales["32b"].resources["sft"])
     # 2 nodes x 8 GPUs: one SLURM task slot per GPU, the node's 64 CPUs shared by its 8 slots
-    assert (sft["gpu"], sft["gpu_model"], sft["nodes"], sft["tasks_per_node"], sft["cpus_per_task"], sft["mpi"]) == \
-        (16, "h100", 2, 8, 8, "srun")
+    assert (sft["gpu"], sft["gpu_model"], sft["nodes"], sft["tasks_per_node"], sft["cpus_per_task"], sft["mpi"]) == (
+        16,
+        "h100",
+        2,
+        8,
+        8,
+        "srun",
+    )
     one = ws.slurm_resources(p.scales["8b"].resources["sft"])
     assert (one["gpu"], one["nodes"], one["cpus_per_task"]) == (8, 1, 64) and "mpi" not in one
 
 
 def test_profile_defaults_fill_what_a_class_leaves_unset(params):
     p = validate(params)
-    defaults = SmkResources.parse(["slurm_partition=batch", "slurm_extra='--exclusive'", "mem_mb=1000"],
-                                  allow_expressions=True)
+    defaults = SmkResources.parse(
+        ["slurm_partition=batch", "slurm_extra='--exclusive'", "mem_mb=1000"], allow_expressions=True
+    )
     assert ws.profile_default(defaults, "slurm_partition") == "batch"
     assert ws.profile_default(defaults, "slurm_extra") == "--exclusive"
     assert ws.profile_default(defaults, "gpu_model") is None and ws.profile_default(None, "slurm_partition") is None
@@ -158,8 +175,14 @@ class _Res(dict):
 def sbatch_line(res: dict) -> str:
     """The sbatch call snakemake-executor-plugin-slurm builds for a job with these resources."""
     job = SimpleNamespace(resources=_Res({k: v for k, v in res.items() if v is not None}), threads=2)
-    params = {"run_uuid": "u", "slurm_logfile": "l.log", "comment_str": "rule_x", "account": "-A acct",
-              "partition": "-p gpu", "workdir": "/w"}
+    params = {
+        "run_uuid": "u",
+        "slurm_logfile": "l.log",
+        "comment_str": "rule_x",
+        "account": "-A acct",
+        "partition": "-p gpu",
+        "workdir": "/w",
+    }
     return get_submit_command(job, params) + set_gres_string(job)  # the order the executor uses
 
 
@@ -181,8 +204,11 @@ def test_every_class_of_every_scale_becomes_the_intended_sbatch_request(shipped_
             if res.nodes > 1:
                 seen_multi += 1
                 per_node = res.gpu // res.nodes
-                assert {f"--nodes={res.nodes}", f"--ntasks-per-node={per_node}",
-                        f"--cpus-per-task={res.cpus_per_task // per_node}"} <= set(line), where
+                assert {
+                    f"--nodes={res.nodes}",
+                    f"--ntasks-per-node={per_node}",
+                    f"--cpus-per-task={res.cpus_per_task // per_node}",
+                } <= set(line), where
             else:
                 assert f"--cpus-per-task={res.cpus_per_task}" in line, where
         if scale_name == "tiny":

@@ -34,11 +34,18 @@ def test_tokenizer_round_trips_and_has_the_aya_chat_template(corpus, tmp_path):
 
     tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
     tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
-    for text in ["Réécris cette phrase, s'il te plaît.", "Объясни, почему небо голубое.", "なぜ空は青いのですか。",
-                 "आसमान नीला क्यों है?"]:
+    for text in [
+        "Réécris cette phrase, s'il te plaît.",
+        "Объясни, почему небо голубое.",
+        "なぜ空は青いのですか。",
+        "आसमान नीला क्यों है?",
+    ]:
         assert tok.decode(tok(text)["input_ids"], skip_special_tokens=True) == text
     chat = tok.apply_chat_template([{"role": "user", "content": "Salut"}], tokenize=False, add_generation_prompt=True)
-    assert chat == "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Salut<|END_OF_TURN_TOKEN|><|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"
+    assert chat == (
+        "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|USER_TOKEN|>Salut<|END_OF_TURN_TOKEN|>"
+        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"
+    )
     assert tok.eos_token == "<|END_OF_TURN_TOKEN|>" and tok.pad_token == "<PAD>"
     cfg = tiny.cohere_config({"hidden": 64, "ffn": 128, "layers": 2, "heads": 4, "kv_heads": 2}, tok)
     assert cfg.model_type == "cohere" and cfg.use_qk_norm is False and cfg.vocab_size == len(tok)
@@ -60,14 +67,41 @@ def test_preference_rows_rotate_rejection_kinds(corpus):
 
 def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp_path):
     tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
-    spec = {"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1, "steps": 3, "lr": 1e-3,
-            "batch_size": 2, "seq_len": 32, "other_weight": 0.0, "languages": ["fr"]}
+    spec = {
+        "hidden": 32,
+        "ffn": 64,
+        "layers": 1,
+        "heads": 2,
+        "kv_heads": 1,
+        "steps": 3,
+        "lr": 1e-3,
+        "batch_size": 2,
+        "seq_len": 32,
+        "other_weight": 0.0,
+        "languages": ["fr"],
+    }
     for run in ("a", "b"):
-        tiny.pretrain(spec, corpus_path=corpus[0], tokenizer_dir=str(tmp_path / "tok"), out_dir=str(tmp_path / run),
-                      init_dir=None, codes=["fr", "ru"], seed=5, threads=1, name="t")
-        tiny.train_reward_model({**spec, "batch_size": 4}, corpus_path=corpus[0], init_dir=str(tmp_path / run),
-                                out_dir=str(tmp_path / f"rm_{run}"), codes=["fr", "ru"], pairs_per_language=4,
-                                seed=5, threads=1)
+        tiny.pretrain(
+            spec,
+            corpus_path=corpus[0],
+            tokenizer_dir=str(tmp_path / "tok"),
+            out_dir=str(tmp_path / run),
+            init_dir=None,
+            codes=["fr", "ru"],
+            seed=5,
+            threads=1,
+            name="t",
+        )
+        tiny.train_reward_model(
+            {**spec, "batch_size": 4},
+            corpus_path=corpus[0],
+            init_dir=str(tmp_path / run),
+            out_dir=str(tmp_path / f"rm_{run}"),
+            codes=["fr", "ru"],
+            pairs_per_language=4,
+            seed=5,
+            threads=1,
+        )
     assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
     assert (tmp_path / "rm_a/model.safetensors").read_bytes() == (tmp_path / "rm_b/model.safetensors").read_bytes()
 
@@ -75,25 +109,31 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
 def test_sft_trains_on_the_completion_only_with_its_end_of_turn(corpus, tmp_path):
     """The SFT rows and settings the trainer gets: prompt tokens carry no loss; the answer and the
     end-of-turn token that stops generation do."""
+    from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
-    from datasets import Dataset
 
     from expanse.training.trainers import SFT_LOSS
 
     tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
     tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
     tok.padding_side = "right"
-    model = AutoModelForCausalLM.from_config(tiny.cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2,
-                                                                 "kv_heads": 1}, tok))
-    rows = [{"prompt": [{"role": "user", "content": "Explique le pain."}],
-             "completion": [{"role": "assistant", "content": "Le pain lève."}]}]
-    args = SFTConfig(output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, bf16=False, max_length=64,
-                     **SFT_LOSS)
+    model = AutoModelForCausalLM.from_config(
+        tiny.cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1}, tok)
+    )
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "Explique le pain."}],
+            "completion": [{"role": "assistant", "content": "Le pain lève."}],
+        }
+    ]
+    args = SFTConfig(
+        output_dir=str(tmp_path / "out"), report_to="none", use_cpu=True, bf16=False, max_length=64, **SFT_LOSS
+    )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok)
     batch = trainer.data_collator([trainer.train_dataset[0]])
     ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
     prompt = tok.apply_chat_template(rows[0]["prompt"], tokenize=True, add_generation_prompt=True, return_dict=False)
-    assert ids[:len(prompt)] == prompt and set(labels[:len(prompt)]) == {-100}
+    assert ids[: len(prompt)] == prompt and set(labels[: len(prompt)]) == {-100}
     answer = [t for t, label in zip(ids, labels) if label != -100]
     assert tok.decode(answer) == "Le pain lève.<|END_OF_TURN_TOKEN|>"

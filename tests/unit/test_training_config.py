@@ -1,9 +1,9 @@
 """Training params: their validation, and what rules/common.smk derives from them."""
 
+from test_config import reject
+
 from expanse import workflow_support as ws
 from expanse.config import validate
-
-from test_config import reject
 
 
 def test_shipped_training_sections(shipped_params):

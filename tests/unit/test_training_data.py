@@ -14,24 +14,47 @@ from expanse.training.resume import fingerprint, last_checkpoint, prepare_work_d
 
 def prompts(tmp_path, lang, splits):
     path = tmp_path / f"prompts_{lang}.parquet"
-    write_parquet(pl.DataFrame({"id": [f"{lang}{i}" for i in range(len(splits))], "lang": [lang] * len(splits),
-                                "prompt": [f"q{i}" for i in range(len(splits))], "split": splits}), path, "prompts")
+    write_parquet(
+        pl.DataFrame(
+            {
+                "id": [f"{lang}{i}" for i in range(len(splits))],
+                "lang": [lang] * len(splits),
+                "prompt": [f"q{i}" for i in range(len(splits))],
+                "split": splits,
+            }
+        ),
+        path,
+        "prompts",
+    )
     return str(path)
 
 
 def arbitrage(tmp_path, lang, ids):
     path = tmp_path / f"arb_{lang}.parquet"
-    write_parquet(pl.DataFrame({"prompt_id": ids, "lang": [lang] * len(ids), "prompt": ids,
-                                "completion": [f"a-{i}" for i in ids], "teacher": ["t"] * len(ids),
-                                "score": [1.0] * len(ids), "margin": [0.5] * len(ids)}), path, "arbitrage")
+    write_parquet(
+        pl.DataFrame(
+            {
+                "prompt_id": ids,
+                "lang": [lang] * len(ids),
+                "prompt": ids,
+                "completion": [f"a-{i}" for i in ids],
+                "teacher": ["t"] * len(ids),
+                "score": [1.0] * len(ids),
+                "margin": [0.5] * len(ids),
+            }
+        ),
+        path,
+        "arbitrage",
+    )
     return str(path)
 
 
 def test_sft_rows_split_by_the_prompts_split_and_never_use_test(tmp_path):
     pf = prompts(tmp_path, "fr", ["train", "dev", "train", "test"])
     pe = prompts(tmp_path, "es", ["train", "train"])
-    rows = sft_rows([arbitrage(tmp_path, "fr", ["fr0", "fr1", "fr2", "fr3"]), arbitrage(tmp_path, "es", ["es0", "es1"])],
-                    [pf, pe])
+    rows = sft_rows(
+        [arbitrage(tmp_path, "fr", ["fr0", "fr1", "fr2", "fr3"]), arbitrage(tmp_path, "es", ["es0", "es1"])], [pf, pe]
+    )
     train = [r["completion"][0]["content"] for r in rows["train"]]
     assert train == ["a-es0", "a-es1", "a-fr0", "a-fr2"]
     assert [r["completion"][0]["content"] for r in rows["dev"]] == ["a-fr1"]
@@ -48,20 +71,45 @@ def test_rows_with_unknown_prompt_ids_are_an_error(tmp_path):
 def test_preference_rows_are_conversational(tmp_path):
     pf = prompts(tmp_path, "fr", ["train", "dev"])
     path = tmp_path / "pairs.parquet"
-    write_parquet(pl.DataFrame({"prompt_id": ["fr0", "fr1"], "lang": ["fr", "fr"], "prompt": ["q0", "q1"],
-                                "chosen": ["c0", "c1"], "rejected": ["r0", "r1"], "chosen_score": [1.0, 1.0],
-                                "rejected_score": [0.0, 0.0], "origin": ["offline"] * 2}), path, "pairs")
+    write_parquet(
+        pl.DataFrame(
+            {
+                "prompt_id": ["fr0", "fr1"],
+                "lang": ["fr", "fr"],
+                "prompt": ["q0", "q1"],
+                "chosen": ["c0", "c1"],
+                "rejected": ["r0", "r1"],
+                "chosen_score": [1.0, 1.0],
+                "rejected_score": [0.0, 0.0],
+                "origin": ["offline"] * 2,
+            }
+        ),
+        path,
+        "pairs",
+    )
     rows = preference_rows([str(path)], [pf])
-    assert rows["train"] == [{"prompt": [{"role": "user", "content": "q0"}],
-                              "chosen": [{"role": "assistant", "content": "c0"}],
-                              "rejected": [{"role": "assistant", "content": "r0"}]}]
+    assert rows["train"] == [
+        {
+            "prompt": [{"role": "user", "content": "q0"}],
+            "chosen": [{"role": "assistant", "content": "c0"}],
+            "rejected": [{"role": "assistant", "content": "r0"}],
+        }
+    ]
     assert len(rows["dev"]) == 1
 
 
 def spec(tmp_path, data):
-    return {"name": "f/sft", "stage": "sft", "data": [data], "prompts": [], "config": {"lr": 1.0},
-            "model": {"location": str(tmp_path / "model")}, "ref_model": None, "work_dir": str(tmp_path / "work"),
-            "made_by": {}}
+    return {
+        "name": "f/sft",
+        "stage": "sft",
+        "data": [data],
+        "prompts": [],
+        "config": {"lr": 1.0},
+        "model": {"location": str(tmp_path / "model")},
+        "ref_model": None,
+        "work_dir": str(tmp_path / "work"),
+        "made_by": {},
+    }
 
 
 def test_resume_picks_the_last_complete_checkpoint_and_drops_partial_ones(tmp_path):
@@ -111,20 +159,46 @@ def test_resume_state_of_other_inputs_or_settings_is_discarded(tmp_path):
 
 def samples(rows):
     """rows: (prompt_id, sample, completion, score, lang_ok) of one policy"""
-    return pl.DataFrame([{"prompt_id": p, "lang": "fr", "model": "romance/it1", "sample": k, "completion": c,
-                          "n_tokens": 3, "finish_reason": "stop", "reward": None, "lang_prob": 0.9 if ok else 0.1,
-                          "lang_ok": ok, "score": s} for p, k, c, s, ok in rows], schema=SCHEMAS["scores"])
+    return pl.DataFrame(
+        [
+            {
+                "prompt_id": p,
+                "lang": "fr",
+                "model": "romance/it1",
+                "sample": k,
+                "completion": c,
+                "n_tokens": 3,
+                "finish_reason": "stop",
+                "reward": None,
+                "lang_prob": 0.9 if ok else 0.1,
+                "lang_ok": ok,
+                "score": s,
+            }
+            for p, k, c, s, ok in rows
+        ],
+        schema=SCHEMAS["scores"],
+    )
 
 
 def test_online_pairs_take_best_and_worst_of_the_policys_samples():
-    pr = pl.DataFrame({"id": ["p1", "p2", "p3", "p4"], "lang": ["fr"] * 4, "prompt": ["q1", "q2", "q3", "q4"],
-                       "split": ["train"] * 4})
-    df = samples([
-        ("p1", 0, "mid", 0.5, True), ("p1", 1, "best", 0.9, True), ("p1", 2, "worst", 0.1, True), ("p1", 3, "ok", 0.6, True),
-        ("p2", 0, "same", 0.5, True), ("p2", 1, "same", 0.5, True), ("p2", 2, "same", 0.5, True),  # ties: dropped
-        ("p3", 0, "fr", 0.30, True), ("p3", 1, "en", 0.31, False),  # wrong language loses whatever its score
-        ("p4", 0, "a", 0.50, True), ("p4", 1, "b", 0.48, True),  # below min_margin
-    ])
+    pr = pl.DataFrame(
+        {"id": ["p1", "p2", "p3", "p4"], "lang": ["fr"] * 4, "prompt": ["q1", "q2", "q3", "q4"], "split": ["train"] * 4}
+    )
+    df = samples(
+        [
+            ("p1", 0, "mid", 0.5, True),
+            ("p1", 1, "best", 0.9, True),
+            ("p1", 2, "worst", 0.1, True),
+            ("p1", 3, "ok", 0.6, True),
+            ("p2", 0, "same", 0.5, True),
+            ("p2", 1, "same", 0.5, True),
+            ("p2", 2, "same", 0.5, True),  # ties: dropped
+            ("p3", 0, "fr", 0.30, True),
+            ("p3", 1, "en", 0.31, False),  # wrong language loses whatever its score
+            ("p4", 0, "a", 0.50, True),
+            ("p4", 1, "b", 0.48, True),  # below min_margin
+        ]
+    )
     pairs = best_vs_worst(df, pr, min_margin=0.05, origin="online_it1")
     assert pairs.select("prompt_id", "chosen", "rejected").rows() == [("p1", "best", "worst"), ("p3", "fr", "en")]
     assert set(pairs["origin"]) == {"online_it1"}

@@ -41,8 +41,14 @@ def test_deepspeed_strategy_and_fp32_precision():
 
 def test_several_nodes_run_one_launcher_per_node_through_srun():
     argv = launch_command("w/spec.json", gpus=16, nodes=2, python=PY, head_node="gpu-a01", port=29600)
-    assert argv[:6] == ["srun", "--nodes=2", "--ntasks-per-node=1", "--whole", "--gpus-per-node=8",
-                        "--kill-on-bad-exit=1"]
+    assert argv[:6] == [
+        "srun",
+        "--nodes=2",
+        "--ntasks-per-node=1",
+        "--whole",
+        "--gpus-per-node=8",
+        "--kill-on-bad-exit=1",
+    ]
     assert argv[6:8] == ["bash", "-c"]
     inner = argv[8]
     assert '--machine_rank "$SLURM_NODEID"' in inner  # expanded on each node, not by us
@@ -53,12 +59,15 @@ def test_several_nodes_run_one_launcher_per_node_through_srun():
     assert args.training_script == "expanse.training" and args.training_script_args == ["w/spec.json"]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"gpus": 12, "nodes": 5}, "spread evenly"),
-    ({"gpus": 0, "nodes": 2}, "spread evenly"),
-    ({"gpus": 16, "nodes": 2}, "head node"),
-    ({"gpus": 8, "strategy": "zero4"}, "unknown launch strategy"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"gpus": 12, "nodes": 5}, "spread evenly"),
+        ({"gpus": 0, "nodes": 2}, "spread evenly"),
+        ({"gpus": 16, "nodes": 2}, "head node"),
+        ({"gpus": 8, "strategy": "zero4"}, "unknown launch strategy"),
+    ],
+)
 def test_bad_shapes_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         launch_command("s.json", python=PY, **kwargs)

@@ -8,8 +8,12 @@ from expanse.training.trainers import _setup
 
 @pytest.fixture
 def torch_state():
-    saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(), torch.utils.deterministic.fill_uninitialized_memory)
+    saved = (
+        torch.get_num_threads(),
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        torch.utils.deterministic.fill_uninitialized_memory,
+    )
     yield
     threads, mode, warn_only, fill = saved
     torch.set_num_threads(threads)

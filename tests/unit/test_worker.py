@@ -18,7 +18,7 @@ import pytest
 
 from expanse import worker
 
-JOB = '''
+JOB = """
 __real_file__ = __file__  # what Snakemake's script preamble sets: this file is the job's script
 import json, os, sys, time
 from types import SimpleNamespace
@@ -63,7 +63,7 @@ def main(smk):
 
 
 run_script(main, smk)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +84,16 @@ def job(tmp_path, rundir):
         full = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", worker.ENV_SWITCH)}
         full.update({"XDG_RUNTIME_DIR": str(rundir), "JOB_LOG": str(tmp_path / "job.log"), **(env or {})})
         pre = (lambda: os.umask(umask)) if umask is not None else None
-        return subprocess.Popen([sys.executable, str(script), str(tmp_path / "out.json")], env=full,
-                                cwd=cwd or tmp_path, preexec_fn=pre, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, **kw)
+        return subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "out.json")],
+            env=full,
+            cwd=cwd or tmp_path,
+            preexec_fn=pre,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kw,
+        )
 
     run.out = tmp_path / "out.json"
     run.log = tmp_path / "job.log"
@@ -99,8 +106,13 @@ def finish(proc, timeout=120):
 
 
 def server_pid(rundir) -> int:
-    out = subprocess.run([sys.executable, "-m", "expanse.worker", "status"], env={**os.environ, "XDG_RUNTIME_DIR": str(rundir)},
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "expanse.worker", "status"],
+        env={**os.environ, "XDG_RUNTIME_DIR": str(rundir)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     pids = [int(line.rsplit(" ", 1)[1]) for line in out.splitlines() if ": pid " in line]
     assert len(pids) == 1, out
     return pids[0]
@@ -139,7 +151,9 @@ def test_exit_status_and_errors_reach_the_job(job):
     assert rc == 3
 
 
-@pytest.mark.parametrize("env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"JOB_GPU": "1"}, {"NOT_SNAKEMAKE": "1"}])
+@pytest.mark.parametrize(
+    "env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"JOB_GPU": "1"}, {"NOT_SNAKEMAKE": "1"}]
+)
 def test_jobs_that_must_not_be_forwarded_run_in_their_own_process(job, env, tmp_path):
     if env.get("NOT_SNAKEMAKE"):  # a script run without Snakemake's preamble (runpy, python -c) is not re-runnable
         script = tmp_path / "job.py"
@@ -197,7 +211,9 @@ def test_a_runtime_dir_others_can_open_is_refused_and_the_job_runs_cold(job, tmp
     assert rc == 0
     assert "warm worker unavailable" in err and "not a private directory" in err
     assert json.loads(job.out.read_text())["pid"] == proc.pid
-    assert stat.S_IMODE((xdg / "expanse-worker").stat().st_mode) == 0o755 and not list((xdg / "expanse-worker").iterdir())
+    assert stat.S_IMODE((xdg / "expanse-worker").stat().st_mode) == 0o755 and not list(
+        (xdg / "expanse-worker").iterdir()
+    )
 
 
 def test_the_server_identity_follows_the_import_time_environment():
@@ -224,8 +240,13 @@ def test_a_pythonpath_that_shadows_a_preloaded_library_gets_its_own_server(tmp_p
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         if pythonpath:
             env["PYTHONPATH"] = str(pythonpath)
-        return subprocess.run([sys.executable, "-c", "from expanse import worker; print(worker.server_key())"], env=env,
-                              capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            [sys.executable, "-c", "from expanse import worker; print(worker.server_key())"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
 
     assert key(None) == key(tmp_path / "empty")  # a repository copy on PYTHONPATH shares the server
     assert key(None) != key(tmp_path / "shadow")

@@ -17,7 +17,9 @@ def snakemake(cwd: Path, *args: str, check: bool = True, timeout: float | None =
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -39,14 +41,14 @@ def parse_plan(out: str) -> list[tuple[str, dict]]:
             current = [m.group(1), {}]
             jobs.append(current)
         elif current is not None and line.strip().startswith("wildcards:"):
-            pairs = line.strip()[len("wildcards:"):].split(",")
+            pairs = line.strip()[len("wildcards:") :].split(",")
             current[1].update(dict(p.strip().split("=", 1) for p in pairs if "=" in p))
         elif current is not None and line.strip().startswith("resources:"):
-            current[1]["_resources"] = line.strip()[len("resources:"):].strip()
+            current[1]["_resources"] = line.strip()[len("resources:") :].strip()
         elif current is not None and line.strip().startswith("priority:"):
-            current[1]["_priority"] = int(line.strip()[len("priority:"):])
+            current[1]["_priority"] = int(line.strip()[len("priority:") :])
         elif current is not None and line.strip().startswith("input:"):
-            current[1]["_input"] = [i.strip() for i in line.strip()[len("input:"):].split(",")]
+            current[1]["_input"] = [i.strip() for i in line.strip()[len("input:") :].split(",")]
     return [(r, w) for r, w in jobs if r not in TARGET_RULES]
 
 

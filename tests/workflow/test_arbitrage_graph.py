@@ -7,7 +7,6 @@ import json
 
 import polars as pl
 import pytest
-
 from shrink import TEST_LANGUAGES, family_of
 from smk import params_of, planned_jobs, snakemake, write_params
 
@@ -46,13 +45,24 @@ def test_artifacts_follow_the_contracts_and_the_selection_is_right(built):
         for row in sft.iter_rows(named=True):
             cands = scores.filter(pl.col("prompt_id") == row["prompt_id"])
             assert row["score"] == cands.filter(pl.col("lang_ok"))["score"].max()
-            assert cands.filter((pl.col("model") == row["teacher"]) & pl.col("lang_ok"))["completion"].to_list() == [row["completion"]]
+            assert cands.filter((pl.col("model") == row["teacher"]) & pl.col("lang_ok"))["completion"].to_list() == [
+                row["completion"]
+            ]
         no_valid = scores.group_by("prompt_id").agg(pl.col("lang_ok").any()).filter(~pl.col("lang_ok")).height
         assert sft.height == n_gen - no_valid
         wins = json.loads((res / f"arbitrage/{lang}.wins.json").read_text())
         assert sum(v["wins"] for v in wins["teachers"].values()) == wins["n_selected"] == sft.height
         pairs = pl.read_parquet(res / f"pairs/offline/{lang}.parquet")
-        assert pairs.columns == ["prompt_id", "lang", "prompt", "chosen", "rejected", "chosen_score", "rejected_score", "origin"]
+        assert pairs.columns == [
+            "prompt_id",
+            "lang",
+            "prompt",
+            "chosen",
+            "rejected",
+            "chosen_score",
+            "rejected_score",
+            "origin",
+        ]
         for row in pairs.iter_rows(named=True):
             rej = scores.filter((pl.col("prompt_id") == row["prompt_id"]) & (pl.col("completion") == row["rejected"]))
             assert row["chosen"] != row["rejected"]
@@ -95,11 +105,29 @@ def test_second_run_has_nothing_to_do(built):
 
 
 def test_rerun_is_byte_identical(built_copy):
-    paths = ["results/tiny/prompts/fr.parquet", "results/tiny/generations/fr/euro.parquet",
-             "results/tiny/scores/fr/euro.parquet", "results/tiny/corpus.parquet"]
+    paths = [
+        "results/tiny/prompts/fr.parquet",
+        "results/tiny/generations/fr/euro.parquet",
+        "results/tiny/scores/fr/euro.parquet",
+        "results/tiny/corpus.parquet",
+    ]
     before = {p: (built_copy / p).read_bytes() for p in paths}
-    snakemake(built_copy, "-c2", "--forcerun", "build_corpus", "prepare_prompts", "generate_teacher", "score_arbiter",
-              "--allowed-rules", "build_corpus", "prepare_prompts", "generate_teacher", "score_arbiter", "--", *paths)
+    snakemake(
+        built_copy,
+        "-c2",
+        "--forcerun",
+        "build_corpus",
+        "prepare_prompts",
+        "generate_teacher",
+        "score_arbiter",
+        "--allowed-rules",
+        "build_corpus",
+        "prepare_prompts",
+        "generate_teacher",
+        "score_arbiter",
+        "--",
+        *paths,
+    )
     for p in paths:
         assert (built_copy / p).read_bytes() == before[p], p
 
@@ -111,9 +139,15 @@ EVAL_RULES = {"generate_eval", "judge_pairwise", "run_benchmark", "lineage", "ev
 def _scope(jobs):
     """Languages of the per-language arbitrage jobs, families of the training jobs, and every rule
     planned. The only jobs with neither are the scale's summaries."""
-    assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= \
-        {"summarize_arbitrage", "summarize_training", "search_merge_weights", "merge_families", "run_benchmark", "lineage",
-         "eval_report"}
+    assert {r for r, w in jobs if "lang" not in w and "family" not in w} <= {
+        "summarize_arbitrage",
+        "summarize_training",
+        "search_merge_weights",
+        "merge_families",
+        "run_benchmark",
+        "lineage",
+        "eval_report",
+    }
     langs = {w["lang"] for r, w in jobs if "lang" in w and r not in TRAINING_RULES | EVAL_RULES}
     return langs, {w["family"] for _, w in jobs if "family" in w}, {r for r, _ in jobs}
 
@@ -126,9 +160,19 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     jobs = planned_jobs(built_copy)
     langs, families, rules = _scope(jobs)
     assert langs == {"fr"} and families == {family}
-    assert rules == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", *TRAINING_RULES, "summarize_training", "search_merge_weights", "merge_families",
-                     *EVAL_RULES}
+    assert rules == {
+        "prepare_prompts",
+        "generate_teacher",
+        "score_arbiter",
+        "select_arbitrage",
+        "build_pairs",
+        "summarize_arbitrage",
+        *TRAINING_RULES,
+        "summarize_training",
+        "search_merge_weights",
+        "merge_families",
+        *EVAL_RULES,
+    }
     n_family = sum(family_of(p, lang) == family for lang in TEST_LANGUAGES)
     iterations = p["scales"]["tiny"]["online"]["iterations"]
     arbitrage = 1 + 3 + 3 + 1 + 1 + 1
@@ -138,16 +182,22 @@ def test_editing_one_prompt_file_rebuilds_only_that_language_and_its_family(buil
     # benchmarks of the merged and the family model rerun; lineage and the report
     family_langs = {c for c in TEST_LANGUAGES if family_of(p, c) == family}
     teachers = [f"teacher.{t}" for t in p["scales"]["tiny"]["teachers"]]
-    answers = ({(c, "merged") for c in TEST_LANGUAGES} | {(c, f"family.{family}") for c in family_langs}
-               | {("fr", m) for m in ("base", *teachers)})
+    answers = (
+        {(c, "merged") for c in TEST_LANGUAGES}
+        | {(c, f"family.{family}") for c in family_langs}
+        | {("fr", m) for m in ("base", *teachers)}
+    )
     assert {(w["lang"], w["model"]) for r, w in jobs if r == "generate_eval"} == answers
     assert {w["lang"] for r, w in jobs if r == "judge_pairwise"} == set(TEST_LANGUAGES)
     assert {(w["bench"], w["model"]) for r, w in jobs if r == "run_benchmark"} == {
-        (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", f"family.{family}")}
+        (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", f"family.{family}")
+    }
     evaluation = len(answers) + len(TEST_LANGUAGES) + 4 + 2
     assert len(jobs) == arbitrage + training + 2 + evaluation  # + the merge search and the merge
     # the whole family resamples (its policy changed), every language of it, nothing outside it
-    assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {c for c in TEST_LANGUAGES if family_of(p, c) == family}
+    assert {w["lang"] for r, w in jobs if r == "sample_policy"} == {
+        c for c in TEST_LANGUAGES if family_of(p, c) == family
+    }
 
 
 def test_editing_one_language_entry_in_params_rebuilds_only_that_language(built_copy):
@@ -166,11 +216,24 @@ def test_editing_one_teacher_rebuilds_only_that_teachers_jobs(built_copy):
     jobs = planned_jobs(built_copy)
     teachers = {w["teacher"] for r, w in jobs if "teacher" in w}
     assert teachers == {"euro"}
-    assert {w["model"] for r, w in jobs if r == "generate_eval" and w["model"].startswith("teacher.")} == {"teacher.euro"}
+    assert {w["model"] for r, w in jobs if r == "generate_eval" and w["model"].startswith("teacher.")} == {
+        "teacher.euro"
+    }
     rules = {r for r, _ in jobs}
-    assert rules == {"pretrain_teacher", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                     "summarize_arbitrage", "measure_teacher_loss", *TRAINING_RULES, "summarize_training",
-                     "search_merge_weights", "merge_families", *EVAL_RULES}
+    assert rules == {
+        "pretrain_teacher",
+        "generate_teacher",
+        "score_arbiter",
+        "select_arbitrage",
+        "build_pairs",
+        "summarize_arbitrage",
+        "measure_teacher_loss",
+        *TRAINING_RULES,
+        "summarize_training",
+        "search_merge_weights",
+        "merge_families",
+        *EVAL_RULES,
+    }
     assert sum(r == "generate_teacher" for r, _ in jobs) == len(TEST_LANGUAGES)
 
 
@@ -184,8 +247,10 @@ def test_bad_prompt_file_fails_with_file_and_line(built_copy):
     assert proc.returncode != 0
     assert "error: data/prompts/es.jsonl:3: invalid JSON" in proc.stderr
     # the failed job's output is removed by Snakemake; no half-written file stays behind
-    assert not (built_copy / "results/tiny/prompts/es.parquet").exists() or \
-        (built_copy / "results/tiny/prompts/es.parquet").read_bytes() == before
+    assert (
+        not (built_copy / "results/tiny/prompts/es.parquet").exists()
+        or (built_copy / "results/tiny/prompts/es.parquet").read_bytes() == before
+    )
     assert not list((built_copy / "results/tiny/prompts").glob(".*tmp"))
 
 
@@ -198,8 +263,11 @@ def test_learned_routing_asks_only_the_probe_winners_for_the_rest(built_copy):
     write_params(built_copy, p)
     before = {t: (built_copy / f"results/tiny/generations/fr/{t}.parquet").stat().st_mtime_ns for t in teachers}
     jobs = planned_jobs(built_copy, "results/tiny/arbitrage/fr.parquet")
-    assert sorted(r for r, _ in jobs) == sorted(["generate_probe"] * 3 + ["score_probe"] * 3 + [
-        "route_teachers", "generate_routed", "score_routed", "select_arbitrage"])
+    assert sorted(r for r, _ in jobs) == sorted(
+        ["generate_probe"] * 3
+        + ["score_probe"] * 3
+        + ["route_teachers", "generate_routed", "score_routed", "select_arbitrage"]
+    )
     snakemake(built_copy, "-c2", "results/tiny/arbitrage/fr.parquet")
     res = built_copy / "results/tiny"
     prompts = pl.read_parquet(res / "prompts/fr.parquet").filter(pl.col("split") != "test")
@@ -209,8 +277,13 @@ def test_learned_routing_asks_only_the_probe_winners_for_the_rest(built_copy):
     probe_scores = pl.concat([pl.read_parquet(res / f"routing/probe/fr/{t}.scores.parquet") for t in teachers])
     assert sorted(probe_scores["prompt_id"].unique()) == probe and probe_scores.height == len(probe) * len(teachers)
     # the selected teacher is the one with most probe wins (best valid completion per prompt)
-    best = (probe_scores.filter(pl.col("lang_ok")).sort(["prompt_id", "score", "model"], descending=[False, True, False])
-            .group_by("prompt_id", maintain_order=True).first()["model"].to_list())
+    best = (
+        probe_scores.filter(pl.col("lang_ok"))
+        .sort(["prompt_id", "score", "model"], descending=[False, True, False])
+        .group_by("prompt_id", maintain_order=True)
+        .first()["model"]
+        .to_list()
+    )
     assert decision["selected"] == [max(sorted(teachers), key=best.count)]
     rest = pl.read_parquet(res / "routing/rest/fr.scores.parquet")
     assert set(rest["model"]) == set(decision["selected"])

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from expanse.fingerprint import fingerprint
 from shrink import REPO
 from smk import TARGET_RULES, params_of, snakemake
+
+from expanse.fingerprint import fingerprint
 
 pytestmark = pytest.mark.workflow
 
@@ -30,9 +30,9 @@ def planned_with_reasons(cwd: Path, *targets: str) -> list[tuple[str, dict, str]
         if m:
             jobs.append([m.group(1), {}, ""])
         elif jobs and text.startswith("wildcards:"):
-            jobs[-1][1].update(dict(p.strip().split("=", 1) for p in text[len("wildcards:"):].split(",") if "=" in p))
+            jobs[-1][1].update(dict(p.strip().split("=", 1) for p in text[len("wildcards:") :].split(",") if "=" in p))
         elif jobs and text.startswith("reason:"):
-            jobs[-1][2] = text[len("reason:"):].strip()
+            jobs[-1][2] = text[len("reason:") :].strip()
     return [(r, w, why) for r, w, why in jobs if r not in TARGET_RULES]
 
 
@@ -54,10 +54,12 @@ def params_changed(cwd: Path) -> set[str]:
     outputs were made with: Snakemake's params trigger, asked of every job. (`snakemake -n` shows it
     only for jobs not already rerun for an updated input; `--list-changes params` lists every output
     in Snakemake 9.27.1.)"""
-    snippet = ("from pathlib import Path\nfrom expanse.dvc_pipeline import load_jobs, stage_name\n"
-               "api, wf, jobs = load_jobs(Path.cwd(), ['all'])\n"
-               "print(*sorted(stage_name(j) for j in jobs if wf.persistence.params_changed(j)), sep='\\n')\n"
-               "api.__exit__(None, None, None)\n")
+    snippet = (
+        "from pathlib import Path\nfrom expanse.dvc_pipeline import load_jobs, stage_name\n"
+        "api, wf, jobs = load_jobs(Path.cwd(), ['all'])\n"
+        "print(*sorted(stage_name(j) for j in jobs if wf.persistence.params_changed(j)), sep='\\n')\n"
+        "api.__exit__(None, None, None)\n"
+    )
     out = subprocess.run([sys.executable, "-c", snippet], cwd=cwd, capture_output=True, text=True, check=True).stdout
     return set(out.split())
 
@@ -77,8 +79,10 @@ def test_editing_a_module_replans_exactly_the_jobs_that_run_it(built_copy):
     langs, iterations = list(params["languages"]), params["scales"]["tiny"]["online"]["iterations"]
     family = {lang: params["languages"][lang]["family"] for lang in langs}
     assert params_changed(root) == {f"build_pairs-{lang}" for lang in langs} | {
-        f"build_online_pairs-{family[lang]}-{it}-{lang}".replace(".", "_") for lang in langs
-        for it in range(1, iterations + 1)}
+        f"build_online_pairs-{family[lang]}-{it}-{lang}".replace(".", "_")
+        for lang in langs
+        for it in range(1, iterations + 1)
+    }
     # the plan: those first (the offline pairs; the online ones come after DPO), then what their
     # outputs feed (DPO, the online iterations, the merge, the eval); nothing upstream or beside them
     jobs = planned_with_reasons(root, "all")
@@ -87,8 +91,21 @@ def test_editing_a_module_replans_exactly_the_jobs_that_run_it(built_copy):
     rest = [(r, why) for r, _, why in jobs if not why.startswith("Params have changed")]
     assert all(why.startswith("Input files updated by another job") for _, why in rest), rest
     planned = {r for r, _, _ in jobs}
-    assert {"build_online_pairs", "train_dpo", "train_online_dpo", "merge_families", "judge_pairwise",
-            "eval_report"} <= planned
+    assert {
+        "build_online_pairs",
+        "train_dpo",
+        "train_online_dpo",
+        "merge_families",
+        "judge_pairwise",
+        "eval_report",
+    } <= planned
     assert sum(r == "build_online_pairs" for r, _, _ in jobs) == len(langs) * iterations
-    assert not planned & {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "train_sft",
-                          "pretrain_base", "pretrain_teacher"}
+    assert not planned & {
+        "prepare_prompts",
+        "generate_teacher",
+        "score_arbiter",
+        "select_arbitrage",
+        "train_sft",
+        "pretrain_base",
+        "pretrain_teacher",
+    }

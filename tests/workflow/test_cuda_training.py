@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from smk import params_of, snakemake, write_params
 
 torch = pytest.importorskip("torch")
-pytestmark = [pytest.mark.workflow,
-              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [pytest.mark.workflow, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 
 def test_family_chain_trains_in_bf16_on_cuda(built_copy):
@@ -30,8 +28,11 @@ def test_family_chain_trains_in_bf16_on_cuda(built_copy):
         d = built_copy / f"results/tiny/checkpoints/{family}/{stage}"
         cfg = json.loads((d / "config.json").read_text())
         assert cfg.get("dtype", cfg.get("torch_dtype")) == "bfloat16"
-        log = (built_copy / f"logs/tiny/train_{'sft' if stage == 'sft' else 'dpo' if stage == 'dpo' else 'online_dpo'}"
-               / (f"{family}.log" if stage != "online_it1" else f"{family}/it1.log")).read_text()
+        log = (
+            built_copy
+            / f"logs/tiny/train_{'sft' if stage == 'sft' else 'dpo' if stage == 'dpo' else 'online_dpo'}"
+            / (f"{family}.log" if stage != "online_it1" else f"{family}/it1.log")
+        ).read_text()
         assert "cuda" in log
         m = json.loads((built_copy / f"results/tiny/checkpoints/{family}/{stage}.metrics.json").read_text())
         assert m["global_step"] > 0

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from expanse.dvc_pipeline import group_name_of
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
+
+from expanse.dvc_pipeline import group_name_of
 
 pytestmark = pytest.mark.workflow
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
@@ -27,7 +27,9 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']
 def run(root: Path, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(list(argv), cwd=root, capture_output=True, text=True, env=ENV)
     if check and proc.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc
 
 
@@ -96,13 +98,23 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
         assert st["cmd"].startswith("snakemake --cores all --force --allowed-rules ")
         assert st["cmd"].endswith(" -- " + " ".join(st["outs"]))
     assert sorted(n for n, j in jobs.items() if j["stage"] == "arbitrage-fr") == [
-        "generate_teacher-fr-asia", "generate_teacher-fr-east", "generate_teacher-fr-euro", "prepare_prompts-fr",
-        "score_arbiter-fr-asia", "score_arbiter-fr-east", "score_arbiter-fr-euro", "select_arbitrage-fr"]
-    assert {j["stage"] for n, j in jobs.items() if n.startswith(("build_pairs-", "train_dpo-"))} == \
-        {f"dpo-{f}" for f in params_of(REPO)["families"]}
+        "generate_teacher-fr-asia",
+        "generate_teacher-fr-east",
+        "generate_teacher-fr-euro",
+        "prepare_prompts-fr",
+        "score_arbiter-fr-asia",
+        "score_arbiter-fr-east",
+        "score_arbiter-fr-euro",
+        "select_arbitrage-fr",
+    ]
+    assert {j["stage"] for n, j in jobs.items() if n.startswith(("build_pairs-", "train_dpo-"))} == {
+        f"dpo-{f}" for f in params_of(REPO)["families"]
+    }
     for scale in ("8b", "32b"):
         st = stages_of(REPO, f"pipelines/{scale}/dvc.yaml")
-        assert all(s["wdir"] == "../.." and all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values())
+        assert all(
+            s["wdir"] == "../.." and all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values()
+        )
     assert all(o.startswith("results/tiny/") for s in tiny.values() for o in s["outs"])
 
 
@@ -111,9 +123,14 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
 
     job = jobs["prepare_prompts-fr"]
     assert job["params"] == ["languages.fr", "scales.tiny.prompts", "seed"]
-    assert job["deps"] == ["data/prompts/fr.jsonl", "data/eval/prompts/fr.jsonl", "scripts/prepare_prompts.py",
-                           *fingerprint("scripts/prepare_prompts.py", REPO).modules, "rules/prompts.smk",
-                           "envs/data.yaml"]
+    assert job["deps"] == [
+        "data/prompts/fr.jsonl",
+        "data/eval/prompts/fr.jsonl",
+        "scripts/prepare_prompts.py",
+        *fingerprint("scripts/prepare_prompts.py", REPO).modules,
+        "rules/prompts.smk",
+        "envs/data.yaml",
+    ]
     tiny = stages_of(REPO)
     # a stage's params: its jobs' keys, those a read parent covers dropped; its deps: its jobs' deps
     # but the outputs of its own jobs
@@ -124,19 +141,24 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
         assert set(keys) == {k for k in wanted if not any(k.startswith(q + ".") for q in wanted)}, name
         own = {o for j in members for o in j["outs"]}
         assert st["deps"] == list(dict.fromkeys(d for j in members for d in j["deps"] if d not in own)), name
-    readers_of_fr = {n for n, s in tiny.items() if any(p == "languages.fr" or p.startswith("languages.fr.")
-                                                        for p in s.get("params", []) if isinstance(p, str))}
+    readers_of_fr = {
+        n
+        for n, s in tiny.items()
+        if any(p == "languages.fr" or p.startswith("languages.fr.") for p in s.get("params", []) if isinstance(p, str))
+    }
     # fr's own arbitrage stage reads its entry; the rest read only its family (membership)
     assert "arbitrage-fr" in readers_of_fr
     assert all(n == "arbitrage-fr" or tiny[n]["params"].count("languages.fr.family") for n in readers_of_fr)
     assert not any(p.startswith("languages.es") for p in tiny["arbitrage-fr"]["params"] if isinstance(p, str))
     assert "scales.tiny.sft" in tiny["sft-romance"]["params"]
     assert "scales.tiny.dpo" not in tiny["sft-romance"]["params"]
-    assert {f"families.{f}" for f in shipped_params["families"]} <= {p for p in tiny["merge_families"]["params"] if isinstance(p, str)}
+    assert {f"families.{f}" for f in shipped_params["families"]} <= {
+        p for p in tiny["merge_families"]["params"] if isinstance(p, str)
+    }
     gen = jobs["generate_teacher-fr-euro"]["params"]
     assert "scales.tiny.teachers.euro" in gen and not any("teachers.east" in p for p in gen)
     # every key exists in params.yaml (DVC refuses a stage whose param is missing)
-    for scale, path in (("tiny", "dvc.yaml"), ("8b", "pipelines/8b/dvc.yaml"), ("32b", "pipelines/32b/dvc.yaml")):
+    for path in ("dvc.yaml", "pipelines/8b/dvc.yaml", "pipelines/32b/dvc.yaml"):
         for name, st in stages_of(REPO, path).items():
             for key in (p for p in st.get("params", []) if isinstance(p, str)):
                 node = shipped_params
@@ -158,7 +180,10 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
 
     def entry(lang, md5):
         st = stages_of(REPO)[f"arbitrage-{lang}"]
-        return {"cmd": st["cmd"], "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234} for out in st["outs"]]}
+        return {
+            "cmd": st["cmd"],
+            "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234} for out in st["outs"]],
+        }
 
     lock = {"schema": "2.0", "stages": {"arbitrage-vi": entry("vi", "1" * 32), "arbitrage-fr": entry("fr", "0" * 32)}}
     (root / "dvc.lock").write_text(dumps_yaml(lock))
@@ -167,7 +192,9 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
     del lock["stages"]["arbitrage-vi"]
     assert (root / "dvc.lock").read_text() == dumps_yaml(lock)
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
-    assert set(stages_of(REPO)) - set(stages_of(root)) == {n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n}
+    assert set(stages_of(REPO)) - set(stages_of(root)) == {
+        n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n
+    }
 
 
 def test_plain_dvc_commands_see_only_the_tiny_pipeline():
@@ -178,9 +205,13 @@ def test_plain_dvc_commands_see_only_the_tiny_pipeline():
     hidden = dvc(REPO, "stage", "list", "pipelines/32b/dvc.yaml", check=False)
     assert hidden.returncode != 0 and "is dvc-ignored" in hidden.stderr
     shown = pipeline(REPO, "dvc", "32b", "stage", "list", "pipelines/32b/dvc.yaml").stdout
-    assert {line.split()[0] for line in shown.splitlines()} == \
-        {f"pipelines/32b/dvc.yaml:{n}" for n in stages_of(REPO, "pipelines/32b/dvc.yaml")}
-    both = {line.split()[0].split(":")[0] for line in pipeline(REPO, "dvc", "8b,32b", "stage", "list", "--all").stdout.splitlines()}
+    assert {line.split()[0] for line in shown.splitlines()} == {
+        f"pipelines/32b/dvc.yaml:{n}" for n in stages_of(REPO, "pipelines/32b/dvc.yaml")
+    }
+    both = {
+        line.split()[0].split(":")[0]
+        for line in pipeline(REPO, "dvc", "8b,32b", "stage", "list", "--all").stdout.splitlines()
+    }
     assert {"pipelines/8b/dvc.yaml", "pipelines/32b/dvc.yaml"} <= both
 
 
@@ -226,8 +257,13 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     path = repo / "data/prompts/fr.jsonl"
     last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps({**last, "id": last["id"] + "b", "prompt": "Explique pourquoi le ciel est bleu le jour."},
-                           ensure_ascii=False) + "\n")
+        f.write(
+            json.dumps(
+                {**last, "id": last["id"] + "b", "prompt": "Explique pourquoi le ciel est bleu le jour."},
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
     snakemake_plan = planned_stages(repo, "all")
     roots = changed_stages(repo)
     assert roots == {"arbitrage-fr"}
@@ -291,15 +327,15 @@ def s3_server():
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket="expanse-artifacts")
+    boto3.client(
+        "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    ).create_bucket(Bucket="expanse-artifacts")
     old = {k: os.environ.get(k) for k in creds}
     ENV.update(creds)  # credentials from the environment only, never in .dvc/config
     yield url
     for k, v in old.items():
         ENV.pop(k) if v is None else ENV.update({k: v})
     server.stop()
-
 
 
 def test_push_to_both_remotes_clone_pull_sync_and_import(repo, tmp_path, s3_server):
@@ -322,8 +358,11 @@ def test_push_to_both_remotes_clone_pull_sync_and_import(repo, tmp_path, s3_serv
     assert "Data and pipelines are up to date" in dvc(clone, "status", "dvc.yaml").stdout
     assert "nothing to be done" in pipeline(clone, "sync").stdout
     assert "Nothing to be done" in run(clone, sys.executable, "-m", "snakemake", "-n", "all").stdout
-    files = sorted(p.relative_to(repo) for p in (repo / "results/tiny").rglob("*")
-                   if p.is_file() and p.name != ".snakemake_timestamp")
+    files = sorted(
+        p.relative_to(repo)
+        for p in (repo / "results/tiny").rglob("*")
+        if p.is_file() and p.name != ".snakemake_timestamp"
+    )
     assert any(p.name.endswith(".safetensors") for p in files) and len(files) > 100
     for rel in files:
         assert (clone / rel).read_bytes() == (repo / rel).read_bytes(), rel

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from smk import params_of, planned_jobs, snakemake
 
 from expanse.evaluation.report import PLOTS
-from smk import params_of, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -81,8 +81,12 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     assert len(check["images"]) == len(PLOTS)
     assert all(complete and w > 200 and h > 100 for complete, w, h in check["images"])  # decoded, not broken
     shot = Path(os.environ.get("EXPANSE_SCREENSHOT", tmp_path / "report.png"))
-    subprocess.run([*cmd, "--window-size=1200,4000", f"--screenshot={shot}", report.as_uri()], capture_output=True,
-                   timeout=120, check=True)
+    subprocess.run(
+        [*cmd, "--window-size=1200,4000", f"--screenshot={shot}", report.as_uri()],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     assert shot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -110,8 +114,9 @@ def test_lineage_of_every_artifact(built):
     # every job of the graph but the report's own two, each with its rule and wildcards
     planned = [(r, w) for r, w in planned_jobs(built, "--forceall", "all") if r not in ("eval_report", "lineage")]
     assert lineage["n_jobs"] == len(jobs) == len(planned)
-    assert sorted((j["rule"], j["wildcards"].get("lang")) for j in jobs.values()) == \
-        sorted((r, w.get("lang")) for r, w in planned)
+    assert sorted((j["rule"], j["wildcards"].get("lang")) for j in jobs.values()) == sorted(
+        (r, w.get("lang")) for r, w in planned
+    )
     for name, job in jobs.items():
         for path, digest in job["outputs"].items():
             target = built / path
@@ -144,11 +149,31 @@ LINEAGE_SECTION = re.compile(r"<section id='lineage'>.*?</section>", re.S)
 def test_eval_reruns_byte_identical(built_copy):
     eval_dir = built_copy / "results/tiny/eval"
     lang = next(iter(params_of(built_copy)["languages"]))
-    keep = {p: (eval_dir / p).read_bytes() for p in (f"winrates/{lang}.json", f"judgements/{lang}.parquet",
-                                                     "benchmarks/mgsm/merged.json", "report.html", "metrics.json")}
-    snakemake(built_copy, "-c2", "--forcerun", "judge_pairwise", "run_benchmark", "eval_report", "--allowed-rules",
-              "judge_pairwise", "run_benchmark", "eval_report", "--", f"results/tiny/eval/winrates/{lang}.json",
-              "results/tiny/eval/benchmarks/mgsm/merged.json")
+    keep = {
+        p: (eval_dir / p).read_bytes()
+        for p in (
+            f"winrates/{lang}.json",
+            f"judgements/{lang}.parquet",
+            "benchmarks/mgsm/merged.json",
+            "report.html",
+            "metrics.json",
+        )
+    }
+    snakemake(
+        built_copy,
+        "-c2",
+        "--forcerun",
+        "judge_pairwise",
+        "run_benchmark",
+        "eval_report",
+        "--allowed-rules",
+        "judge_pairwise",
+        "run_benchmark",
+        "eval_report",
+        "--",
+        f"results/tiny/eval/winrates/{lang}.json",
+        "results/tiny/eval/benchmarks/mgsm/merged.json",
+    )
     snakemake(built_copy, "-c2", "--forcerun", "eval_report", "--", "results/tiny/eval/report.html")
     for path, data in keep.items():
         now = (eval_dir / path).read_bytes()

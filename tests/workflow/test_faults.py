@@ -12,12 +12,19 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from smk import first_slice, params_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from faults import (LOCKED, Target, explain, inspect, plan, run_with_kills, same_but_for_run_records,  # noqa: E402
-                    tree_digests)
+from faults import (
+    LOCKED,
+    Target,
+    explain,
+    inspect,
+    plan,
+    run_with_kills,
+    same_but_for_run_records,  # noqa: E402
+    tree_digests,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -41,9 +48,11 @@ def test_killed_builds_rerun_to_the_same_bytes(built, built_copy, tmp_path):
         log = next(repo / j["log"][0] for j in chain if j["rule"] == rule)
         return lambda root: log.is_file() and "Loading weights" in log.read_text(errors="replace")
 
-    schedule = [Target("generate_teacher", ready=working("generate_teacher")),
-                Target("score_arbiter", ready=working("score_arbiter")),
-                Target("train_sft", ready=lambda root: any(work.glob("checkpoint-*/trainer_state.json")))]
+    schedule = [
+        Target("generate_teacher", ready=working("generate_teacher")),
+        Target("score_arbiter", ready=working("score_arbiter")),
+        Target("train_sft", ready=lambda root: any(work.glob("checkpoint-*/trainer_state.json"))),
+    ]
     res = run_with_kills(repo, cmd, cmd, schedule, ref, outputs, log_dir=tmp_path, ref_root=built, timeout=900)
     assert not res.failure, res.failure
     assert [k.target for k in res.kills] == ["generate_teacher", "score_arbiter", "train_sft"]

@@ -18,11 +18,20 @@ def backend_and_prompts(built):
     model = sorted(Path(built, "results/tiny/models/teachers").iterdir())[0]
     prompts = pl.read_parquet(sorted(Path(built, "results/tiny/prompts").glob("*.parquet"))[0])["prompt"].to_list()[:12]
     conversations = [[{"role": "user", "content": p}] for p in prompts]
-    generation = {"backend": "transformers", "max_new_tokens": 24, "min_new_tokens": 4, "temperature": 0.0,
-                  "top_p": 1.0, "repetition_penalty": 1.2, "no_repeat_ngram_size": 3, "batch_size": 8,
-                  "dtype": "float32"}
-    return lambda **over: Backend(str(model), load={"use_safetensors": True}, generation={**generation, **over},
-                                  seed=7), conversations
+    generation = {
+        "backend": "transformers",
+        "max_new_tokens": 24,
+        "min_new_tokens": 4,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "repetition_penalty": 1.2,
+        "no_repeat_ngram_size": 3,
+        "batch_size": 8,
+        "dtype": "float32",
+    }
+    return lambda **over: Backend(
+        str(model), load={"use_safetensors": True}, generation={**generation, **over}, seed=7
+    ), conversations
 
 
 def test_greedy_samples_with_a_shared_prefill_equal_the_single_answer(backend_and_prompts):

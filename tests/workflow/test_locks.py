@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from shrink import copy_repo
 from smk import SNAKEMAKE, snakemake
 
@@ -44,8 +43,14 @@ def probe_repo(tmp_path: Path) -> Path:
 
 
 def start(root: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([*SNAKEMAKE, *args], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return subprocess.Popen(
+        [*SNAKEMAKE, *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
 
 
 def starts(root: Path) -> int:
@@ -70,8 +75,9 @@ def test_a_finished_run_leaves_the_others_locks_and_a_third_run_is_refused(tmp_p
             raise AssertionError(f"the first run did not start its job:\n{first.communicate()[0][-4000:]}")
 
         snakemake(root, "-c1", "lockprobe/b.txt", timeout=180)  # the second run: unrelated, finishes
-        assert list((root / ".snakemake" / "locks").glob("*.output.lock")), \
+        assert list((root / ".snakemake" / "locks").glob("*.output.lock")), (
             "the second run's end removed the first run's lock"
+        )
 
         third = start(root, "-c1", "lockprobe/a.txt")
         wait(lambda: starts(root) > 1, third, 180)

@@ -8,7 +8,6 @@ import json
 
 import pytest
 import torch
-
 from conftest import checkpoint_tensors
 from smk import params_of, planned_jobs, snakemake, write_params
 
@@ -24,7 +23,8 @@ def test_merge_weight_search_scores_every_candidate_and_the_merge_uses_the_choic
     assert len(cands) == cfg["budget"] and [c["index"] for c in cands] == list(range(cfg["budget"]))
     total = sum(p["families"].values())
     assert cands[0]["note"] == "hand-set" and cands[0]["weights"] == {
-        f: round(w / total, 6) for f, w in p["families"].items()}
+        f: round(w / total, 6) for f, w in p["families"].items()
+    }
     for c in cands:
         assert sorted(c["weights"]) == sorted(families) and abs(sum(c["weights"].values()) - 1) < 1e-5
         assert set(c["scores"]) == langs  # every language's dev prompts scored
@@ -60,10 +60,14 @@ def test_merged_model_is_the_weighted_average_and_generates(built):
     assert made["method"] == "linear" and made["families"] == weights and made["after"] == "online"
     tok = AutoTokenizer.from_pretrained(merged_dir)
     model = AutoModelForCausalLM.from_pretrained(merged_dir, use_safetensors=True).eval()
-    enc = tok.apply_chat_template([[{"role": "user", "content": "Bonjour, comment ça va ?"}]],
-                                  add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    enc = tok.apply_chat_template(
+        [[{"role": "user", "content": "Bonjour, comment ça va ?"}]],
+        add_generation_prompt=True,
+        return_tensors="pt",
+        return_dict=True,
+    )
     out = model.generate(**enc, max_new_tokens=12, do_sample=False, pad_token_id=tok.pad_token_id)
-    text = tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    text = tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     assert out.shape[1] > enc["input_ids"].shape[1] and text.strip()
 
 

@@ -30,15 +30,23 @@ def test_a_templated_params_yaml_runs_nothing(repo, tmp_path):
         (repo / "params.yaml").write_text(shipped)
     assert proc.returncode != 0
     assert not marker.exists(), "a template in params.yaml ran"
-    assert error_lines(proc) == ["error: params.yaml:1: __use_yte__: templating is not allowed; this file is data, not code"]
+    assert error_lines(proc) == [
+        "error: params.yaml:1: __use_yte__: templating is not allowed; this file is data, not code"
+    ]
 
 
-@pytest.mark.parametrize("edit, expect", [
-    (lambda s: s.replace("\n  ", "\n\t", 1), r"error: params.yaml:\d+: invalid YAML \(found character '\\t'"),
-    (lambda s: "", "error: params.yaml: empty file; expected a mapping at the top level"),
-    (lambda s: s + 'bad: "\udcff"\n', r"error: params.yaml:\d+: invalid UTF-8 \(byte 0xff\)"),
-    (lambda s: "x: !!python/name:os.system\n" + s, r"error: params.yaml:1: invalid YAML \(could not determine a constructor"),
-])
+@pytest.mark.parametrize(
+    "edit, expect",
+    [
+        (lambda s: s.replace("\n  ", "\n\t", 1), r"error: params.yaml:\d+: invalid YAML \(found character '\\t'"),
+        (lambda s: "", "error: params.yaml: empty file; expected a mapping at the top level"),
+        (lambda s: s + 'bad: "\udcff"\n', r"error: params.yaml:\d+: invalid UTF-8 \(byte 0xff\)"),
+        (
+            lambda s: "x: !!python/name:os.system\n" + s,
+            r"error: params.yaml:1: invalid YAML \(could not determine a constructor",
+        ),
+    ],
+)
 def test_a_broken_params_yaml_is_one_line_naming_the_file_and_line(repo, edit, expect):
     shipped = (repo / "params.yaml").read_text()
     (repo / "params.yaml").write_bytes(edit(shipped).encode("utf-8", "surrogateescape"))

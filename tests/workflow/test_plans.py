@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import yaml
-
 from shrink import REPO, copy_repo
 from smk import planned_jobs, snakemake
 
@@ -24,8 +23,14 @@ def test_32b_arbitrage_plans_with_gpu_resources(shipped_params):
 
 def test_8b_arbitrage_plans():
     jobs = planned_jobs(REPO, "arbitrage_8b")
-    assert {r for r, _ in jobs} == {"prepare_prompts", "generate_teacher", "score_arbiter", "select_arbitrage", "build_pairs",
-                                     "summarize_arbitrage"}
+    assert {r for r, _ in jobs} == {
+        "prepare_prompts",
+        "generate_teacher",
+        "score_arbiter",
+        "select_arbitrage",
+        "build_pairs",
+        "summarize_arbitrage",
+    }
     assert all("gpu=1" in w["_resources"] for r, w in jobs if r == "generate_teacher")
 
 
@@ -56,7 +61,9 @@ def test_32b_merge_plans_on_cpu_after_the_last_online_iteration(shipped_params):
     merge = [w for r, w in jobs if r == "merge_families"]
     assert len(merge) == 1 and "gpu=0" in merge[0]["_resources"] and "mem_mb=64000" in merge[0]["_resources"]
     n = shipped_params["scales"]["32b"]["online"]["iterations"]
-    assert sorted(merge[0]["_input"]) == sorted(f"results/32b/checkpoints/{f}/online_it{n}" for f in shipped_params["families"])
+    assert sorted(merge[0]["_input"]) == sorted(
+        f"results/32b/checkpoints/{f}/online_it{n}" for f in shipped_params["families"]
+    )
     assert not any(r == "merge_stage" for r, _ in jobs)
 
 
@@ -69,7 +76,9 @@ def test_merging_after_sft_and_dpo_restarts_every_family_from_the_merge(tmp_path
     assert sorted(stages["sft"]) == sorted(f"results/tiny/checkpoints/{f}/sft" for f in shipped_params["families"])
     for r, w in jobs:
         if r == "train_dpo":
-            assert "results/tiny/merges/sft" in w["_input"] and not any(i.endswith("/sft") and "checkpoints" in i for i in w["_input"])
+            assert "results/tiny/merges/sft" in w["_input"] and not any(
+                i.endswith("/sft") and "checkpoints" in i for i in w["_input"]
+            )
         if r == "train_online_dpo" and w["it"] == "1":
             assert "results/tiny/merges/dpo" in w["_input"]
             assert not any(i.endswith("/dpo") and "checkpoints" in i for i in w["_input"])
@@ -121,7 +130,7 @@ def test_bad_params_fail_with_one_line_naming_the_key(tmp_path, params):
     root = copy_repo(tmp_path / "repo", params)
     proc = snakemake(root, "-n", check=False)
     assert proc.returncode != 0
-    errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert errors == ["error: params.yaml: scales.tiny.generation.temprature: unknown key"]
     assert not (root / "results").exists()
 
@@ -145,7 +154,10 @@ def test_32b_eval_plans_judges_and_benchmarks_on_gpus(shipped_params):
     assert len(gen) == 23 * (3 + n_teachers) and all("gpu=4" in w["_resources"] for w in gen)
     assert len(judge) == 23 and all("gpu=4" in w["_resources"] and "gpu_model=h100" in w["_resources"] for w in judge)
     assert {(w["bench"], w["model"]) for w in bench} == {
-        (b, m) for b in ("global_mmlu", "mgsm") for m in ("merged", "base", *(f"family.{f}" for f in shipped_params["families"]))}
+        (b, m)
+        for b in ("global_mmlu", "mgsm")
+        for m in ("merged", "base", *(f"family.{f}" for f in shipped_params["families"]))
+    }
     assert len(bench) == 2 * (2 + n_fam) and all("gpu=2" in w["_resources"] for w in bench)
     assert not any(i.startswith("data/eval/lm_eval") for w in bench for i in w.get("_input", []))  # lm-eval's own tasks
 
@@ -163,7 +175,9 @@ def test_32b_benchmarks_name_lm_evals_real_tasks(shipped_params):
     for bench in p.scales["32b"].eval.benchmarks:
         names[bench] = task_names(ws.benchmark_cfg(p, "32b", bench).model_dump(), list(p.languages))
     assert len(names["global_mmlu"]) == 23 and names["global_mmlu"]["fr"] == "global_mmlu_full_fr"
-    assert sorted(names["mgsm"]) == ["de", "en", "es", "fr", "ja", "ru", "zh"] and names["mgsm"]["ja"] == "mgsm_direct_ja"
+    assert (
+        sorted(names["mgsm"]) == ["de", "en", "es", "fr", "ja", "ru", "zh"] and names["mgsm"]["ja"] == "mgsm_direct_ja"
+    )
     known = set(TaskManager().all_tasks)
     missing = [t for per_lang in names.values() for t in per_lang.values() if t not in known]
     assert not missing, missing

@@ -11,7 +11,6 @@ import subprocess
 import time
 
 import pytest
-
 from smk import SNAKEMAKE, params_of, planned_jobs, snakemake, write_params
 
 pytestmark = pytest.mark.workflow
@@ -35,8 +34,16 @@ def test_every_stage_leaves_a_complete_checkpoint(built):
     for family in families(built):
         for stage in stages(built):
             d = ckpts / family / stage
-            for name in ("model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
-                         "tokenizer_config.json", "README.md", "expanse_config.json", "metrics.json"):
+            for name in (
+                "model.safetensors",
+                "config.json",
+                "generation_config.json",
+                "tokenizer.json",
+                "tokenizer_config.json",
+                "README.md",
+                "expanse_config.json",
+                "metrics.json",
+            ):
                 assert (d / name).is_file(), (d, name)
             assert not list(d.glob("*.bin")) and not list(d.glob("*.pt")) and not list(d.glob("adapter_*"))
             cfg = json.loads((d / "config.json").read_text())
@@ -104,9 +111,20 @@ def test_more_iterations_reuse_the_iterations_already_built(built_copy):
     p["scales"]["tiny"]["online"]["iterations"] = 3
     write_params(built_copy, p)
     jobs = planned_jobs(built_copy)
-    assert {r for r, _ in jobs} == {"sample_policy", "score_policy", "build_online_pairs", "train_online_dpo",
-                                    "summarize_training", "search_merge_weights", "merge_families",
-                                    "generate_eval", "judge_pairwise", "run_benchmark", "lineage", "eval_report"}
+    assert {r for r, _ in jobs} == {
+        "sample_policy",
+        "score_policy",
+        "build_online_pairs",
+        "train_online_dpo",
+        "summarize_training",
+        "search_merge_weights",
+        "merge_families",
+        "generate_eval",
+        "judge_pairwise",
+        "run_benchmark",
+        "lineage",
+        "eval_report",
+    }
     assert {w["it"] for _, w in jobs if "it" in w} == {"3"}
     # only the models that changed answer again: the merged one and the families' (base and teachers do not)
     assert {w["model"].split(".")[0] for r, w in jobs if r == "generate_eval"} == {"merged", "family"}
@@ -145,8 +163,13 @@ def test_a_killed_training_job_resumes_and_ends_with_the_same_weights(built_copy
     reference = (out / "model.safetensors").read_bytes()
     assert metrics(built_copy, family, "sft")["global_step"] == 30
 
-    proc = subprocess.Popen([*SNAKEMAKE, "-c1", "--forcerun", target, "--allowed-rules", "train_sft", "--", target],
-                            cwd=built_copy, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*SNAKEMAKE, "-c1", "--forcerun", target, "--allowed-rules", "train_sft", "--", target],
+        cwd=built_copy,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while time.time() < deadline and not (work / "checkpoint-10" / "trainer_state.json").exists():
         assert proc.poll() is None, "training ended before it could be killed"
@@ -181,4 +204,7 @@ def test_lora_is_merged_back_into_a_plain_checkpoint(built_copy):
         assert set(m.keys()) == set(b.keys())  # same tensors as the base: no lora_A/lora_B left
         changed = [k for k in b.keys() if not (b.get_tensor(k) == m.get_tensor(k)).all()]
     assert changed and all("proj" in k for k in changed)  # the adapted linear layers moved, nothing else
-    assert metrics(built_copy, family, "sft")["eval_after"]["loss"] < metrics(built_copy, family, "sft")["eval_before"]["loss"]
+    assert (
+        metrics(built_copy, family, "sft")["eval_after"]["loss"]
+        < metrics(built_copy, family, "sft")["eval_before"]["loss"]
+    )

@@ -10,7 +10,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from smk import first_slice, params_of, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -32,14 +31,30 @@ def test_warm_and_cold_jobs_write_the_same_bytes(built_copy, monkeypatch):
     lang, family, teacher = first_slice(p)
     bench = next(iter(p["scales"]["tiny"]["eval"]["benchmarks"]))
     jobs = {  # rule: (outputs, log)
-        "generate_teacher": ([f"results/tiny/generations/{lang}/{teacher}.parquet"], f"logs/tiny/generate_teacher/{lang}/{teacher}.log"),
-        "score_arbiter": ([f"results/tiny/scores/{lang}/{teacher}.parquet"], f"logs/tiny/score_arbiter/{lang}/{teacher}.log"),
-        "train_dpo": ([f"results/tiny/checkpoints/{family}/dpo", f"results/tiny/checkpoints/{family}/dpo.metrics.json"],
-                      f"logs/tiny/train_dpo/{family}.log"),
-        "generate_eval": ([f"results/tiny/eval/answers/{lang}/merged.parquet"], f"logs/tiny/generate_eval/{lang}/merged.log"),
-        "judge_pairwise": ([f"results/tiny/eval/winrates/{lang}.json", f"results/tiny/eval/judgements/{lang}.parquet"],
-                           f"logs/tiny/judge_pairwise/{lang}.log"),
-        "run_benchmark": ([f"results/tiny/eval/benchmarks/{bench}/merged.json"], f"logs/tiny/run_benchmark/{bench}/merged.log"),
+        "generate_teacher": (
+            [f"results/tiny/generations/{lang}/{teacher}.parquet"],
+            f"logs/tiny/generate_teacher/{lang}/{teacher}.log",
+        ),
+        "score_arbiter": (
+            [f"results/tiny/scores/{lang}/{teacher}.parquet"],
+            f"logs/tiny/score_arbiter/{lang}/{teacher}.log",
+        ),
+        "train_dpo": (
+            [f"results/tiny/checkpoints/{family}/dpo", f"results/tiny/checkpoints/{family}/dpo.metrics.json"],
+            f"logs/tiny/train_dpo/{family}.log",
+        ),
+        "generate_eval": (
+            [f"results/tiny/eval/answers/{lang}/merged.parquet"],
+            f"logs/tiny/generate_eval/{lang}/merged.log",
+        ),
+        "judge_pairwise": (
+            [f"results/tiny/eval/winrates/{lang}.json", f"results/tiny/eval/judgements/{lang}.parquet"],
+            f"logs/tiny/judge_pairwise/{lang}.log",
+        ),
+        "run_benchmark": (
+            [f"results/tiny/eval/benchmarks/{bench}/merged.json"],
+            f"logs/tiny/run_benchmark/{bench}/merged.log",
+        ),
     }
     outputs = [o for outs, _ in jobs.values() for o in outs]
     for rule, (_, log) in jobs.items():  # the built graph ran them warm
