@@ -7,7 +7,7 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.tiny import build_corpus
+    from expanse.tiny.corpus import build_corpus
 
     df = build_corpus(
         smk.params.codes,

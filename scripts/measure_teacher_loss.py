@@ -9,7 +9,7 @@ from expanse.logs import run_script
 def main(smk):
     from pathlib import Path
 
-    from expanse.tiny import heldout_loss
+    from expanse.tiny.pretraining import heldout_loss
 
     models = {"base": smk.input.base, **{Path(p).name: p for p in smk.input.teachers}}
     result = heldout_loss(

@@ -7,7 +7,7 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.tiny import pretrain
+    from expanse.tiny.pretraining import pretrain
 
     pretrain(
         smk.params.spec,

@@ -7,7 +7,7 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.tiny import train_reward_model
+    from expanse.tiny.reward_model import train_reward_model
 
     train_reward_model(
         smk.params.spec,

@@ -7,7 +7,7 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.tiny import train_tokenizer
+    from expanse.tiny.tokenizer import train_tokenizer
 
     cfg = smk.params.tokenizer
     train_tokenizer(

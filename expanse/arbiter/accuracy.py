@@ -7,7 +7,7 @@ import polars as pl
 
 from expanse.arbiter import ARBITERS, measure_rows, verdicts
 from expanse.io import write_json
-from expanse.tiny import preference_rows
+from expanse.tiny.reward_model import synthetic_preference_pairs
 
 
 def measure_accuracy(
@@ -22,7 +22,7 @@ def measure_accuracy(
 ) -> dict:
     from expanse.arbiter.reward_model import RewardModel
 
-    rows = preference_rows(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
+    rows = synthetic_preference_pairs(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
     rm = RewardModel(reward_model_dir, load={"use_safetensors": True}, batch_size=arbiter["batch_size"])
     chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
     rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]

@@ -7,10 +7,13 @@ import json
 import polars as pl
 import pytest
 
-from expanse import tiny
+from expanse.arbiter.cohere import register_cohere_sequence_classification
 from expanse.errors import DataError
 from expanse.evaluation.pairwise import best_teacher, judge_language
 from expanse.io import write_parquet
+from expanse.tiny.corpus import build_corpus
+from expanse.tiny.pretraining import cohere_config
+from expanse.tiny.tokenizer import train_tokenizer
 
 GEN = {
     "backend": "transformers",
@@ -32,14 +35,14 @@ def models(tmp_path_factory):
     from transformers import AutoTokenizer, CohereForCausalLM
 
     d = tmp_path_factory.mktemp("judges")
-    tiny.build_corpus(["fr"], str(d / "corpus.parquet"), seed=1, heldout_fraction=0.1)
-    tiny.train_tokenizer(str(d / "corpus.parquet"), str(d / "tok"), vocab_size=512, min_frequency=2)
+    build_corpus(["fr"], str(d / "corpus.parquet"), seed=1, heldout_fraction=0.1)
+    train_tokenizer(str(d / "corpus.parquet"), str(d / "tok"), vocab_size=512, min_frequency=2)
     tok = AutoTokenizer.from_pretrained(d / "tok")
-    cfg = tiny.cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1}, tok)
+    cfg = cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1}, tok)
     torch.manual_seed(0)
     CohereForCausalLM(cfg).save_pretrained(d / "lm")
     tok.save_pretrained(d / "lm")
-    tiny.register_cohere_sequence_classification()
+    register_cohere_sequence_classification()
     from transformers import AutoModelForSequenceClassification
 
     rm = AutoModelForSequenceClassification.from_config(cfg.__class__(**{**cfg.to_dict(), "num_labels": 1}))

@@ -4,18 +4,21 @@ reward-model preferences."""
 import polars as pl
 import pytest
 
-from expanse import tiny
 from expanse.languages import LANGUAGES
+from expanse.tiny.corpus import build_corpus, catalog_sentences
+from expanse.tiny.pretraining import cohere_config, pretrain
+from expanse.tiny.reward_model import REJECTION_KINDS, synthetic_preference_pairs, train_reward_model
+from expanse.tiny.tokenizer import train_tokenizer
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     path = tmp_path_factory.mktemp("corpus") / "corpus.parquet"
-    return str(path), tiny.build_corpus(["fr", "ru", "ja", "hi"], str(path), seed=1, heldout_fraction=0.1)
+    return str(path), build_corpus(["fr", "ru", "ja", "hi"], str(path), seed=1, heldout_fraction=0.1)
 
 
 def test_catalogs_give_a_few_hundred_sentences_in_every_language():
-    counts = {c: len(tiny.catalog_sentences(c)) for c in LANGUAGES}
+    counts = {c: len(catalog_sentences(c)) for c in LANGUAGES}
     assert min(counts.values()) >= 300, counts
 
 
@@ -25,14 +28,14 @@ def test_corpus_split_is_seeded_and_disjoint(corpus, tmp_path):
     train = set(df.filter(pl.col("split") == "train")["text"])
     assert not train & set(df.filter(pl.col("split") == "heldout")["text"])
     again = tmp_path / "again.parquet"
-    tiny.build_corpus(["fr", "ru", "ja", "hi"], str(again), seed=1, heldout_fraction=0.1)
+    build_corpus(["fr", "ru", "ja", "hi"], str(again), seed=1, heldout_fraction=0.1)
     assert open(path, "rb").read() == again.read_bytes()
 
 
 def test_tokenizer_round_trips_and_has_the_aya_chat_template(corpus, tmp_path):
     from transformers import AutoTokenizer
 
-    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
     tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
     for text in [
         "Réécris cette phrase, s'il te plaît.",
@@ -47,26 +50,26 @@ def test_tokenizer_round_trips_and_has_the_aya_chat_template(corpus, tmp_path):
         "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>"
     )
     assert tok.eos_token == "<|END_OF_TURN_TOKEN|>" and tok.pad_token == "<PAD>"
-    cfg = tiny.cohere_config({"hidden": 64, "ffn": 128, "layers": 2, "heads": 4, "kv_heads": 2}, tok)
+    cfg = cohere_config({"hidden": 64, "ffn": 128, "layers": 2, "heads": 4, "kv_heads": 2}, tok)
     assert cfg.model_type == "cohere" and cfg.use_qk_norm is False and cfg.vocab_size == len(tok)
 
 
-def test_preference_rows_rotate_rejection_kinds(corpus):
+def test_synthetic_preference_pairs_rotate_rejection_kinds(corpus):
     _, df = corpus
-    rows = tiny.preference_rows(df, ["fr", "ru"], "train", 8, seed=3)
+    rows = synthetic_preference_pairs(df, ["fr", "ru"], "train", 8, seed=3)
     assert len(rows) == 16
-    assert [r["kind"] for r in rows[:4]] == list(tiny.REJECTION_KINDS)
+    assert [r["kind"] for r in rows[:4]] == list(REJECTION_KINDS)
     for r in rows:
         assert r["chosen"] != r["rejected"] and r["chosen"] and r["prompt"]
     wrong = [r for r in rows if r["kind"] == "wrong_language" and r["lang"] == "fr"]
     russian = df.filter(pl.col("lang") == "ru")["text"].to_list()
     assert wrong and all(any(s in r["rejected"] for s in russian) for r in wrong)
-    single = tiny.preference_rows(df, ["fr"], "train", 4, seed=3)
+    single = synthetic_preference_pairs(df, ["fr"], "train", 4, seed=3)
     assert "wrong_language" not in {r["kind"] for r in single}
 
 
 def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp_path):
-    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
     spec = {
         "hidden": 32,
         "ffn": 64,
@@ -81,7 +84,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
         "languages": ["fr"],
     }
     for run in ("a", "b"):
-        tiny.pretrain(
+        pretrain(
             spec,
             corpus_path=corpus[0],
             tokenizer_dir=str(tmp_path / "tok"),
@@ -92,7 +95,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
             threads=1,
             name="t",
         )
-        tiny.train_reward_model(
+        train_reward_model(
             {**spec, "batch_size": 4},
             corpus_path=corpus[0],
             init_dir=str(tmp_path / run),
@@ -115,11 +118,11 @@ def test_sft_trains_on_the_completion_only_with_its_end_of_turn(corpus, tmp_path
 
     from expanse.training.trainers import SFT_LOSS
 
-    tiny.train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
+    train_tokenizer(corpus[0], str(tmp_path / "tok"), vocab_size=1024, min_frequency=2)
     tok = AutoTokenizer.from_pretrained(tmp_path / "tok")
     tok.padding_side = "right"
     model = AutoModelForCausalLM.from_config(
-        tiny.cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1}, tok)
+        cohere_config({"hidden": 32, "ffn": 64, "layers": 1, "heads": 2, "kv_heads": 1}, tok)
     )
     rows = [
         {
