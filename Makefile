@@ -5,7 +5,7 @@ VENV ?= .venv
 CORES ?= 2
 BIN = $(VENV)/bin
 
-.PHONY: run test lint dry-run-32b clean-results
+.PHONY: run test lint dry-run clean-results
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,10 @@ lint: $(BIN)/.installed
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint
 
-dry-run-32b: $(BIN)/.installed
-	$(BIN)/snakemake -n arbitrage_32b
+# the plan of a scale's targets, e.g. `make dry-run SCALE=8b` (every scale of params.yaml has them)
+SCALE ?= 32b
+dry-run: $(BIN)/.installed
+	$(BIN)/snakemake -n merged_$(SCALE)
 
 clean-results:
-	rm -rf results logs benchmarks/tiny benchmarks/8b benchmarks/32b
+	rm -rf results logs benchmarks/*/

@@ -26,73 +26,23 @@ include: "rules/merge.smk"
 include: "rules/eval.smk"
 
 
+# Targets: `all` (the default) builds the first scale of params.yaml's `scales:`; every scale gets
+# arbitrage_<scale>, train_<scale>, merged_<scale> and eval_<scale>, so a scale added to params.yaml
+# has its targets with no other edit.
 rule all:
     default_target: True
     input:
-        arbitrage_targets("tiny"),
-        training_targets("tiny"),
-        merged_targets("tiny"),
-        eval_targets("tiny"),
+        scale_targets(SCALES[0]),
 
 
-rule arbitrage_tiny:
-    input:
-        arbitrage_targets("tiny"),
+for _scale in SCALES:
+    for _kind in TARGET_KINDS:
 
-
-rule arbitrage_8b:
-    input:
-        arbitrage_targets("8b"),
-
-
-rule arbitrage_32b:
-    input:
-        arbitrage_targets("32b"),
-
-
-rule train_tiny:
-    input:
-        training_targets("tiny"),
-
-
-rule train_8b:
-    input:
-        training_targets("8b"),
-
-
-rule train_32b:
-    input:
-        training_targets("32b"),
-
-
-rule merged_tiny:
-    input:
-        merged_targets("tiny"),
-
-
-rule merged_8b:
-    input:
-        merged_targets("8b"),
-
-
-rule merged_32b:
-    input:
-        merged_targets("32b"),
-
-
-rule eval_tiny:
-    input:
-        eval_targets("tiny"),
-
-
-rule eval_8b:
-    input:
-        eval_targets("8b"),
-
-
-rule eval_32b:
-    input:
-        eval_targets("32b"),
+        rule:
+            name:
+                f"{_kind}_{_scale}"
+            input:
+                targets_of(_kind, _scale),
 
 
 # Every rule is defined: refuse resource names the slurm executor would map wrong (gpus, tasks, ...).

@@ -36,7 +36,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from shrink import copy_repo, shrink_params  # noqa: E402
+from shrink import REPO, copy_repo, shrink_params  # noqa: E402
+
+from expanse.dvc_pipeline import pipeline_path, scales_of  # noqa: E402
 
 CHECKPOINT_FILES = (
     "config.json",
@@ -48,7 +50,8 @@ CHECKPOINT_FILES = (
 )
 
 
-HIDDEN = {"8b", "32b"}  # pipelines .dvcignore hides: DVC runs through `python -m expanse.dvc_pipeline dvc SCALE`
+# the scales whose pipelines .dvcignore hides: DVC runs through `python -m expanse.dvc_pipeline dvc SCALE`
+DEFAULT, *HIDDEN = scales_of(REPO)
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
@@ -68,7 +71,7 @@ def dvc_argv(scale: str, *args: str) -> list[str]:
     return [sys.executable, "-m", "dvc", *args]
 
 
-def dvc(root: Path, *args: str, scale: str = "tiny") -> tuple[float, subprocess.CompletedProcess]:
+def dvc(root: Path, *args: str, scale: str = DEFAULT) -> tuple[float, subprocess.CompletedProcess]:
     seconds, _, out = timed(root, dvc_argv(scale, *args))
     return seconds, out
 
@@ -98,7 +101,7 @@ def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
 
 def timed_runs(root: Path, pipeline: str, repeat: int, scale: str) -> None:
     runs = [("dvc status", ["status", pipeline]), ("dvc repro (no-op)", ["repro", pipeline])]
-    if scale == "tiny":  # what a user types: no target
+    if scale == DEFAULT:  # what a user types: no target
         runs = [("plain dvc status", ["status"]), ("plain dvc repro (no-op)", ["repro"]), *runs]
     for label, args in runs:
         walls, cpus = [], []
@@ -169,7 +172,7 @@ def main() -> None:
             shrink_cold(Path(tmp), args.repeat)
         return
     if args.built:
-        pipeline = "dvc.yaml" if args.scale == "tiny" else f"pipelines/{args.scale}/dvc.yaml"
+        pipeline = pipeline_path(args.scale, scales_of(REPO))
         stages = yaml.safe_load((args.built / pipeline).read_text())["stages"]
         print(f"{args.built}: {pipeline}, {len(stages)} stages")
         # a 'no-op' repro of a pipeline that is not built and recorded would run its stages for real
@@ -184,7 +187,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_repo(args.keep or Path(tmp) / "repo")
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        pipeline = "dvc.yaml" if args.scale == "tiny" else f"pipelines/{args.scale}/dvc.yaml"
+        pipeline = pipeline_path(args.scale, scales_of(REPO))
         stages = yaml.safe_load((root / pipeline).read_text())["stages"]
         files, dirs = fill(root, stages, args.shards)
         print(

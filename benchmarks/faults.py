@@ -55,11 +55,14 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shrink import REPO, copy_repo, shrink_params  # noqa: E402
 
+from expanse.dvc_pipeline import scales_of  # noqa: E402
+from expanse.workflow_support import target_rules  # noqa: E402
+
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 LOCKED = "Directory cannot be locked"
-TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "train", "merged", "eval") for s in ("tiny", "8b", "32b"))}
+TARGET_RULES = target_rules(scales_of(REPO))
 # what a build makes besides its results (never compared, not copied into a fresh tree)
-BUILD_PATHS = ("results", "logs", ".snakemake", ".expanse", "benchmarks/tiny", "benchmarks/8b", "benchmarks/32b")
+BUILD_PATHS = ("results", "logs", ".snakemake", ".expanse", *(f"benchmarks/{s}" for s in scales_of(REPO)))
 # a job's scratch beside its output: expanse.io.atomic_path's .NAME.<hex>.tmp, the merge search's .NAME.<x>.work/
 TEMPORARY = re.compile(r"^\..+\.(tmp|work)$")
 RESUME = re.compile(r"^results/[^/]+/resume/")  # training resume state: work directories, not outputs

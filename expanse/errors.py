@@ -11,3 +11,15 @@ class ConfigError(ExpanseError):
 
 class DataError(ExpanseError):
     """An input data file is invalid."""
+
+
+class StateError(ExpanseError):
+    """The workspace is not in the state a command needs (a stale pipeline, jobs left to run)."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name that is not in its registry (generation backend, arbiter, judge, merge method). A KeyError
+    too, for callers that look names up like keys; str() is the plain message, unquoted."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -547,3 +547,17 @@ def lineage_inputs(params: Params, scale: str) -> list[str]:
 
 def eval_targets(params: Params, scale: str) -> list[str]:
     return [f"results/{scale}/eval/{name}" for name in ("report.html", "report.md", "metrics.json")]
+
+
+# The Snakefile's target rules: <kind>_<scale> for every kind here and every scale of params.yaml.
+TARGETS = {
+    "arbitrage": arbitrage_targets,
+    "train": training_targets,
+    "merged": merged_targets,
+    "eval": eval_targets,
+}
+
+
+def target_rules(scales) -> set[str]:
+    """Names of the Snakefile's target rules, which make nothing: `all` and <kind>_<scale>."""
+    return {"all", *(f"{kind}_{scale}" for kind in TARGETS for scale in scales)}

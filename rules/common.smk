@@ -351,16 +351,16 @@ def get_merge_search(wildcards):
 
 
 # ---- targets
-def arbitrage_targets(scale):
-    return ws.arbitrage_targets(PARAMS, scale)
+# ---- targets: the Snakefile's target rules, <kind>_<scale> for every scale of params.yaml
+TARGET_KINDS = list(ws.TARGETS)
 
 
-def training_targets(scale):
-    return ws.training_targets(PARAMS, scale)
+def targets_of(kind, scale):
+    return ws.TARGETS[kind](PARAMS, scale)
 
 
-def merged_targets(scale):
-    return ws.merged_targets(PARAMS, scale)
+def scale_targets(scale):
+    return [f for kind in TARGET_KINDS for f in targets_of(kind, scale)]
 
 
 # ---- eval
@@ -423,5 +423,3 @@ def get_lineage_inputs(wildcards):
     return ws.lineage_inputs(PARAMS, wildcards.scale)
 
 
-def eval_targets(scale):
-    return ws.eval_targets(PARAMS, scale)

@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 import yaml
+from shrink import REPO
+
+from expanse.dvc_pipeline import scales_of
+from expanse.workflow_support import target_rules
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -52,7 +56,7 @@ def parse_plan(out: str) -> list[tuple[str, dict]]:
     return [(r, w) for r, w in jobs if r not in TARGET_RULES]
 
 
-TARGET_RULES = {"all", *(f"{t}_{s}" for t in ("arbitrage", "train", "merged", "eval") for s in ("tiny", "8b", "32b"))}
+TARGET_RULES = target_rules(scales_of(REPO))
 
 
 def params_of(root: Path) -> dict:

@@ -18,7 +18,7 @@ import yaml
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
 
-from expanse.dvc_pipeline import group_name_of
+from expanse.dvc_pipeline import group_name_of, pipelines, scales_of
 
 pytestmark = pytest.mark.workflow
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
@@ -110,7 +110,7 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
     assert {j["stage"] for n, j in jobs.items() if n.startswith(("build_pairs-", "train_dpo-"))} == {
         f"dpo-{f}" for f in params_of(REPO)["families"]
     }
-    for scale in ("8b", "32b"):
+    for scale in scales_of(REPO)[1:]:
         st = stages_of(REPO, f"pipelines/{scale}/dvc.yaml")
         assert all(
             s["wdir"] == "../.." and all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values()
@@ -158,7 +158,7 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
     gen = jobs["generate_teacher-fr-euro"]["params"]
     assert "scales.tiny.teachers.euro" in gen and not any("teachers.east" in p for p in gen)
     # every key exists in params.yaml (DVC refuses a stage whose param is missing)
-    for path in ("dvc.yaml", "pipelines/8b/dvc.yaml", "pipelines/32b/dvc.yaml"):
+    for path in pipelines(REPO).values():
         for name, st in stages_of(REPO, path).items():
             for key in (p for p in st.get("params", []) if isinstance(p, str)):
                 node = shipped_params
