@@ -93,7 +93,7 @@ def _root(info: ValidationInfo) -> Path:
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
 # a typo in params.yaml and is rejected.
 RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge", "judge", "benchmark")
-GENERATION_BACKENDS = tuple(BACKENDS)
+GENERATION_BACKENDS = BACKENDS.names()
 
 
 class Strict(BaseModel):
@@ -228,8 +228,8 @@ class GenerationCfg(Strict):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, v):
-        if v not in GENERATION_BACKENDS:
-            raise ValueError(f"unknown generation backend {v!r} (known: {', '.join(GENERATION_BACKENDS)})")
+        if v not in BACKENDS:
+            raise ValueError(BACKENDS.unknown(v))
         return v
 
     @model_validator(mode="after")
@@ -252,7 +252,7 @@ class ArbiterCfg(Strict):
     @model_validator(mode="after")
     def _known(self):
         if self.method not in ARBITERS:
-            raise ValueError(f"unknown arbiter {self.method!r} (known: {', '.join(ARBITERS)})")
+            raise ValueError(ARBITERS.unknown(self.method))
         for k in self.weights:
             if k not in ("reward_model", "language_fidelity"):
                 raise ValueError(f"weights: unknown arbiter {k!r}")
@@ -477,7 +477,7 @@ class JudgeCfg(Strict):
     @model_validator(mode="after")
     def _known(self):
         if self.method not in JUDGES:
-            raise ValueError(f"method: unknown judge {self.method!r} (known: {', '.join(JUDGES)})")
+            raise ValueError(f"method: {JUDGES.unknown(self.method)}")
         if self.method == "llm" and self.model is None:
             raise ValueError("model: the llm judge needs a judge model ({hf: ID} or {path: DIR})")
         if self.method != "llm" and self.model is not None:

@@ -5,34 +5,38 @@ is below `min_lang_prob` gets `lang_ok = False` and can never win selection or b
 - `reward_model`: a sequence-classification reward model (the arbiter at 8b/32b)
 - `language_fidelity`: lingua confidence in the target language - repetition - shortness penalties
 - `combined`: weights.reward_model * reward + weights.language_fidelity * fidelity
+
+The methods live in `expanse.arbiter.methods`, which states their contract. The reward model itself
+is built by `expanse.arbiter.reward_model.load_reward_model`.
 """
 
 from __future__ import annotations
 
 import math
 
-ARBITERS = ("reward_model", "language_fidelity", "combined")
+from expanse.registry import Registry
+
+ARBITERS = Registry(
+    "arbiter",
+    {
+        "reward_model": "expanse.arbiter.methods:RewardModelArbiter",
+        "language_fidelity": "expanse.arbiter.methods:LanguageFidelityArbiter",
+        "combined": "expanse.arbiter.methods:CombinedArbiter",
+    },
+    requires=("NEEDS_REWARD_MODEL", "score"),
+    contract="NEEDS_REWARD_MODEL: bool; score(weights, reward, fidelity) -> float",
+)
 
 
 def uses_reward_model(method: str) -> bool:
-    check(method)
-    return method in ("reward_model", "combined")
-
-
-def check(method: str) -> None:
-    if method not in ARBITERS:
-        raise KeyError(f"unknown arbiter {method!r} (known: {', '.join(ARBITERS)})")
+    return ARBITERS.get(method).NEEDS_REWARD_MODEL
 
 
 def combine(method: str, weights: dict, reward: float | None, fidelity: float) -> float:
-    check(method)
-    if method == "language_fidelity":
-        return fidelity
-    if reward is None or math.isnan(reward):
+    arbiter = ARBITERS.get(method)
+    if arbiter.NEEDS_REWARD_MODEL and (reward is None or math.isnan(reward)):
         raise ValueError(f"arbiter {method!r} needs a reward")
-    if method == "reward_model":
-        return reward
-    return weights.get("reward_model", 1.0) * reward + weights.get("language_fidelity", 1.0) * fidelity
+    return arbiter.score(weights, reward, fidelity)
 
 
 def measure_rows(rows: list[dict], *, target_chars: int, high_accuracy: bool, reward_model=None) -> list[tuple]:
@@ -90,20 +94,19 @@ def run_scoring(
     `reward_model` is {location, load} (None when the method needs no reward model)."""
     import polars as pl
 
+    from expanse.errors import DataError
     from expanse.io import read_parquet, write_parquet
 
     gens = read_parquet(generations_path, "generations")
     prompts = read_parquet(prompts_path, "prompts").select(pl.col("id").alias("prompt_id"), "prompt")
     rows = gens.join(prompts, on="prompt_id", how="left", maintain_order="left")
     if rows["prompt"].null_count():
-        raise ValueError(f"{generations_path}: prompt ids not in {prompts_path}")
+        raise DataError(f"{generations_path}: prompt ids not in {prompts_path}")
     rm = None
     if uses_reward_model(arbiter["method"]):
-        from expanse.arbiter.reward_model import RewardModel
+        from expanse.arbiter.reward_model import load_reward_model
 
-        rm = RewardModel(
-            reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus
-        )
+        rm = load_reward_model(reward_model, batch_size=arbiter["batch_size"], gpus=gpus)
     scores = score_rows(
         rows.to_dicts(),
         method=arbiter["method"],

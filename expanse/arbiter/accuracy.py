@@ -20,10 +20,12 @@ def measure_accuracy(
     n_per_language: int,
     seed: int,
 ) -> dict:
-    from expanse.arbiter.reward_model import RewardModel
+    from expanse.arbiter.reward_model import load_reward_model
 
     rows = synthetic_preference_pairs(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
-    rm = RewardModel(reward_model_dir, load={"use_safetensors": True}, batch_size=arbiter["batch_size"])
+    rm = load_reward_model(
+        {"location": reward_model_dir, "load": {"use_safetensors": True}}, batch_size=arbiter["batch_size"]
+    )
     chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
     rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]
     # Reward and fidelity are measured once; each method only combines them differently.
@@ -34,7 +36,7 @@ def measure_accuracy(
         for side in (chosen, rejected)
     ]
     result = {"n_pairs": len(rows), "accuracy": {}, "by_kind": {}, "configured": arbiter["method"]}
-    for method in ARBITERS:
+    for method in ARBITERS.names():
         a, b = (
             verdicts(m, method=method, weights=arbiter["weights"], min_lang_prob=arbiter["min_lang_prob"])
             for m in measured
@@ -45,6 +47,6 @@ def measure_accuracy(
         for r, ok in zip(rows, correct):
             kinds.setdefault(r["kind"], []).append(ok)
         result["by_kind"][method] = {k: round(sum(v) / len(v), 4) for k, v in sorted(kinds.items())}
-    result["best"] = max(ARBITERS, key=lambda m: (result["accuracy"][m], m == arbiter["method"]))
+    result["best"] = max(ARBITERS.names(), key=lambda m: (result["accuracy"][m], m == arbiter["method"]))
     write_json(result, out_path)
     return result

@@ -1,8 +1,18 @@
 """Reward-model arbiter: AutoModelForSequenceClassification with one label, scoring the chat
 (prompt, completion) with the model's own chat template. The arbiter at 8b/32b (e.g. Skywork
-reward models); at tiny the reward model trained by rules/tiny.smk."""
+reward models); at tiny the reward model trained by rules/tiny.smk. `load_reward_model` is the one
+way the workflow builds it (arbiter scoring, arbiter accuracy, the reward-model judge, merge search)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+def load_reward_model(model: Mapping, *, batch_size: int, gpus: int = 0) -> RewardModel:
+    """The reward model of a model entry {location, load} (rules/common.smk get_reward_model_ref:
+    the checkpoint directory or hub ID and its from_pretrained keywords), scoring `batch_size` chats
+    at a time in fp32 on CPU, in bf16 on `gpus` GPUs."""
+    return RewardModel(model["location"], load=model["load"], batch_size=batch_size, gpus=gpus)
 
 
 class RewardModel:

@@ -6,32 +6,44 @@
 - `llm`: a judge model, served by the generation backend registry, reads the prompt and both
   answers with a pairwise prompt and ends with [[A]], [[B]] or [[C]] (tie); anything else counts
   as a tie and is counted as unparsed.
+
+The contract of a judge: a class constructed as `Judge(*, model, judge, generation, seed, gpus=0)`,
+where `model` is {location, load} (the scale's reward model, or the llm judge's model), `judge` the
+JudgeCfg fields and `generation` the scale's GenerationCfg fields as dicts; its
+`compare(prompts, answers_a, answers_b, lang)` returns one verdict ("A", "B" or "tie") per prompt,
+and `unparsed` counts the verdicts it could not read (always 0 for a judge that cannot fail to).
 """
 
 from __future__ import annotations
 
 import re
 
-JUDGES = ("reward_model", "llm")
+from expanse.registry import Registry
 
-
-def check(method: str) -> None:
-    if method not in JUDGES:
-        raise KeyError(f"unknown judge {method!r} (known: {', '.join(JUDGES)})")
+JUDGES = Registry(
+    "judge",
+    {
+        "reward_model": "expanse.evaluation.judges:RewardModelJudge",
+        "llm": "expanse.evaluation.judges:LLMJudge",
+    },
+    requires=("compare", "unparsed"),
+    contract="Judge(*, model, judge, generation, seed, gpus=0).compare(prompts, answers_a, answers_b, lang) -> "
+    "[verdict]; .unparsed: int",
+)
 
 
 def get_judge(method: str):
-    """The judge class: `Judge(model={location, load}, judge=cfg, generation=cfg, seed, gpus)` with
-    `.compare(prompts, answers_a, answers_b, lang) -> list[verdict]` and `.unparsed` (a count)."""
-    check(method)
-    return {"reward_model": RewardModelJudge, "llm": LLMJudge}[method]
+    """The judge class registered under `method` (see the module docstring); UnknownNameError otherwise."""
+    return JUDGES.get(method)
 
 
 class RewardModelJudge:
-    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
-        from expanse.arbiter.reward_model import RewardModel
+    unparsed: int = 0
 
-        self.rm = RewardModel(model["location"], load=model["load"], batch_size=judge["batch_size"], gpus=gpus)
+    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
+        from expanse.arbiter.reward_model import load_reward_model
+
+        self.rm = load_reward_model(model, batch_size=judge["batch_size"], gpus=gpus)
         self.tie_margin = judge["tie_margin"]
         self.unparsed = 0
         self._cache: dict[tuple[str, str], float] = {}
@@ -109,6 +121,8 @@ def judge_generation(generation: dict, judge: dict) -> dict:
 
 
 class LLMJudge:
+    unparsed: int = 0
+
     def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
         from expanse.generation import get_backend
 

@@ -1,15 +1,19 @@
-"""Registry of generation backends: name -> module. A backend is imported only when used (vLLM is
-a GPU-only optional extra), so naming an unknown backend fails before any heavy import."""
+"""Registry of generation backends. A backend is imported only when used (vLLM is a GPU-only
+optional extra), so naming an unknown backend fails before any heavy import.
+
+The contract of a backend (`GenerationBackend`): a class constructed as
+`Backend(model, *, load, generation, seed, gpus=0)`, where `model` is a checkpoint location, `load`
+its from_pretrained keywords, `generation` the scale's GenerationCfg fields as a dict; its
+`generate(conversations, n)` returns, for every conversation (a list of chat messages), `n`
+`Completion`s in order.
+"""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
+from typing import Protocol
 
-BACKENDS = {
-    "transformers": "expanse.generation.transformers_backend",
-    "vllm": "expanse.generation.vllm_backend",
-}
+from expanse.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -19,12 +23,26 @@ class Completion:
     finish_reason: str  # "stop" (end of turn) | "length" (max_new_tokens reached)
 
 
-def get_backend(name: str):
-    """The backend class registered under `name`; every backend has
-    `Backend(model, *, load, generation, seed, gpus)` and `.generate(conversations, n) -> [[Completion]]`."""
-    if name not in BACKENDS:
-        raise KeyError(f"unknown generation backend {name!r} (known: {', '.join(BACKENDS)})")
-    return importlib.import_module(BACKENDS[name]).Backend
+class GenerationBackend(Protocol):
+    def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 0) -> None: ...
+
+    def generate(self, conversations: list[list[dict]], n: int = 1) -> list[list[Completion]]: ...
+
+
+BACKENDS = Registry(
+    "generation backend",
+    {
+        "transformers": "expanse.generation.transformers_backend:Backend",
+        "vllm": "expanse.generation.vllm_backend:Backend",
+    },
+    requires=("generate",),
+    contract="Backend(model, *, load, generation, seed, gpus=0).generate(conversations, n) -> [[Completion]]",
+)
+
+
+def get_backend(name: str) -> type[GenerationBackend]:
+    """The backend class registered under `name` (see `GenerationBackend`); UnknownNameError otherwise."""
+    return BACKENDS.get(name)
 
 
 def run_generation(
@@ -96,13 +114,14 @@ def run_routed_generation(
 def _prompts(prompts_path: str, splits, ids):
     import polars as pl
 
+    from expanse.errors import DataError
     from expanse.io import read_parquet
 
     prompts = read_parquet(prompts_path, "prompts").filter(pl.col("split").is_in(list(splits)))
     if ids is not None:
         missing = set(ids) - set(prompts["id"].to_list())
         if missing:
-            raise ValueError(f"{prompts_path}: no prompts {sorted(missing)[:3]} in splits {', '.join(splits)}")
+            raise DataError(f"{prompts_path}: no prompts {sorted(missing)[:3]} in splits {', '.join(splits)}")
         prompts = prompts.filter(pl.col("id").is_in(list(ids)))
     return prompts
 

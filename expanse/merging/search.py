@@ -158,11 +158,9 @@ def evaluator(
 
     rm = None
     if uses_reward_model(arbiter["method"]):
-        from expanse.arbiter.reward_model import RewardModel
+        from expanse.arbiter.reward_model import load_reward_model
 
-        rm = RewardModel(
-            reward_model["location"], load=reward_model["load"], batch_size=arbiter["batch_size"], gpus=gpus
-        )
+        rm = load_reward_model(reward_model, batch_size=arbiter["batch_size"], gpus=gpus)
     greedy = {**generation, "temperature": 0.0}
     items = [(lang, pid, text) for lang, rows in sorted(prompts.items()) for pid, text in rows]
 

@@ -47,6 +47,33 @@ def test_language_gate_even_when_wrong_language_scores_higher():
     assert out[0]["reward"] == 0.0
 
 
+def test_scoring_and_generation_name_bad_prompt_ids(tmp_path):
+    import polars as pl
+
+    from expanse.arbiter import run_scoring
+    from expanse.errors import DataError
+    from expanse.generation import _prompts
+    from expanse.io import write_parquet
+
+    prompts = tmp_path / "prompts.parquet"
+    write_parquet(pl.DataFrame({"id": ["fr-0"], "lang": ["fr"], "prompt": ["q"], "split": ["train"]}), prompts)
+    gens = tmp_path / "gens.parquet"
+    row = {"prompt_id": "fr-9", "lang": "fr", "model": "m", "sample": 0, "completion": FR, "n_tokens": 3}
+    write_parquet(pl.DataFrame([{**row, "finish_reason": "stop"}]), gens, contract="generations")
+    arbiter = {
+        "method": "language_fidelity",
+        "weights": {},
+        "min_lang_prob": 0.5,
+        "target_chars": 80,
+        "lingua_high_accuracy": False,
+        "batch_size": 4,
+    }
+    with pytest.raises(DataError, match="gens.parquet: prompt ids not in .*prompts.parquet"):
+        run_scoring(str(gens), str(prompts), str(tmp_path / "s.parquet"), arbiter=arbiter, reward_model=None)
+    with pytest.raises(DataError, match=r"prompts.parquet: no prompts \['fr-9'\] in splits train, dev"):
+        _prompts(str(prompts), ("train", "dev"), ["fr-9"])
+
+
 def test_combine_and_registry_errors():
     assert combine("combined", {"reward_model": 2.0, "language_fidelity": 0.5}, 1.0, 0.8) == pytest.approx(2.4)
     assert combine("language_fidelity", {}, None, 0.3) == 0.3
