@@ -4,6 +4,7 @@ count. The mapping from our config to vLLM's arguments and back is ours and is u
 
 from __future__ import annotations
 
+from expanse.errors import ConfigError
 from expanse.generation import Completion
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto"}
@@ -11,7 +12,7 @@ DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "a
 
 def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: int) -> dict:
     if gpus < 1:
-        raise ValueError("the vllm backend needs at least one GPU (resources.generate.gpu)")
+        raise ConfigError("the vllm backend needs at least one GPU (resources.generate.gpu)")
     # load_format "safetensors" always: vLLM's default ("auto") falls back to pickled .bin weights,
     # which can run code when loaded; a model without safetensors weights fails instead.
     kwargs = {

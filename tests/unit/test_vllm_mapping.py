@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from expanse.errors import ConfigError
 from expanse.generation import vllm_backend as v
 
 GEN = {
@@ -36,7 +37,7 @@ def test_tensor_parallel_from_the_rules_gpus_and_safe_loading():
         "revision": "abc123",
         "load_format": "safetensors",
     }
-    with pytest.raises(ValueError, match="at least one GPU"):
+    with pytest.raises(ConfigError, match="at least one GPU"):
         v.engine_kwargs("m/x", load={}, generation=GEN, seed=3, gpus=0)
 
 
