@@ -23,3 +23,8 @@ class UnknownNameError(ConfigError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class RuleError(ExpanseError):
+    """A rule of the workflow (Snakefile, rules/*.smk) is defined wrong: a script or module it names
+    does not exist, a resource SLURM would get wrong, a missing code param."""

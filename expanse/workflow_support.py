@@ -9,7 +9,7 @@ from pathlib import Path
 
 from expanse.arbiter import uses_reward_model
 from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
-from expanse.errors import ExpanseError
+from expanse.errors import ConfigError, ExpanseError, RuleError
 
 RESOURCE_DEFAULTS = Resources()
 
@@ -46,11 +46,13 @@ def check_config_file(path: str) -> None:
 
 
 def alternation(names) -> str:
+    """A regex matching any of `names` (longest first, so none stops at a shorter one); nothing when empty."""
     names = sorted(set(names), key=lambda n: (-len(n), n))
     return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 def all_teachers(params: Params) -> list[str]:
+    """Every teacher name of every scale, sorted."""
     return sorted({t for s in params.scales.values() for t in s.teachers})
 
 
@@ -92,13 +94,15 @@ def model_ref(params: Params, scale: str, role: str) -> dict:
 
 
 def needs_reward_model(params: Params, scale: str) -> bool:
+    """Whether the scale's arbiter scores with its reward model."""
     return uses_reward_model(params.scales[scale].arbiter.method)
 
 
 def tiny_spec(params: Params, scale: str, role: str) -> dict:
+    """A tiny model's build settings (the architecture of the tiny base it starts from); ConfigError if not tiny."""
     ref = _lookup(params, scale, role)
     if ref.tiny is None:
-        raise ValueError(f"scales.{scale}.{role} is not a tiny model; nothing to build")
+        raise ConfigError(f"scales.{scale}.{role} is not a tiny model; nothing to build")
     spec = ref.tiny.model_dump()
     if spec["init"] == "base":  # architecture comes from the base it continues
         base = params.scales[scale].base.tiny.model_dump()
@@ -107,22 +111,26 @@ def tiny_spec(params: Params, scale: str, role: str) -> dict:
 
 
 def tiny_init_inputs(params: Params, scale: str, role: str) -> list[str]:
+    """The tiny base's build directory when the role's tiny model starts from it, else nothing."""
     ref = _lookup(params, scale, role)
     return [model_dir(scale, "base")] if ref.tiny is not None and ref.tiny.init == "base" else []
 
 
 def tiny_teachers(params: Params, scale: str) -> list[str]:
+    """The scale's teachers that are tiny models built by rules/tiny.smk."""
     return [t for t, ref in params.scales[scale].teachers.items() if ref.tiny is not None]
 
 
 def tiny_build(params: Params, scale: str) -> dict:
+    """The scale's `tiny:` block (corpus and tokenizer settings) as a dict; a ConfigError when it has none."""
     build = params.scales[scale].tiny
     if build is None:
-        raise ValueError(f"scales.{scale} has no tiny models")
+        raise ConfigError(f"scales.{scale} has no tiny models")
     return build.model_dump()
 
 
 def resources(params: Params, scale: str, key: str) -> Resources:
+    """The scale's resource class `key`, else its `default` class, else the Resources defaults."""
     table = params.scales[scale].resources
     return table.get(key) or table.get("default") or RESOURCE_DEFAULTS
 
@@ -260,7 +268,7 @@ def check_rule_resources(rules) -> None:
     for name, names in rules:
         for res in names:
             if res in FORBIDDEN_RESOURCES:
-                raise ExpanseError(
+                raise RuleError(
                     f"rule {name}: resources: '{res}' is not mapped correctly to SLURM by the "
                     f"slurm executor; {FORBIDDEN_RESOURCES[res]}"
                 )
@@ -277,7 +285,7 @@ def check_code_params(rules, root) -> None:
             continue
         code_of = fingerprint(script, root)
         if code != code_of.sha256:
-            raise ExpanseError(
+            raise RuleError(
                 f"rule {name}: params: "
                 + (
                     "add code=code_fingerprint(SCRIPT), SCRIPT as in its script: directive, so that an edit to a "
@@ -296,6 +304,7 @@ def selection_scores(params: Params, scale: str, lang: str) -> list[str]:
 
 
 def probe_scores(params: Params, scale: str, lang: str) -> list[str]:
+    """Each teacher's routing-probe score file for a language."""
     return [f"results/{scale}/routing/probe/{lang}/{t}.scores.parquet" for t in params.scales[scale].teachers]
 
 
@@ -307,6 +316,7 @@ def routing_decisions(params: Params, scale: str) -> list[str]:
 
 
 def arbitrage_targets(params: Params, scale: str) -> list[str]:
+    """A scale's arbitrage outputs: per-language selections, wins and offline pairs, summary, tiny-only metrics."""
     s = params.scales[scale]
     out = []
     for lang in params.languages:
@@ -323,15 +333,20 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------- training
 def family_languages(params: Params, family: str) -> list[str]:
+    """The language codes of a family, in params.yaml order."""
     return params.family_languages(family)
 
 
 def check_family(params: Params, family: str, lang: str) -> None:
+    """A ConfigError when `lang` does not belong to `family` in params.yaml."""
     if params.languages[lang].family != family:
-        raise ValueError(f"language {lang!r} belongs to family {params.languages[lang].family!r}, not {family!r}")
+        raise ConfigError(
+            f"languages.{lang}.family: {lang!r} belongs to family {params.languages[lang].family!r}, not {family!r}"
+        )
 
 
 def checkpoint_dir(scale: str, family: str, stage: str) -> str:
+    """Where a family's checkpoint of a training stage is written."""
     return f"results/{scale}/checkpoints/{family}/{stage}"
 
 
@@ -368,10 +383,12 @@ def stage_checkpoints(params: Params, scale: str, stage: str) -> list[str]:
 
 
 def merge_weights(params: Params) -> list[float]:
+    """The families' merge weights, in family order."""
     return list(params.families.values())
 
 
 def merge_search(params: Params, scale: str) -> list[str]:
+    """The merge-weight search result as a rule input when the scale's merge.search is enabled, else nothing."""
     return [f"results/{scale}/merge_search.json"] if params.scales[scale].merge.search.enabled else []
 
 
@@ -388,10 +405,12 @@ def merge_base(params: Params, scale: str) -> list[str]:
 
 
 def merge_base_ref(params: Params, scale: str) -> dict | None:
+    """The base model reference a task-vector merge loads; None when the method needs no base."""
     return model_ref(params, scale, "base") if _merge_needs_base(params, scale) else None
 
 
 def final_stage(params: Params, scale: str) -> str:
+    """The name of a family's last checkpoint: the last online iteration (online_itN)."""
     return f"online_it{params.scales[scale].online.iterations}"
 
 
@@ -416,6 +435,7 @@ def online_seed(params: Params, it: int) -> int:
 
 
 def training_targets(params: Params, scale: str) -> list[str]:
+    """Every family's last online checkpoint and the training summary of a scale."""
     out = []
     for family in params.families:
         out += [checkpoint_dir(scale, family, final_stage(params, scale))]
@@ -424,6 +444,7 @@ def training_targets(params: Params, scale: str) -> list[str]:
 
 
 def merged_targets(params: Params, scale: str) -> list[str]:
+    """The merged model of a scale."""
     return [merge_dir(scale)]
 
 
@@ -448,19 +469,21 @@ def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
 
 
 def benchmark_models(params: Params, scale: str) -> list[str]:
+    """The models every benchmark runs: the merged model, the base and each family's last checkpoint."""
     return ["merged", "base", *(f"family.{family}" for family in params.families)]
 
 
 def _eval_model(params: Params, scale: str, model: str) -> tuple[str, str]:
     kind, _, name = model.partition(".")
     if kind == "family" and name not in params.families:
-        raise ValueError(f"eval model {model!r}: no family {name!r} in params.yaml")
+        raise ConfigError(f"eval model {model!r}: no family {name!r} in params.yaml")
     if kind == "teacher" and name not in params.scales[scale].teachers:
-        raise ValueError(f"eval model {model!r}: no teacher {name!r} at scale {scale}")
+        raise ConfigError(f"eval model {model!r}: no teacher {name!r} in scales.{scale}.teachers")
     return kind, name
 
 
 def eval_model_inputs(params: Params, scale: str, model: str) -> list[str]:
+    """An eval model (merged, base, family.NAME, teacher.NAME) as rule inputs: its checkpoint or model inputs."""
     kind, name = _eval_model(params, scale, model)
     if kind == "merged":
         return [merge_dir(scale)]
@@ -470,6 +493,7 @@ def eval_model_inputs(params: Params, scale: str, model: str) -> list[str]:
 
 
 def eval_model_ref(params: Params, scale: str, model: str) -> dict:
+    """The reference a script loads an eval model from (see eval_model_inputs)."""
     kind, name = _eval_model(params, scale, model)
     if kind in ("merged", "family"):
         return checkpoint_ref(params, scale, eval_model_inputs(params, scale, model)[0])
@@ -482,17 +506,20 @@ def _judge_role(params: Params, scale: str) -> str:
 
 
 def judge_inputs(params: Params, scale: str) -> list[str]:
+    """The judge's model as a rule input (the scale's reward model for the reward_model judge)."""
     return model_inputs(params, scale, _judge_role(params, scale))
 
 
 def judge_ref(params: Params, scale: str) -> dict:
+    """The reference the judge loads its model from (the scale's reward model for the reward_model judge)."""
     return model_ref(params, scale, _judge_role(params, scale))
 
 
 def benchmark_cfg(params: Params, scale: str, bench: str):
+    """The scale's settings of benchmark `bench`; a ConfigError when the scale has no such benchmark."""
     benchmarks = params.scales[scale].eval.benchmarks
     if bench not in benchmarks:
-        raise ValueError(f"scales.{scale}.eval.benchmarks has no {bench!r}")
+        raise ConfigError(f"scales.{scale}.eval.benchmarks has no {bench!r}")
     return benchmarks[bench]
 
 
@@ -508,7 +535,7 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
     for task in task_names(cfg.model_dump(), list(params.languages)).values():
         path = Path(cfg.include_path) / f"{task}.yaml"
         if not path.is_file():
-            raise ValueError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")
+            raise ConfigError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")
         includes, functions, data = task_file_refs(path)
         files.append(str(path))
         files += [str(Path(cfg.include_path) / inc) for inc in includes]
@@ -546,6 +573,7 @@ def lineage_inputs(params: Params, scale: str) -> list[str]:
 
 
 def eval_targets(params: Params, scale: str) -> list[str]:
+    """A scale's eval report (HTML and Markdown) and its metrics."""
     return [f"results/{scale}/eval/{name}" for name in ("report.html", "report.md", "metrics.json")]
 
 

@@ -10,7 +10,7 @@ from conftest import REPO
 
 from expanse import workflow_support as ws
 from expanse.config import validate
-from expanse.errors import DataError
+from expanse.errors import ConfigError, DataError
 from expanse.io import atomic_path, read_parquet, write_parquet
 
 
@@ -87,8 +87,31 @@ def test_model_inputs_and_refs(shipped_params):
     assert ws.tiny_init_inputs(p, "tiny", "teachers.euro") == ["results/tiny/models/base"]
     spec = ws.tiny_spec(p, "tiny", "teachers.asia")
     assert spec["hidden"] == p.scales["tiny"].base.tiny.hidden and spec["languages"][0] == "zh"
-    with pytest.raises(ValueError, match="not a tiny model"):
+    with pytest.raises(ConfigError, match=r"^scales\.8b\.base is not a tiny model; nothing to build$"):
         ws.tiny_spec(p, "8b", "base")
+
+
+def test_a_target_params_yaml_does_not_define_is_a_config_error_naming_the_key(params, tmp_path, monkeypatch):
+    p = validate(params)
+    with pytest.raises(ConfigError, match=r"^scales\.8b has no tiny models$"):
+        ws.tiny_build(p, "8b")
+    with pytest.raises(ConfigError, match=r"^languages\.fr\.family: 'fr' belongs to family 'romance', not 'germanic'$"):
+        ws.check_family(p, "germanic", "fr")
+    with pytest.raises(ConfigError, match=r"^eval model 'family\.nope': no family 'nope' in params\.yaml$"):
+        ws.eval_model_inputs(p, "tiny", "family.nope")
+    with pytest.raises(ConfigError, match=r"^eval model 'teacher\.euro': no teacher 'euro' in scales\.8b\.teachers$"):
+        ws.eval_model_ref(p, "8b", "teacher.euro")
+    with pytest.raises(ConfigError, match=r"^scales\.tiny\.eval\.benchmarks has no 'nope'$"):
+        ws.benchmark_cfg(p, "tiny", "nope")
+    # a task folder without the task file of a configured language
+    (tmp_path / "tasks").mkdir()
+    for scale in params["scales"].values():
+        for bench in scale["eval"]["benchmarks"].values():
+            bench["include_path"] = "tasks"
+    monkeypatch.chdir(tmp_path)
+    p = validate(params, root=tmp_path)
+    with pytest.raises(ConfigError, match=r"^scales\.tiny\.eval\.benchmarks\.mgsm: no task file tasks/expanse_mgsm_"):
+        ws.benchmark_files(p, "tiny", "mgsm")
 
 
 def test_wildcard_alternation_matches_only_configured_names():
