@@ -677,6 +677,7 @@ class Params(Strict):
         return self
 
     def family_languages(self, family: str) -> list[str]:
+        """The language codes of a family, in params.yaml order."""
         return [c for c, lang in self.languages.items() if lang.family == family]
 
 
@@ -762,7 +763,8 @@ def _format(error: ValidationError, source: str) -> str:
 
 
 def validate(data: dict, source: str = "params.yaml", root: str | Path | None = None) -> Params:
-    """`root`: the directory relative paths are relative to (default: the working directory)."""
+    """The Params of params.yaml's data; the first problem is one ConfigError line naming `source` and the key.
+    `root`: the directory relative paths are relative to (default: the working directory)."""
     try:
         return Params.model_validate(data, context={"root": root})
     except ValidationError as e:
@@ -770,4 +772,5 @@ def validate(data: dict, source: str = "params.yaml", root: str | Path | None = 
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
+    """The validated Params of a params file (relative paths in it relative to its directory); ConfigError if not."""
     return validate(load_yaml(path), source=str(path), root=Path(path).parent)
