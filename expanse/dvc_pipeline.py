@@ -49,6 +49,8 @@ from pydantic import BaseModel
 from expanse import fingerprint as fp
 from expanse.config import Strict
 from expanse.errors import ConfigError, ExpanseError, StateError
+from expanse.graph import Graph, Job, stage_name_of
+from expanse.graph import load as load_graph
 
 KEYS_FILE = "pipelines/keys.yaml"
 HIDE = "/pipelines/*/"  # the .dvcignore line hiding every pipeline but the default scale's
@@ -208,31 +210,9 @@ def recording(params):
 
 
 # ------------------------------------------------------------------ the job graph
-def load_jobs(root: Path, targets: list[str]):
-    """(workflow, jobs) of the targets' full graph, as `snakemake --forceall -n` would plan it."""
-    from snakemake.api import SnakemakeApi
-    from snakemake.settings.types import DAGSettings, OutputSettings, Quietness, ResourceSettings
-
-    api = SnakemakeApi(OutputSettings(quiet={Quietness.ALL}))
-    api.__enter__()
-    wf_api = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=root / "Snakefile", workdir=root)
-    wf_api.dag(DAGSettings(targets=set(targets), forceall=True))
-    wf = wf_api._workflow
-    wf._prepare_dag(forceall=True, ignore_incomplete=True, lock_warn_only=True, nolock=True)
-    wf._build_dag()
-    jobs = [j for j in wf.dag.jobs if j.output]  # target rules have no outputs
-    return api, wf, jobs
-
-
-def stage_name_of(rule: str, wildcards: dict) -> str:
-    """A job's name: rule and wildcard values (the scale is the pipeline file's), with the characters
-    DVC refuses in stage names replaced (lineage names jobs so; a stage of one job is named so)."""
-    values = [str(v) for k, v in wildcards.items() if k != "scale"]
-    return "-".join([rule, *values]).replace(".", "_")
-
-
-def stage_name(job) -> str:
-    return stage_name_of(job.rule.name, job.wildcards_dict)
+def stage_name(job: Job) -> str:
+    """The name of a job, and of the DVC stage that runs it alone (expanse.graph.stage_name_of)."""
+    return job.name
 
 
 # rule -> (phase, the wildcards naming its stage): the jobs of one language's or one family's phase
@@ -299,34 +279,33 @@ def _rel(path, root: Path) -> str:
 CODE_PARAM = "code"  # the rule param holding the fingerprint of the code its jobs run (rules/common.smk)
 
 
-def job_code(job) -> fp.Code | None:
+def job_code(job: Job) -> fp.Code | None:
     """The code a job runs (its entry and the project modules that reaches), from the rule's `code`
     param, which code_fingerprint computed in this process while the Snakefile was read."""
-    rule = job.rule
-    value = dict(rule.params.items()).get(CODE_PARAM) if hasattr(rule.params, "items") else None
+    value = job.rule_params.get(CODE_PARAM)
     if value is None:
-        if rule.script:
-            raise ValueError(f"rule {rule.name}: runs a script but has no {CODE_PARAM} param")
+        if job.script:
+            raise ValueError(f"rule {job.rule}: runs a script but has no {CODE_PARAM} param")
         return None
     code = fp.known(value) if isinstance(value, str) else None
     if code is None:
-        raise ValueError(f"rule {rule.name}: param {CODE_PARAM} is not a code_fingerprint() of this workflow")
+        raise ValueError(f"rule {job.rule}: param {CODE_PARAM} is not a code_fingerprint() of this workflow")
     return code
 
 
-def job_params(job, wf):
+def job_params(job: Job, graph: Graph) -> Reads:
     """Evaluate the rule's params for this job, recording which config keys they read (the code
     fingerprint is no config key: its modules become deps)."""
-    params = wf.globals["PARAMS"]
+    params = graph.globals("PARAMS")
     with recording(params) as reads:
-        for name, value in job.rule.params.items() if hasattr(job.rule.params, "items") else []:
+        for name, value in job.rule_params.items():
             if name == CODE_PARAM:
                 continue
             if callable(value):
-                value(job.wildcards)
+                job.call(value)
             elif not isinstance(value, str):
                 raise ValueError(
-                    f"rule {job.rule.name}: param {name} is a value computed when the Snakefile is "
+                    f"rule {job.rule}: param {name} is a value computed when the Snakefile is "
                     "read; make it a function of the wildcards so the params keys it reads are tracked"
                 )
     return reads
@@ -336,34 +315,32 @@ def job_params(job, wf):
 OLD_CMD = "snakemake --cores 1 --force --allowed-rules {rule} --quiet all -- {outs}"
 
 
-def job_parts(job, wf, root: Path) -> tuple[list[str], list[str], Reads]:
+def job_parts(job: Job, graph: Graph, root: Path) -> tuple[list[str], list[str], Reads]:
     """(deps, outs, params reads) of one job."""
-    rule = job.rule
-    rule_dir = Path(rule.snakefile).parent
-    deps = [_rel(f, root) for f in job.input]
-    if rule.script:
-        deps.append(_rel((rule_dir / rule.script).resolve(), root))
+    deps = [_rel(f, root) for f in job.input_paths]
+    if job.script:
+        deps.append(_rel(job.script, root))
     code = job_code(job)
     if code is not None:
         deps += [code.entry, *code.modules]
-    deps.append(_rel(rule.snakefile, root))
-    if rule.conda_env:
-        deps.append(_rel((rule_dir / str(rule.conda_env)).resolve(), root))
-    return deps, [_rel(f, root) for f in job.output], job_params(job, wf)
+    deps.append(_rel(job.rule_file, root))
+    if job.conda_env:
+        deps.append(_rel(job.conda_env, root))
+    return deps, [_rel(f, root) for f in job.output_paths], job_params(job, graph)
 
 
-def stage(jobs: list, wf, root: Path, raw: dict) -> tuple[dict, Reads]:
+def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict) -> tuple[dict, Reads]:
     """The DVC stage running `jobs` (sorted by job name) in one Snakemake process: their deps but
     its own outputs, their outputs, the params keys any of them reads."""
     deps, outs, reads = [], [], Reads()
     for job in jobs:
-        d, o, r = job_parts(job, wf, root)
+        d, o, r = job_parts(job, graph, root)
         deps += d
         outs += o
         reads.paths |= r.paths
         reads.keysets |= r.keysets
     own = set(outs)
-    rules = list(dict.fromkeys(j.rule.name for j in jobs))
+    rules = list(dict.fromkeys(j.rule for j in jobs))
     cmd = f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs)
     st = {"cmd": cmd, "deps": [d for d in dict.fromkeys(deps) if d not in own]}
     params = reads.minimal(raw)
@@ -411,26 +388,23 @@ def generate(root: Path, scales: list[str] | None = None, members: dict | None =
     for scale, path in pipelines(root).items():
         if scales is not None and scale not in scales:
             continue
-        api, wf, jobs = load_jobs(root, scale_targets(scale))
-        try:
-            families = families_of(wf.globals["PARAMS"])
+        with load_graph(root, scale_targets(scale)) as graph:
+            families = families_of(graph.globals("PARAMS"))
             groups: dict[str, list] = {}
-            for job in sorted(jobs, key=lambda j: (j.rule.name, stage_name(j))):
-                groups.setdefault(group_name_of(job.rule.name, job.wildcards_dict, families), []).append(job)
+            for job in sorted(graph.jobs, key=lambda j: (j.rule, j.name)):
+                groups.setdefault(group_name_of(job.rule, job.wildcards, families), []).append(job)
             stages = {}
             for name in sorted(groups):
                 group = sorted(groups[name], key=stage_name)
-                st, reads = stage(group, wf, root, raw)
+                st, reads = stage(group, graph, root, raw)
                 if path != "dvc.yaml":
                     st["wdir"] = "../.."
                 stages[name] = st
                 for ks in reads.keysets:
-                    keysets[ks] = sorted(_lookup_keys(wf.globals["PARAMS"], ks))
+                    keysets[ks] = sorted(_lookup_keys(graph.globals("PARAMS"), ks))
                 if members is not None:
                     members.setdefault(path, {})[name] = [stage_name(j) for j in group]
             check_acyclic(stages, path)
-        finally:
-            api.__exit__(None, None, None)
         files[path] = HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
     if scales is not None:
         return files
@@ -450,20 +424,17 @@ def job_table(root: Path, scale: str) -> dict[str, dict]:
     stage that runs it (params as DVC keys of params.yaml, keys.yaml's key sets left out)."""
     root = Path(root).resolve()
     raw = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
-    api, wf, jobs = load_jobs(root, scale_targets(scale))
-    try:
-        families = families_of(wf.globals["PARAMS"])
+    with load_graph(root, scale_targets(scale)) as graph:
+        families = families_of(graph.globals("PARAMS"))
         table = {}
-        for job in sorted(jobs, key=stage_name):
-            deps, outs, reads = job_parts(job, wf, root)
+        for job in sorted(graph.jobs, key=stage_name):
+            deps, outs, reads = job_parts(job, graph, root)
             table[stage_name(job)] = {
-                "stage": group_name_of(job.rule.name, job.wildcards_dict, families),
+                "stage": group_name_of(job.rule, job.wildcards, families),
                 "deps": list(dict.fromkeys(deps)),
                 "outs": outs,
                 "params": reads.minimal(raw),
             }
-    finally:
-        api.__exit__(None, None, None)
     return table
 
 

@@ -30,10 +30,14 @@ import os
 import re
 from dataclasses import dataclass
 
+from expanse.errors import RuleError
+
 PACKAGES = ("expanse",)
 CACHE = os.path.join(".expanse", "imports.json")  # under the root; git and DVC ignore .expanse/
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+# a registry's lazy target, "package.module:attribute": the module is code its users may run
+_TARGET = re.compile(r"^([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+):[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,11 @@ def parse_imports(source: bytes | str, filename: str = "<source>") -> list:
             imports.extend([a.name, 0, []] for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             imports.append([node.module or "", node.level, [a.name for a in node.names]])
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _DOTTED.match(node.value):
-            strings.add(node.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if _DOTTED.match(node.value):
+                strings.add(node.value)
+            elif m := _TARGET.match(node.value):
+                strings.add(m.group(1))
         todo.extend(ast.iter_child_nodes(node))
     return [imports, sorted(strings)]
 
@@ -249,18 +256,19 @@ def is_module_name(entry) -> bool:
 
 def entry_of(root, entry) -> str:
     """The path relative to root of an entry: a script path (absolute, or relative to the root), or
-    a dotted module name run as `python -m` (a package's `__main__.py`)."""
+    a dotted module name run as `python -m` (a package's `__main__.py`). An entry that is neither
+    is a RuleError (a rule's code_fingerprint names it)."""
     tree = _tree(root)
     text = os.fspath(entry)
     if is_module_name(text):
         files = tree.lookup(text, main=True)
         if not files:
-            raise ValueError(f"{text}: not a module of {', '.join(PACKAGES)} under {tree.root}")
+            raise RuleError(f"{text}: not a module of {', '.join(PACKAGES)} under {tree.root}")
         return files[-1]
     path = os.path.normpath(os.path.join(tree.root, text))
     rel = os.path.relpath(path, tree.root)
     if rel.startswith(".." + os.sep) or not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such entry under {tree.root}")
+        raise RuleError(f"{path}: no such entry under {tree.root}")
     return rel.replace(os.sep, "/")
 
 

@@ -33,6 +33,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from expanse.io import file_digest, write_json
@@ -285,15 +286,6 @@ def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list
     return out
 
 
-def named_inputs(job) -> list[tuple[str | None, str]]:
-    """A Snakemake job's inputs as (name, path) pairs (name None for an unnamed one)."""
-    names = {}
-    for name, (start, end) in job.input._names.items():
-        for i in range(start, start + 1 if end is None else end):
-            names[i] = name
-    return [(names.get(i), str(f)) for i, f in enumerate(job.input)]
-
-
 # ------------------------------------------------------------------------------------ model loads
 BYTES_PER_PARAM = {"float32": 4, "bfloat16": 2, "float16": 2}
 MODEL_OUTPUTS = ("checkpoint", "merged", "model")  # the names rules give a directory output that is a model
@@ -500,13 +492,15 @@ def _jsonable(value):
 
 
 # ------------------------------------------------------------------------------------ the graph
-def graph(root: Path, params, scale: str):
-    """(api, workflow, jobs) of every artifact of the scale (ws.lineage_inputs), minus the report rules."""
+@contextmanager
+def graph(root: Path, params, scale: str, targets: list[str] | None = None):
+    """(graph, jobs): the planned graph of `targets` (default: every artifact of the scale,
+    ws.lineage_inputs, which the lineage rule's `input:` is) and its jobs minus the report rules."""
+    from expanse import graph as g
     from expanse import workflow_support as ws
-    from expanse.dvc_pipeline import load_jobs
 
-    api, wf, jobs = load_jobs(root, ws.lineage_inputs(params, scale))
-    return api, wf, [j for j in jobs if j.rule.name not in REPORT_RULES]
+    with g.load(root, list(targets) if targets is not None else ws.lineage_inputs(params, scale)) as planned:
+        yield planned, [j for j in planned.jobs if j.rule not in REPORT_RULES]
 
 
 def _params(root: Path):
@@ -521,42 +515,43 @@ def _family_of(params) -> dict[str, str]:
 
 def _basics(job, measured: dict | None) -> dict:
     """A job's rule, phase (its rule file), wildcards and cost (GPUs and runtime from its resources)."""
-    res = dict(job.resources.items())
+    res = job.resources
     return {
-        "rule": job.rule.name,
-        "phase": Path(job.rule.snakefile).stem,
-        "wildcards": {k: str(v) for k, v in job.wildcards_dict.items()},
+        "rule": job.rule,
+        "phase": job.rule_file.stem,
+        "wildcards": dict(job.wildcards),
         "cost": job_cost(measured, gpus=int(res.get("gpu", 0) or 0), runtime_min=res.get("runtime")),
     }
 
 
-def describe(job, wf, root: Path, hasher) -> dict:
+def describe(job, graph, root: Path, hasher) -> dict:
+    """A job's lineage entry: what made its outputs (rule, params and the params.yaml keys they read,
+    hashed inputs, models, code) and what it cost (its benchmark file)."""
     from expanse.dvc_pipeline import CODE_PARAM, _rel, job_code, job_params
 
-    rule = job.rule
-    params = _jsonable({k: v for k, v in job.params.items() if k != CODE_PARAM})
+    params = _jsonable({k: v for k, v in job.params().items() if k != CODE_PARAM})
     code = job_code(job)
-    inputs = [_rel(f, root) for f in job.input]
-    script = _rel((Path(rule.snakefile).parent / rule.script).resolve(), root) if rule.script else None
+    inputs = [_rel(f, root) for f in job.input_paths]
+    script = _rel(job.script, root) if job.script else None
     return {
         **_basics(
             job, read_benchmark(root / job.benchmark, root / job.log[0] if job.log else None) if job.benchmark else None
         ),
         "params": params,
-        "params_keys": job_params(job, wf).minimal(wf.config),
+        "params_keys": job_params(job, graph).minimal(graph.config),
         "inputs": {f: hasher(root / f) for f in inputs},
-        "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output)},
+        "outputs": {f: hasher(root / f) for f in (_rel(o, root) for o in job.output_paths)},
         "models": models_of(
             params,
             lambda p: hasher(root / p),
-            inputs=[(n, root / _rel(f, root)) for n, f in named_inputs(job)],
+            inputs=[(n, root / _rel(f, root)) for n, f in job.inputs],
             root=root,
         ),
         "code": {
             "script": script,
             "script_sha256": hasher(root / script) if script else None,
-            "rule_file": _rel(rule.snakefile, root),
-            "rule_file_sha256": hasher(Path(rule.snakefile)),
+            "rule_file": _rel(job.rule_file, root),
+            "rule_file_sha256": hasher(job.rule_file),
             "fingerprint": code.sha256 if code else None,
             "modules": list(code.modules) if code else [],
         },
@@ -564,17 +559,15 @@ def describe(job, wf, root: Path, hasher) -> dict:
     }
 
 
-def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
-    from expanse.dvc_pipeline import stage_name
+def collect(root: Path, scale: str, cache: Path | None = None, targets: list[str] | None = None) -> dict:
+    """The lineage of `targets` (default: every artifact of the scale) and of every job they need."""
+    from expanse.graph import snakemake_version
 
     root = root.resolve()
     params = _params(root)
     hasher = Hasher(cache)
-    api, wf, jobs = graph(root, params, scale)
-    try:
-        described = {stage_name(j): describe(j, wf, root, hasher) for j in jobs}
-    finally:
-        api.__exit__(None, None, None)
+    with graph(root, params, scale, targets) as (planned, jobs):
+        described = {j.name: describe(j, planned, root, hasher) for j in jobs}
     hasher.save()
     family_of = _family_of(params)
     artifacts = {
@@ -582,11 +575,9 @@ def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
         for name, j in sorted(described.items())
         for path, digest in j["outputs"].items()
     }
-    import snakemake
-
     return {
         "scale": scale,
-        "code": {**git_version(root), "snakemake": snakemake.__version__},
+        "code": {**git_version(root), "snakemake": snakemake_version()},
         "n_jobs": len(described),
         "n_artifacts": len(artifacts),
         "summary": summarize(described, family_of),
@@ -597,42 +588,31 @@ def collect(root: Path, scale: str, cache: Path | None = None) -> dict:
 
 def _model_outputs(jobs) -> set:
     """The models the graph builds: its rules' directory outputs named in MODEL_OUTPUTS."""
-    from snakemake.io import is_flagged
-
-    out = set()
-    for job in jobs:
-        for name, (start, end) in job.output._names.items():
-            if name in MODEL_OUTPUTS:
-                files = job.output[start : start + 1 if end is None else end]
-                out |= {str(f) for f in files if is_flagged(f, "directory")}
-    return out
+    return {path for job in jobs for name, path, is_dir in job.outputs if name in MODEL_OUTPUTS and is_dir}
 
 
 def plan(root: Path, scale: str) -> dict:
     """Planned cost before anything runs: per phase, jobs and GPU-hours from the resources table; the
     models each job loads and what loading them costs (plan_loads)."""
-    from expanse.dvc_pipeline import CODE_PARAM, _rel, stage_name
+    from expanse.dvc_pipeline import CODE_PARAM, _rel
 
     root = root.resolve()
     params = _params(root)
-    api, wf, jobs = graph(root, params, scale)
-    try:
-        names = {j: stage_name(j) for j in jobs}
+    with graph(root, params, scale) as (planned, jobs):
+        names = {j.name for j in jobs}
         built = {_rel(f, root) for f in _model_outputs(jobs)}
         described = {}
         for job in jobs:
             entry = _basics(job, None)
-            job_params = _jsonable({k: v for k, v in job.params.items() if k != CODE_PARAM})
-            models = job_models(job_params, [(n, _rel(f, root)) for n, f in named_inputs(job)], built.__contains__)
+            job_params = _jsonable({k: v for k, v in job.params().items() if k != CODE_PARAM})
+            models = job_models(job_params, [(n, _rel(f, root)) for n, f in job.inputs], built.__contains__)
             training = job_params.get("training")
             training = training if isinstance(training, dict) else None
             entry["loads"] = [{"role": m["role"], "location": m["location"]} for m in model_loads(models, training)]
             # a job that writes a model (training, a merge) changes or combines the weights it loaded
-            entry["batchable"] = not any(_rel(f, root) in built for f in job.output)
-            entry["after"] = sorted(names[d] for d in wf.dag.dependencies[job] if d in names)
-            described[names[job]] = entry
-    finally:
-        api.__exit__(None, None, None)
+            entry["batchable"] = not any(_rel(f, root) in built for f in job.output_paths)
+            entry["after"] = sorted(d.name for d in planned.dependencies(job) if d.name in names)
+            described[job.name] = entry
     summary = summarize(described, _family_of(params))
     summary["top_jobs"] = sorted(
         (

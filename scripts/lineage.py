@@ -14,7 +14,8 @@ def main(smk):
     from expanse.lineage import collect, hash_cache
 
     root = Path.cwd()
-    lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale))
+    # the graph of exactly this job's inputs, as Snakemake plans it
+    lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale), targets=list(smk.input))
     write_json(lineage, smk.output.lineage)
     total = lineage["summary"]["total"]
     print(

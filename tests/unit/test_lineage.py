@@ -218,17 +218,14 @@ def test_a_jobs_lineage_records_the_code_it_runs():
     their fingerprint, the param that reruns the job when one is edited (not a parameter value)."""
     from pathlib import Path
 
-    from expanse.dvc_pipeline import stage_name
     from expanse.fingerprint import fingerprint
     from expanse.lineage import Hasher, _params, describe, graph
 
     root = Path(REPO)
-    api, wf, jobs = graph(root, _params(root), "tiny")
-    try:
-        by_name = {stage_name(j): j for j in jobs}
-        described = {n: describe(by_name[n], wf, root, Hasher(None)) for n in ("train_sft-romance", "build_pairs-fr")}
-    finally:
-        api.__exit__(None, None, None)
+    with graph(root, _params(root), "tiny") as (planned, jobs):
+        by_name = {j.name: j for j in jobs}
+        names = ("train_sft-romance", "build_pairs-fr")
+        described = {n: describe(by_name[n], planned, root, Hasher(None)) for n in names}
     for name, script in (("train_sft-romance", "scripts/train_sft.py"), ("build_pairs-fr", "scripts/build_pairs.py")):
         code, entry = fingerprint(script, root), described[name]
         assert entry["code"]["script"] == script

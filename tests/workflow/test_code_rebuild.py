@@ -55,10 +55,9 @@ def params_changed(cwd: Path) -> set[str]:
     only for jobs not already rerun for an updated input; `--list-changes params` lists every output
     in Snakemake 9.27.1.)"""
     snippet = (
-        "from pathlib import Path\nfrom expanse.dvc_pipeline import load_jobs, stage_name\n"
-        "api, wf, jobs = load_jobs(Path.cwd(), ['all'])\n"
-        "print(*sorted(stage_name(j) for j in jobs if wf.persistence.params_changed(j)), sep='\\n')\n"
-        "api.__exit__(None, None, None)\n"
+        "from pathlib import Path\nfrom expanse.graph import load\n"
+        "with load(Path.cwd(), ['all']) as g:\n"
+        "    print(*sorted(j.name for j in g.jobs if g.params_changed(j)), sep='\\n')\n"
     )
     out = subprocess.run([sys.executable, "-c", snippet], cwd=cwd, capture_output=True, text=True, check=True).stdout
     return set(out.split())
