@@ -7,11 +7,10 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.config import TinySpec
     from expanse.tiny.pretraining import pretrain
 
     pretrain(
-        TinySpec.model_validate(smk.params.spec),
+        smk.params.spec,
         corpus_path=smk.input.corpus,
         tokenizer_dir=smk.input.tokenizer,
         out_dir=smk.output.model,

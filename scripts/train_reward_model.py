@@ -7,11 +7,10 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    from expanse.config import TinySpec
     from expanse.tiny.reward_model import train_reward_model
 
     train_reward_model(
-        TinySpec.model_validate(smk.params.spec),
+        smk.params.spec,
         corpus_path=smk.input.corpus,
         init_dir=smk.input.init,
         out_dir=smk.output.model,

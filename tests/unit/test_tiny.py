@@ -4,7 +4,6 @@ reward-model preferences."""
 import polars as pl
 import pytest
 
-from expanse.config import TinySpec
 from expanse.languages import LANGUAGES
 from expanse.tiny.corpus import build_corpus, catalog_sentences
 from expanse.tiny.pretraining import cohere_config, pretrain
@@ -86,7 +85,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
     }
     for run in ("a", "b"):
         pretrain(
-            TinySpec.model_validate(spec),
+            spec,
             corpus_path=corpus[0],
             tokenizer_dir=str(tmp_path / "tok"),
             out_dir=str(tmp_path / run),
@@ -97,7 +96,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
             name="t",
         )
         train_reward_model(
-            TinySpec.model_validate({**spec, "batch_size": 4}),
+            {**spec, "batch_size": 4},
             corpus_path=corpus[0],
             init_dir=str(tmp_path / run),
             out_dir=str(tmp_path / f"rm_{run}"),
