@@ -6,7 +6,7 @@ import os
 import sys
 import traceback
 
-from expanse.errors import ExpanseError
+from expanse.errors import ExpanseError, StateError
 
 
 def run_script(main, smk) -> None:
@@ -24,7 +24,7 @@ def run_script(main, smk) -> None:
     if worker.wanted(smk):
         try:
             status = worker.forward()
-        except (OSError, ConnectionError) as e:
+        except (OSError, ConnectionError, StateError) as e:
             print(f"note: warm worker unavailable ({e}); running in this process", file=sys.stderr, flush=True)
         else:
             _note_usage(smk, worker.FORWARDED)

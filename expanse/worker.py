@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import signal
@@ -52,6 +53,8 @@ import struct
 import sys
 import time
 from pathlib import Path
+
+from expanse.errors import ConfigError, ExpanseError, StateError
 
 ENV_SWITCH = "EXPANSE_WARM"
 ENV_IDLE = "EXPANSE_WARM_IDLE"
@@ -136,13 +139,13 @@ MAX_REQUEST = 16 << 20
 # ---------------------------------------------------------------------------------------------
 # identity and place of the server
 def runtime_dir() -> Path:
-    """The user's private directory for the socket; created 0700, refused if it is not ours."""
+    """The user's private directory for the socket; created 0700, a StateError if it is not ours."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     d = Path(base) / "expanse-worker" if base and os.path.isdir(base) else Path(f"/tmp/expanse-worker-{os.getuid()}")
     d.mkdir(mode=0o700, parents=True, exist_ok=True)
     st = d.lstat()
     if st.st_uid != os.getuid() or st.st_mode & 0o077 or not os.path.isdir(d) or os.path.islink(d):
-        raise PermissionError(f"{d}: not a private directory of this user")
+        raise StateError(f"{d}: not a private directory of this user")
     return d
 
 
@@ -171,6 +174,7 @@ def server_key(env=None) -> str:
 
 
 def socket_path(key: str | None = None) -> Path:
+    """The socket of the server for `key` (default: this process's server_key)."""
     return runtime_dir() / f"{key or server_key()}.sock"
 
 
@@ -616,7 +620,7 @@ def servers() -> list[tuple[Path, int | None]]:
     out = []
     try:
         d = runtime_dir()
-    except PermissionError:
+    except StateError:
         return out
     for sock in sorted(d.glob("*.sock")):
         pid = None
@@ -629,7 +633,30 @@ def servers() -> list[tuple[Path, int | None]]:
     return out
 
 
+def idle_seconds(arg: float | None, env=None) -> float:
+    """How long a server waits for a job before it exits: --idle, else $EXPANSE_WARM_IDLE, else
+    DEFAULT_IDLE_S; a value that is not a finite number >= 0 is a ConfigError naming its source."""
+    env = os.environ if env is None else env
+    source, raw = ("--idle", arg) if arg is not None else (ENV_IDLE, env.get(ENV_IDLE, DEFAULT_IDLE_S))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{source}: {raw!r} is not a number of seconds >= 0")
+    return value
+
+
 def main(argv=None) -> int:
+    """The command line: serve, status, stop. An ExpanseError is printed as one line, exit status 1."""
+    try:
+        return _command(argv)
+    except ExpanseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _command(argv) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m expanse.worker", description=__doc__.split("\n\n")[0])
@@ -646,8 +673,7 @@ def main(argv=None) -> int:
     sub.add_parser("stop", help="stop this user's servers (running jobs fail and are rerun by Snakemake)")
     args = ap.parse_args(argv)
     if args.cmd == "serve":
-        idle = args.idle if args.idle is not None else float(os.environ.get(ENV_IDLE, DEFAULT_IDLE_S))
-        serve(args.socket or socket_path(), idle)
+        serve(args.socket or socket_path(), idle_seconds(args.idle))
         return 0
     for sock, pid in servers():
         if args.cmd == "status":

@@ -216,6 +216,33 @@ def test_a_runtime_dir_others_can_open_is_refused_and_the_job_runs_cold(job, tmp
     )
 
 
+def test_the_command_line_reports_a_bad_idle_time_or_runtime_dir_in_one_line(tmp_path, monkeypatch, capsys):
+    for argv, env, message in [
+        (["--idle", "nan"], {}, "--idle: nan is not a number of seconds >= 0"),
+        (["--idle", "-1"], {}, "--idle: -1.0 is not a number of seconds >= 0"),
+        ([], {"EXPANSE_WARM_IDLE": "ten"}, "EXPANSE_WARM_IDLE: 'ten' is not a number of seconds >= 0"),
+    ]:
+        run = subprocess.run(
+            [sys.executable, "-m", "expanse.worker", "serve", "--socket", str(tmp_path / "w.sock"), *argv],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (run.returncode, run.stdout, run.stderr) == (1, "", f"error: {message}\n")
+    assert (
+        worker.idle_seconds(None, {}) == worker.DEFAULT_IDLE_S
+        and worker.idle_seconds(None, {"EXPANSE_WARM_IDLE": "5"}) == 5
+    )
+    # a socket directory another user could open: refused, in one line
+    xdg = tmp_path / "xdg"
+    (xdg / "expanse-worker").mkdir(parents=True)
+    (xdg / "expanse-worker").chmod(0o755)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(xdg))
+    assert worker.main(["serve"]) == 1
+    assert capsys.readouterr().err == f"error: {xdg / 'expanse-worker'}: not a private directory of this user\n"
+
+
 def test_the_server_identity_follows_the_import_time_environment():
     base = {"PATH": "/usr/bin", "HOME": "/root"}
     assert worker.server_key(base) == worker.server_key({**base, "JOB_VAR": "x", "EXPANSE_WARM": "1"})
