@@ -20,8 +20,8 @@ class RewardModel:
         import torch
         from transformers import AutoModelForSequenceClassification
 
-        from expanse.arbiter.cohere import register_cohere_sequence_classification
         from expanse.checkpoint import load_tokenizer
+        from expanse.models import register_cohere_sequence_classification
 
         register_cohere_sequence_classification()  # tiny Cohere reward models; harmless otherwise
         self.torch = torch

@@ -11,5 +11,5 @@
   (`AutoModelForSequenceClassification`, 1 label) trained on them with trl's `RewardTrainer`.
 
 The Cohere sequence-classification registration that every reward model needs, tiny or not, lives
-in `expanse.arbiter.cohere`. This package imports none of its modules.
+in `expanse.models`. This package imports none of its modules.
 """

@@ -8,7 +8,7 @@ import random
 
 import polars as pl
 
-from expanse.arbiter.cohere import register_cohere_sequence_classification
+from expanse.models import register_cohere_sequence_classification
 from expanse.tiny.corpus import chat_documents
 from expanse.tiny.pretraining import set_determinism
 

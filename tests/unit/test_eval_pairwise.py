@@ -7,10 +7,10 @@ import json
 import polars as pl
 import pytest
 
-from expanse.arbiter.cohere import register_cohere_sequence_classification
 from expanse.errors import DataError
 from expanse.evaluation.pairwise import best_teacher, judge_language
 from expanse.io import write_parquet
+from expanse.models import register_cohere_sequence_classification
 from expanse.tiny.corpus import build_corpus
 from expanse.tiny.pretraining import cohere_config
 from expanse.tiny.tokenizer import train_tokenizer

@@ -1,5 +1,7 @@
-"""Cohere sequence classification for reward models of every scale (tiny Cohere reward models and
-Cohere-architecture reward models at 8b/32b alike). Imports only transformers, when called."""
+"""Model classes transformers lacks, registered with its Auto classes; shared by every scale (the tiny
+reward model's training, and the reward model that scores at 8b/32b, which may be a Cohere one).
+A top-level module of its own so that importing it pulls in neither the tiny corpus code nor the
+arbiter package; it imports only transformers, when called."""
 
 from __future__ import annotations
 
