@@ -18,7 +18,7 @@ import os
 import snakemake
 from snakemake.persistence.file import FilePersistence
 
-from expanse.errors import ExpanseError
+from expanse.errors import StateError
 
 WRITTEN_FOR = "9.27.1"
 
@@ -42,8 +42,10 @@ def _unlock_all(self: FilePersistence) -> None:
 
 
 def install() -> None:
+    """Patch Snakemake's FilePersistence: a run that ends removes only its own locks; a StateError when
+    the installed Snakemake is not WRITTEN_FOR."""
     if snakemake.__version__ != WRITTEN_FOR:
-        raise ExpanseError(
+        raise StateError(
             f"expanse/snakemake_locks.py patches Snakemake {WRITTEN_FOR}'s lock release but Snakemake "
             f"{snakemake.__version__} is installed: check whether a finished run still deletes "
             ".snakemake/locks (snakemake/snakemake#4012), then update WRITTEN_FOR or remove the patch"

@@ -178,3 +178,14 @@ def test_resources_reach_their_functions_as_before_once_resource_evaluate_is_bou
     monkeypatch.setattr(inspect, "signature", lambda f: pytest.fail(f"inspect.signature({f}) called"))
     assert dict(get_function_params(res.evaluate)) == plain
     assert res.evaluate({"scale": "tiny"}, attempt=2, threads=3, input=[], rulename="r").value == 2003
+
+
+def test_the_lock_patch_refuses_another_snakemake_as_a_state_error(monkeypatch):
+    import snakemake
+
+    from expanse import snakemake_locks
+    from expanse.errors import StateError
+
+    monkeypatch.setattr(snakemake, "__version__", "9.99.0")
+    with pytest.raises(StateError, match=r"^expanse/snakemake_locks\.py patches Snakemake .* 9\.99\.0 is installed"):
+        snakemake_locks.install()
