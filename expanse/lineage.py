@@ -36,6 +36,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from expanse import layout as L
 from expanse.io import file_digest, write_json
 
 REPORT_RULES = ("eval_report", "lineage")  # what lineage describes does not include itself
@@ -272,7 +273,7 @@ def models_of(params: dict, hasher, inputs=(), root: Path | None = None) -> list
     out = []
     for m in job_models(params, [(name, rel(path)) for name, path in named], is_model_dir):
         location, load = m["location"], m["load"]
-        if load is None or Path(location).exists() or location.startswith("results/"):
+        if load is None or Path(location).exists() or location.startswith(L.RESULTS_DIR + "/"):
             out.append({"role": m["role"], "path": location, "sha256": hasher(location)})
         else:
             out.append(

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from expanse import layout as L
 from expanse.arbiter import uses_reward_model
 from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.errors import ConfigError, ExpanseError, RuleError
@@ -68,8 +69,8 @@ def _lookup(params: Params, scale: str, role: str) -> ModelRef:
 def model_dir(scale: str, role: str) -> str:
     """Where rules/tiny.smk builds a tiny model."""
     if role.startswith("teachers."):
-        return f"results/{scale}/models/teachers/{role.split('.', 1)[1]}"
-    return f"results/{scale}/models/{role}"
+        return L.fill(L.TEACHER_MODEL, scale=scale, teacher=role.split(".", 1)[1])
+    return L.fill(L.MODEL, scale=scale, role=role)
 
 
 def model_inputs(params: Params, scale: str, role: str) -> list[str]:
@@ -299,20 +300,20 @@ def check_code_params(rules, root) -> None:
 def selection_scores(params: Params, scale: str, lang: str) -> list[str]:
     """The score files select_arbitrage picks a language's SFT rows from."""
     if params.scales[scale].arbitrage.routing == "all":
-        return [f"results/{scale}/scores/{lang}/{t}.parquet" for t in params.scales[scale].teachers]
-    return [*probe_scores(params, scale, lang), f"results/{scale}/routing/rest/{lang}.scores.parquet"]
+        return L.every(L.SCORES, "teacher", params.scales[scale].teachers, scale=scale, lang=lang)
+    return [*probe_scores(params, scale, lang), L.fill(L.REST_SCORES, scale=scale, lang=lang)]
 
 
 def probe_scores(params: Params, scale: str, lang: str) -> list[str]:
     """Each teacher's routing-probe score file for a language."""
-    return [f"results/{scale}/routing/probe/{lang}/{t}.scores.parquet" for t in params.scales[scale].teachers]
+    return L.every(L.PROBE_SCORES, "teacher", params.scales[scale].teachers, scale=scale, lang=lang)
 
 
 def routing_decisions(params: Params, scale: str) -> list[str]:
     """Each language's routing decision (none with routing: all)."""
     if params.scales[scale].arbitrage.routing == "all":
         return []
-    return [f"results/{scale}/routing/{lang}.json" for lang in params.languages]
+    return L.every(L.ROUTING, "lang", params.languages, scale=scale)
 
 
 def arbitrage_targets(params: Params, scale: str) -> list[str]:
@@ -320,14 +321,10 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
     s = params.scales[scale]
     out = []
     for lang in params.languages:
-        out += [
-            f"results/{scale}/arbitrage/{lang}.parquet",
-            f"results/{scale}/arbitrage/{lang}.wins.json",
-            f"results/{scale}/pairs/offline/{lang}.parquet",
-        ]
-    out.append(f"results/{scale}/arbitrage/summary.json")
+        out += [L.fill(p, scale=scale, lang=lang) for p in (L.ARBITRAGE, L.WINS, L.OFFLINE_PAIRS)]
+    out.append(L.fill(L.ARBITRAGE_SUMMARY, scale=scale))
     if s.tiny is not None:
-        out += [f"results/{scale}/models/teacher_heldout_loss.json", f"results/{scale}/models/arbiter_accuracy.json"]
+        out += [L.fill(L.TEACHER_HELDOUT_LOSS, scale=scale), L.fill(L.ARBITER_ACCURACY, scale=scale)]
     return out
 
 
@@ -347,7 +344,7 @@ def check_family(params: Params, family: str, lang: str) -> None:
 
 def checkpoint_dir(scale: str, family: str, stage: str) -> str:
     """Where a family's checkpoint of a training stage is written."""
-    return f"results/{scale}/checkpoints/{family}/{stage}"
+    return L.fill(L.CHECKPOINT, scale=scale, family=family, stage=stage)
 
 
 def stage_start(params: Params, scale: str, family: str, stage: str) -> str:
@@ -373,7 +370,7 @@ def policy_dir(params: Params, scale: str, family: str, it: int) -> str:
 
 def merge_dir(scale: str, stage: str | None = None) -> str:
     """The merged model (`stage` None), or the merge of the families after an earlier stage."""
-    return f"results/{scale}/merged" if stage is None else f"results/{scale}/merges/{stage}"
+    return L.fill(L.MERGED, scale=scale) if stage is None else L.fill(L.STAGE_MERGE, scale=scale, stage=stage)
 
 
 def stage_checkpoints(params: Params, scale: str, stage: str) -> list[str]:
@@ -389,7 +386,7 @@ def merge_weights(params: Params) -> list[float]:
 
 def merge_search(params: Params, scale: str) -> list[str]:
     """The merge-weight search result as a rule input when the scale's merge.search is enabled, else nothing."""
-    return [f"results/{scale}/merge_search.json"] if params.scales[scale].merge.search.enabled else []
+    return [L.fill(L.MERGE_SEARCH, scale=scale)] if params.scales[scale].merge.search.enabled else []
 
 
 def _merge_needs_base(params: Params, scale: str) -> bool:
@@ -439,7 +436,7 @@ def training_targets(params: Params, scale: str) -> list[str]:
     out = []
     for family in params.families:
         out += [checkpoint_dir(scale, family, final_stage(params, scale))]
-    out.append(f"results/{scale}/checkpoints/summary.json")
+    out.append(L.fill(L.TRAINING_SUMMARY, scale=scale))
     return out
 
 
@@ -549,9 +546,9 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
 
 def eval_inputs(params: Params, scale: str) -> list[str]:
     """The eval artifacts the report gathers, not the report: win-rates and benchmark results."""
-    out = [f"results/{scale}/eval/winrates/{lang}.json" for lang in params.languages]
+    out = L.every(L.WINRATE, "lang", params.languages, scale=scale)
     out += [
-        f"results/{scale}/eval/benchmarks/{bench}/{model}.json"
+        L.fill(L.BENCHMARK_RESULT, scale=scale, bench=bench, model=model)
         for bench in params.scales[scale].eval.benchmarks
         for model in benchmark_models(params, scale)
     ]
@@ -574,7 +571,7 @@ def lineage_inputs(params: Params, scale: str) -> list[str]:
 
 def eval_targets(params: Params, scale: str) -> list[str]:
     """A scale's eval report (HTML and Markdown) and its metrics."""
-    return [f"results/{scale}/eval/{name}" for name in ("report.html", "report.md", "metrics.json")]
+    return [L.fill(p, scale=scale) for p in (L.REPORT_HTML, L.REPORT_MD, L.REPORT_METRICS)]
 
 
 # The Snakefile's target rules: <kind>_<scale> for every kind here and every scale of params.yaml.

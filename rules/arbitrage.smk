@@ -4,10 +4,10 @@
 
 rule generate_teacher:
     input:
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
         model=get_teacher_model,
     output:
-        generations="results/{scale}/generations/{lang}/{teacher}.parquet",
+        generations=L.GENERATIONS,
     log:
         "logs/{scale}/generate_teacher/{lang}/{teacher}.log",
     benchmark:
@@ -30,11 +30,11 @@ rule generate_teacher:
 
 rule score_arbiter:
     input:
-        generations="results/{scale}/generations/{lang}/{teacher}.parquet",
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        generations=L.GENERATIONS,
+        prompts=L.PROMPTS,
         reward_model=get_reward_model,
     output:
-        scores="results/{scale}/scores/{lang}/{teacher}.parquet",
+        scores=L.SCORES,
     log:
         "logs/{scale}/score_arbiter/{lang}/{teacher}.log",
     benchmark:
@@ -57,10 +57,10 @@ rule score_arbiter:
 rule select_arbitrage:
     input:
         scores=get_lang_scores,
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
     output:
-        sft="results/{scale}/arbitrage/{lang}.parquet",
-        wins="results/{scale}/arbitrage/{lang}.wins.json",
+        sft=L.ARBITRAGE,
+        wins=L.WINS,
     log:
         "logs/{scale}/select_arbitrage/{lang}.log",
     priority: CRITICAL
@@ -79,9 +79,9 @@ rule select_arbitrage:
 
 rule summarize_arbitrage:
     input:
-        wins=expand("results/{{scale}}/arbitrage/{lang}.wins.json", lang=LANGS),
+        wins=L.every(L.WINS, "lang", LANGS),
     output:
-        summary="results/{scale}/arbitrage/summary.json",
+        summary=L.ARBITRAGE_SUMMARY,
     log:
         "logs/{scale}/summarize_arbitrage.log",
     conda:

@@ -5,6 +5,7 @@ import sys
 
 from expanse import snakemake_locks
 from expanse import fingerprint as fp
+from expanse import layout as L
 from expanse import workflow_support as ws
 from expanse.errors import ExpanseError
 
@@ -165,7 +166,7 @@ def get_routing_decisions(wildcards):
 
 def get_tiny_teachers(wildcards):
     return expand(
-        "results/{scale}/models/teachers/{teacher}",
+        L.TEACHER_MODEL,
         scale=wildcards.scale,
         teacher=ws.tiny_teachers(PARAMS, wildcards.scale),
     )
@@ -374,7 +375,7 @@ def get_eval_model_ref(wildcards):
 
 def get_eval_answers(wildcards):
     return [
-        f"results/{wildcards.scale}/eval/answers/{wildcards.lang}/{model}.parquet"
+        L.fill(L.EVAL_ANSWERS, scale=wildcards.scale, lang=wildcards.lang, model=model)
         for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
     ]
 
@@ -421,5 +422,3 @@ def get_benchmark_results(wildcards):
 
 def get_lineage_inputs(wildcards):
     return ws.lineage_inputs(PARAMS, wildcards.scale)
-
-

@@ -6,10 +6,10 @@
 
 rule generate_eval:
     input:
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
         model=get_eval_model,
     output:
-        answers="results/{scale}/eval/answers/{lang}/{model}.parquet",
+        answers=L.EVAL_ANSWERS,
     log:
         "logs/{scale}/generate_eval/{lang}/{model}.log",
     benchmark:
@@ -32,12 +32,12 @@ rule generate_eval:
 rule judge_pairwise:
     input:
         answers=get_eval_answers,
-        prompts="results/{scale}/prompts/{lang}.parquet",
-        wins="results/{scale}/arbitrage/{lang}.wins.json",
+        prompts=L.PROMPTS,
+        wins=L.WINS,
         judge_model=get_judge_model,
     output:
-        winrates="results/{scale}/eval/winrates/{lang}.json",
-        judgements="results/{scale}/eval/judgements/{lang}.parquet",
+        winrates=L.WINRATE,
+        judgements=L.JUDGEMENTS,
     log:
         "logs/{scale}/judge_pairwise/{lang}.log",
     benchmark:
@@ -66,7 +66,7 @@ rule run_benchmark:
         model=get_eval_model,
         tasks=get_benchmark_files,
     output:
-        results="results/{scale}/eval/benchmarks/{bench}/{model}.json",
+        results=L.BENCHMARK_RESULT,
     log:
         "logs/{scale}/run_benchmark/{bench}/{model}.log",
     benchmark:
@@ -91,7 +91,7 @@ rule lineage:
     input:
         get_lineage_inputs,
     output:
-        lineage="results/{scale}/eval/lineage.json",
+        lineage=L.LINEAGE,
     log:
         "logs/{scale}/lineage.log",
     benchmark:
@@ -110,22 +110,22 @@ rule lineage:
 
 rule eval_report:
     input:
-        winrates=expand("results/{{scale}}/eval/winrates/{lang}.json", lang=LANGS),
+        winrates=L.every(L.WINRATE, "lang", LANGS),
         benchmarks=get_benchmark_results,
-        arbitrage="results/{scale}/arbitrage/summary.json",
-        training="results/{scale}/checkpoints/summary.json",
+        arbitrage=L.ARBITRAGE_SUMMARY,
+        training=L.TRAINING_SUMMARY,
         metrics=get_training_metrics,
-        lineage="results/{scale}/eval/lineage.json",
+        lineage=L.LINEAGE,
         routing=get_routing_decisions,
         merge_search=get_merge_search,
     output:
-        html=report("results/{scale}/eval/report.html", category="Report", labels={"scale": "{scale}"}),
-        markdown="results/{scale}/eval/report.md",
-        metrics="results/{scale}/eval/metrics.json",
-        winrates="results/{scale}/eval/winrates.csv",
-        accuracy="results/{scale}/eval/accuracy.csv",
+        html=report(L.REPORT_HTML, category="Report", labels={"scale": "{scale}"}),
+        markdown=L.REPORT_MD,
+        metrics=L.REPORT_METRICS,
+        winrates=L.WINRATES_CSV,
+        accuracy=L.ACCURACY_CSV,
         plots=report(
-            directory("results/{scale}/eval/plots"),
+            directory(L.REPORT_PLOTS),
             patterns=["{name}.png"],
             category="Plots",
             labels={"scale": "{scale}", "plot": "{name}"},

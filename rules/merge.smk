@@ -8,10 +8,10 @@ rule search_merge_weights:
     input:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
-        prompts=expand("results/{{scale}}/prompts/{lang}.parquet", lang=LANGS),
+        prompts=L.every(L.PROMPTS, "lang", LANGS),
         reward_model=get_reward_model,
     output:
-        search="results/{scale}/merge_search.json",
+        search=L.MERGE_SEARCH,
     log:
         "logs/{scale}/search_merge_weights.log",
     benchmark:
@@ -45,7 +45,7 @@ rule merge_families:
         base=get_merge_base,
         search=get_merge_search,
     output:
-        merged=directory("results/{scale}/merged"),
+        merged=directory(L.MERGED),
     log:
         "logs/{scale}/merge_families.log",
     benchmark:
@@ -71,7 +71,7 @@ rule merge_stage:
         checkpoints=get_stage_checkpoints,
         base=get_merge_base,
     output:
-        merged=directory("results/{scale}/merges/{stage}"),
+        merged=directory(L.STAGE_MERGE),
     log:
         "logs/{scale}/merge_stage/{stage}.log",
     benchmark:

@@ -5,10 +5,10 @@
 
 rule sample_policy:
     input:
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
         policy=get_policy,
     output:
-        samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
+        samples=L.ONLINE_SAMPLES,
     log:
         "logs/{scale}/sample_policy/{family}/it{it}/{lang}.log",
     benchmark:
@@ -32,11 +32,11 @@ rule sample_policy:
 
 rule score_policy:
     input:
-        samples="results/{scale}/online/{family}/it{it}/samples/{lang}.parquet",
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        samples=L.ONLINE_SAMPLES,
+        prompts=L.PROMPTS,
         reward_model=get_reward_model,
     output:
-        scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
+        scores=L.ONLINE_SCORES,
     log:
         "logs/{scale}/score_policy/{family}/it{it}/{lang}.log",
     benchmark:
@@ -58,10 +58,10 @@ rule score_policy:
 
 rule build_online_pairs:
     input:
-        scores="results/{scale}/online/{family}/it{it}/scores/{lang}.parquet",
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        scores=L.ONLINE_SCORES,
+        prompts=L.PROMPTS,
     output:
-        pairs="results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet",
+        pairs=L.ONLINE_PAIRS,
     log:
         "logs/{scale}/build_online_pairs/{family}/it{it}/{lang}.log",
     priority: CRITICAL
@@ -81,13 +81,13 @@ rule build_online_pairs:
 
 rule train_online_dpo:
     input:
-        pairs=family_files("results/{scale}/online/{family}/it{it}/pairs/{lang}.parquet"),
-        prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
+        pairs=family_files(L.ONLINE_PAIRS),
+        prompts=family_files(L.PROMPTS),
         policy=get_policy,
         reference=get_stage_start("online"),
     output:
-        checkpoint=directory("results/{scale}/checkpoints/{family}/online_it{it}"),
-        metrics="results/{scale}/checkpoints/{family}/online_it{it}.metrics.json",
+        checkpoint=directory(L.fill(L.CHECKPOINT, stage="online_it{it}")),
+        metrics=L.fill(L.CHECKPOINT_METRICS, stage="online_it{it}"),
     log:
         "logs/{scale}/train_online_dpo/{family}/it{it}.log",
     benchmark:
@@ -105,7 +105,7 @@ rule train_online_dpo:
         launch=get_scale_section("launch"),
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
-        work_dir="results/{scale}/resume/{family}/online_it{it}",
+        work_dir=L.fill(L.RESUME, stage="online_it{it}"),
         seed=get_seed,
     script:
         "../scripts/train_online_dpo.py"
@@ -115,9 +115,9 @@ rule summarize_training:
     input:
         metrics=get_training_metrics,
         online_scores=get_family_online_scores,
-        prompts=expand("results/{{scale}}/prompts/{lang}.parquet", lang=LANGS),
+        prompts=L.every(L.PROMPTS, "lang", LANGS),
     output:
-        summary="results/{scale}/checkpoints/summary.json",
+        summary=L.TRAINING_SUMMARY,
     log:
         "logs/{scale}/summarize_training.log",
     conda:

@@ -4,9 +4,9 @@
 rule build_pairs:
     input:
         scores=get_lang_scores,
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
     output:
-        pairs="results/{scale}/pairs/offline/{lang}.parquet",
+        pairs=L.OFFLINE_PAIRS,
     log:
         "logs/{scale}/build_pairs/{lang}.log",
     priority: CRITICAL
@@ -26,12 +26,12 @@ rule build_pairs:
 
 rule train_dpo:
     input:
-        pairs=family_files("results/{scale}/pairs/offline/{lang}.parquet"),
-        prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
+        pairs=family_files(L.OFFLINE_PAIRS),
+        prompts=family_files(L.PROMPTS),
         sft=get_stage_start("dpo"),
     output:
-        checkpoint=directory("results/{scale}/checkpoints/{family}/dpo"),
-        metrics="results/{scale}/checkpoints/{family}/dpo.metrics.json",
+        checkpoint=directory(L.fill(L.CHECKPOINT, stage="dpo")),
+        metrics=L.fill(L.CHECKPOINT_METRICS, stage="dpo"),
     log:
         "logs/{scale}/train_dpo/{family}.log",
     benchmark:
@@ -49,7 +49,7 @@ rule train_dpo:
         launch=get_scale_section("launch"),
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
-        work_dir="results/{scale}/resume/{family}/dpo",
+        work_dir=L.fill(L.RESUME, stage="dpo"),
         seed=get_seed,
     script:
         "../scripts/train_dpo.py"

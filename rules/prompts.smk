@@ -6,7 +6,7 @@ rule prepare_prompts:
     input:
         unpack(get_prompt_files),
     output:
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
     log:
         "logs/{scale}/prepare_prompts/{lang}.log",
     priority: CRITICAL

@@ -7,10 +7,10 @@
 
 rule generate_probe:
     input:
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
         model=get_teacher_model,
     output:
-        generations="results/{scale}/routing/probe/{lang}/{teacher}.generations.parquet",
+        generations=L.PROBE_GENERATIONS,
     log:
         "logs/{scale}/generate_probe/{lang}/{teacher}.log",
     benchmark:
@@ -34,11 +34,11 @@ rule generate_probe:
 
 rule score_probe:
     input:
-        generations="results/{scale}/routing/probe/{lang}/{teacher}.generations.parquet",
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        generations=L.PROBE_GENERATIONS,
+        prompts=L.PROMPTS,
         reward_model=get_reward_model,
     output:
-        scores="results/{scale}/routing/probe/{lang}/{teacher}.scores.parquet",
+        scores=L.PROBE_SCORES,
     log:
         "logs/{scale}/score_probe/{lang}/{teacher}.log",
     benchmark:
@@ -61,9 +61,9 @@ rule score_probe:
 rule route_teachers:
     input:
         scores=get_probe_scores,
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        prompts=L.PROMPTS,
     output:
-        routing="results/{scale}/routing/{lang}.json",
+        routing=L.ROUTING,
     log:
         "logs/{scale}/route_teachers/{lang}.log",
     priority: CRITICAL
@@ -84,11 +84,11 @@ rule route_teachers:
 
 rule generate_routed:
     input:
-        prompts="results/{scale}/prompts/{lang}.parquet",
-        routing="results/{scale}/routing/{lang}.json",
+        prompts=L.PROMPTS,
+        routing=L.ROUTING,
         models=get_all_teacher_models,
     output:
-        generations="results/{scale}/routing/rest/{lang}.generations.parquet",
+        generations=L.REST_GENERATIONS,
     log:
         "logs/{scale}/generate_routed/{lang}.log",
     benchmark:
@@ -111,11 +111,11 @@ rule generate_routed:
 
 rule score_routed:
     input:
-        generations="results/{scale}/routing/rest/{lang}.generations.parquet",
-        prompts="results/{scale}/prompts/{lang}.parquet",
+        generations=L.REST_GENERATIONS,
+        prompts=L.PROMPTS,
         reward_model=get_reward_model,
     output:
-        scores="results/{scale}/routing/rest/{lang}.scores.parquet",
+        scores=L.REST_SCORES,
     log:
         "logs/{scale}/score_routed/{lang}.log",
     benchmark:

@@ -3,12 +3,12 @@
 
 rule train_sft:
     input:
-        arbitrage=family_files("results/{scale}/arbitrage/{lang}.parquet"),
-        prompts=family_files("results/{scale}/prompts/{lang}.parquet"),
+        arbitrage=family_files(L.ARBITRAGE),
+        prompts=family_files(L.PROMPTS),
         base=get_base_model,
     output:
-        checkpoint=directory("results/{scale}/checkpoints/{family}/sft"),
-        metrics="results/{scale}/checkpoints/{family}/sft.metrics.json",
+        checkpoint=directory(L.fill(L.CHECKPOINT, stage="sft")),
+        metrics=L.fill(L.CHECKPOINT_METRICS, stage="sft"),
     log:
         "logs/{scale}/train_sft/{family}.log",
     benchmark:
@@ -26,7 +26,7 @@ rule train_sft:
         launch=get_scale_section("launch"),
         gpus=get_gpus("sft"),
         nodes=get_nodes("sft"),
-        work_dir="results/{scale}/resume/{family}/sft",
+        work_dir=L.fill(L.RESUME, stage="sft"),
         seed=get_seed,
     script:
         "../scripts/train_sft.py"

@@ -4,7 +4,7 @@
 
 rule build_corpus:
     output:
-        corpus="results/{scale}/corpus.parquet",
+        corpus=L.CORPUS,
     log:
         "logs/{scale}/build_corpus.log",
     priority: CRITICAL
@@ -24,9 +24,9 @@ rule build_corpus:
 
 rule train_tokenizer:
     input:
-        corpus="results/{scale}/corpus.parquet",
+        corpus=L.CORPUS,
     output:
-        tokenizer=directory("results/{scale}/models/tokenizer"),
+        tokenizer=directory(L.TOKENIZER),
     log:
         "logs/{scale}/train_tokenizer.log",
     priority: CRITICAL
@@ -44,10 +44,10 @@ rule train_tokenizer:
 
 rule pretrain_base:
     input:
-        corpus="results/{scale}/corpus.parquet",
-        tokenizer="results/{scale}/models/tokenizer",
+        corpus=L.CORPUS,
+        tokenizer=L.TOKENIZER,
     output:
-        model=directory("results/{scale}/models/base"),
+        model=directory(L.BASE_MODEL),
     log:
         "logs/{scale}/pretrain_base.log",
     benchmark:
@@ -69,11 +69,11 @@ rule pretrain_base:
 
 rule pretrain_teacher:
     input:
-        corpus="results/{scale}/corpus.parquet",
-        tokenizer="results/{scale}/models/tokenizer",
+        corpus=L.CORPUS,
+        tokenizer=L.TOKENIZER,
         init=get_tiny_init,
     output:
-        model=directory("results/{scale}/models/teachers/{teacher}"),
+        model=directory(L.TEACHER_MODEL),
     log:
         "logs/{scale}/pretrain_teacher/{teacher}.log",
     benchmark:
@@ -95,10 +95,10 @@ rule pretrain_teacher:
 
 rule train_reward_model:
     input:
-        corpus="results/{scale}/corpus.parquet",
-        init="results/{scale}/models/base",
+        corpus=L.CORPUS,
+        init=L.BASE_MODEL,
     output:
-        model=directory("results/{scale}/models/reward_model"),
+        model=directory(L.REWARD_MODEL),
     log:
         "logs/{scale}/train_reward_model.log",
     benchmark:
@@ -121,12 +121,12 @@ rule train_reward_model:
 
 rule measure_teacher_loss:
     input:
-        corpus="results/{scale}/corpus.parquet",
-        tokenizer="results/{scale}/models/tokenizer",
-        base="results/{scale}/models/base",
+        corpus=L.CORPUS,
+        tokenizer=L.TOKENIZER,
+        base=L.BASE_MODEL,
         teachers=get_tiny_teachers,
     output:
-        json="results/{scale}/models/teacher_heldout_loss.json",
+        json=L.TEACHER_HELDOUT_LOSS,
     log:
         "logs/{scale}/measure_teacher_loss.log",
     conda:
@@ -145,10 +145,10 @@ rule measure_teacher_loss:
 
 rule measure_arbiter_accuracy:
     input:
-        corpus="results/{scale}/corpus.parquet",
-        reward_model="results/{scale}/models/reward_model",
+        corpus=L.CORPUS,
+        reward_model=L.REWARD_MODEL,
     output:
-        json="results/{scale}/models/arbiter_accuracy.json",
+        json=L.ARBITER_ACCURACY,
     log:
         "logs/{scale}/measure_arbiter_accuracy.log",
     conda:
