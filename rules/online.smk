@@ -30,9 +30,10 @@ rule sample_policy:
         "../scripts/sample_policy.py"
 
 
-rule score_policy:
+# the same scoring as score_arbiter, on the policy's samples
+use rule score_arbiter as score_policy with:
     input:
-        samples=L.ONLINE_SAMPLES,
+        generations=L.ONLINE_SAMPLES,
         prompts=L.PROMPTS,
         reward_model=get_reward_model,
     output:
@@ -41,19 +42,6 @@ rule score_policy:
         "logs/{scale}/score_policy/{family}/it{it}/{lang}.log",
     benchmark:
         "benchmarks/{scale}/score_policy/{family}/it{it}/{lang}.tsv"
-    priority: CRITICAL
-    conda:
-        "../envs/train.yaml"
-    threads: threads_for("score")
-    resources:
-        **resources_for("score"),
-    params:
-        code=code_fingerprint("../scripts/score_policy.py"),
-        arbiter=get_scale_section("arbiter"),
-        reward_model=get_reward_model_ref,
-        gpus=get_gpus("score"),
-    script:
-        "../scripts/score_policy.py"
 
 
 rule build_online_pairs:

@@ -32,7 +32,8 @@ rule generate_probe:
         "../scripts/generate_probe.py"
 
 
-rule score_probe:
+# the same scoring as score_arbiter (scripts/score_arbiter.py), on a teacher's probe slice
+use rule score_arbiter as score_probe with:
     input:
         generations=L.PROBE_GENERATIONS,
         prompts=L.PROMPTS,
@@ -43,19 +44,6 @@ rule score_probe:
         "logs/{scale}/score_probe/{lang}/{teacher}.log",
     benchmark:
         "benchmarks/{scale}/score_probe/{lang}/{teacher}.tsv"
-    priority: CRITICAL
-    conda:
-        "../envs/train.yaml"
-    threads: threads_for("score")
-    resources:
-        **resources_for("score"),
-    params:
-        code=code_fingerprint("../scripts/score_probe.py"),
-        arbiter=get_scale_section("arbiter"),
-        reward_model=get_reward_model_ref,
-        gpus=get_gpus("score"),
-    script:
-        "../scripts/score_probe.py"
 
 
 rule route_teachers:
@@ -109,7 +97,8 @@ rule generate_routed:
         "../scripts/generate_routed.py"
 
 
-rule score_routed:
+# the same scoring as score_arbiter, on the routed rest of a language's prompts
+use rule score_arbiter as score_routed with:
     input:
         generations=L.REST_GENERATIONS,
         prompts=L.PROMPTS,
@@ -120,16 +109,3 @@ rule score_routed:
         "logs/{scale}/score_routed/{lang}.log",
     benchmark:
         "benchmarks/{scale}/score_routed/{lang}.tsv"
-    priority: CRITICAL
-    conda:
-        "../envs/train.yaml"
-    threads: threads_for("score")
-    resources:
-        **resources_for("score"),
-    params:
-        code=code_fingerprint("../scripts/score_routed.py"),
-        arbiter=get_scale_section("arbiter"),
-        reward_model=get_reward_model_ref,
-        gpus=get_gpus("score"),
-    script:
-        "../scripts/score_routed.py"
