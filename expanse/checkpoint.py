@@ -8,6 +8,7 @@ from expanse.io import atomic_path
 
 
 def model_card(title: str, made_by: dict) -> str:
+    """The model card README text: a title, what made the model (one line per key, as JSON)."""
     lines = [f"# {title}", "", "Built by expanse (https://arxiv.org/abs/2412.04261 recipe).", "", "## What made it", ""]
     for key, value in made_by.items():
         lines.append(f"- **{key}**: `{json.dumps(value, sort_keys=True, ensure_ascii=False)}`")

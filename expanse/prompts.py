@@ -131,6 +131,7 @@ def prepare_prompts(
     max_train: int | None = None,
     max_chars: int = MAX_PROMPT_CHARS,
 ) -> pl.DataFrame:
+    """Validate a language's training and held-out prompt files and split them train/dev/test: written and returned."""
     train = _dedupe(read_prompt_file(prompts_path, lang, max_chars=max_chars), prompts_path)
     test = _dedupe(read_prompt_file(eval_path, lang, max_chars=max_chars), eval_path)
     test_keys = {_normalise(r["prompt"]) for r in test}
