@@ -1,4 +1,5 @@
-"""The workflow's job graph as Snakemake plans it: the one module of the library that imports Snakemake.
+"""The workflow's job graph as Snakemake plans it, and the rules' function signatures: the one module
+of the library that uses Snakemake's internals (expanse.snakemake_locks patches its lock handling).
 
 The DVC generator (expanse.dvc_pipeline) and the lineage and planning report (expanse.lineage) read
 the graph through this narrow surface: `load(root, targets)` plans the targets' full graph as
@@ -150,3 +151,43 @@ def load(root: Path, targets: list[str]) -> Iterator[Graph]:
         yield Graph(wf, [j for j in wf.dag.jobs if j.output])  # target rules have no outputs
     finally:
         api.__exit__(None, None, None)
+
+
+# ------------------------------------------------------------------ rule functions
+def bind_signature(func):
+    """`func`, with its parameters attached the way Snakemake's own function wrappers attach them
+    (snakemake.common.overwrite_function_params): Snakemake then reads them from the function
+    instead of computing inspect.signature(func) each time it calls it, two or three times per job
+    and function. What Snakemake passes the function is unchanged: the parameters are its own."""
+    import inspect
+
+    from snakemake.common import overwrite_function_params
+
+    overwrite_function_params(func, inspect.signature(func).parameters)
+    return func
+
+
+def bind_signatures(rules) -> int:
+    """bind_signature on every Python function among the rules' inputs and params (plain, or wrapped
+    by a flag such as unpack()), and on Resource.evaluate, the bound method through which Snakemake
+    calls every resource function. Returns how many of the rules' functions."""
+    import inspect
+    import types
+
+    from snakemake.common import overwrite_function_params
+    from snakemake.io import AnnotatedString, _IOFile
+    from snakemake.resources import Resource
+
+    # set on the function, read through the bound method: the bound method's own parameters
+    overwrite_function_params(Resource.evaluate, inspect.signature(Resource("_", 0).evaluate).parameters)
+    seen = set()
+    for rule in rules:
+        for item in [*rule.input, *rule.params]:
+            if isinstance(item, _IOFile):
+                item = item._file
+            if isinstance(item, AnnotatedString):
+                item = item.callable
+            if isinstance(item, types.FunctionType) and id(item) not in seen:
+                seen.add(id(item))
+                bind_signature(item)
+    return len(seen)

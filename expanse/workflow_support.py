@@ -11,6 +11,7 @@ from expanse import layout as L
 from expanse.arbiter import uses_reward_model
 from expanse.config import ModelRef, Params, Resources, load_yaml, validate  # noqa: F401 (re-exported)
 from expanse.errors import ConfigError, ExpanseError, RuleError
+from expanse.graph import bind_signature
 
 RESOURCE_DEFAULTS = Resources()
 
@@ -204,45 +205,6 @@ def per_scale(values: dict):
         return values[wildcards.scale]
 
     return bind_signature(value)
-
-
-def bind_signature(func):
-    """`func`, with its parameters attached the way Snakemake's own function wrappers attach them
-    (snakemake.common.overwrite_function_params): Snakemake then reads them from the function
-    instead of computing inspect.signature(func) each time it calls it, two or three times per job
-    and function. What Snakemake passes the function is unchanged: the parameters are its own."""
-    import inspect
-
-    from snakemake.common import overwrite_function_params
-
-    overwrite_function_params(func, inspect.signature(func).parameters)
-    return func
-
-
-def bind_signatures(rules) -> int:
-    """bind_signature on every Python function among the rules' inputs and params (plain, or wrapped
-    by a flag such as unpack()), and on Resource.evaluate, the bound method through which Snakemake
-    calls every resource function. Returns how many of the rules' functions."""
-    import inspect
-    import types
-
-    from snakemake.common import overwrite_function_params
-    from snakemake.io import AnnotatedString, _IOFile
-    from snakemake.resources import Resource
-
-    # set on the function, read through the bound method: the bound method's own parameters
-    overwrite_function_params(Resource.evaluate, inspect.signature(Resource("_", 0).evaluate).parameters)
-    seen = set()
-    for rule in rules:
-        for item in [*rule.input, *rule.params]:
-            if isinstance(item, _IOFile):
-                item = item._file
-            if isinstance(item, AnnotatedString):
-                item = item.callable
-            if isinstance(item, types.FunctionType) and id(item) not in seen:
-                seen.add(id(item))
-                bind_signature(item)
-    return len(seen)
 
 
 SLURM_RESOURCE_NAMES = (*Resources.model_fields, "mpi", "tasks_per_node")

@@ -5,6 +5,7 @@ import sys
 
 from expanse import snakemake_locks
 from expanse import fingerprint as fp
+from expanse import graph
 from expanse import layout as L
 from expanse import workflow_support as ws
 from expanse.errors import ExpanseError
@@ -100,7 +101,7 @@ def bind_signatures():
     """Called at the end of the Snakefile: Snakemake reads the parameters of every input and params
     function once, instead of through inspect.signature each time it calls one (several times per
     job)."""
-    ws.bind_signatures(workflow.rules)
+    graph.bind_signatures(workflow.rules)
 
 
 # ---- inputs

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import REPO
 
+from expanse import graph
 from expanse import workflow_support as ws
 from expanse.config import validate
 from expanse.errors import ConfigError, DataError
@@ -140,7 +141,7 @@ def test_bound_signatures_are_what_snakemake_would_compute(monkeypatch):
         return 1
 
     rule = SimpleNamespace(input=["a.txt", inputs, unpack(unpacked)], params=["plain", param, param])
-    assert ws.bind_signatures([rule]) == 3
+    assert graph.bind_signatures([rule]) == 3
     f = ws.per_scale({"tiny": 1, "8b": 2})  # resource functions come bound
     monkeypatch.setattr(inspect, "signature", lambda f: pytest.fail(f"inspect.signature({f.__name__}) called"))
     offered = {"input": 1, "output": 2, "threads": 3, "attempt": 4, "resources": 5}
@@ -172,9 +173,9 @@ def test_resources_reach_their_functions_as_before_once_resource_evaluate_is_bou
     from snakemake.common import get_function_params
     from snakemake.resources import Resource
 
-    res = Resource("mem_mb", ws.bind_signature(lambda wildcards, attempt, threads: 1000 * attempt + threads))
+    res = Resource("mem_mb", graph.bind_signature(lambda wildcards, attempt, threads: 1000 * attempt + threads))
     plain = dict(get_function_params(res.evaluate))
-    ws.bind_signatures([])
+    graph.bind_signatures([])
     monkeypatch.setattr(inspect, "signature", lambda f: pytest.fail(f"inspect.signature({f}) called"))
     assert dict(get_function_params(res.evaluate)) == plain
     assert res.evaluate({"scale": "tiny"}, attempt=2, threads=3, input=[], rulename="r").value == 2003

@@ -12,9 +12,6 @@ from conftest import REPO
 PACKAGE = "expanse"
 # The modules that may import Snakemake: the reading of its job graph and the patch of its locks.
 ALLOWED = {"expanse/graph.py", "expanse/snakemake_locks.py"}
-# Modules that still import Snakemake and are to stop doing so (bind_signature / bind_signatures
-# attach Snakemake's function parameters to the rules' functions).
-TEMPORARY = {"expanse/workflow_support.py"}
 # ExpanseError subclasses still defined outside expanse/errors.py, as (file, class); to move there.
 ERRORS_ELSEWHERE = {("expanse/merging/engine.py", "MergeError")}
 
@@ -170,7 +167,7 @@ def _snakemake_imports(sources: dict[str, ast.Module]) -> list[str]:
 
 
 def test_only_the_graph_and_lock_modules_import_snakemake():
-    offenders = [where for where in _snakemake_imports(_sources()) if where.split(":")[0] not in ALLOWED | TEMPORARY]
+    offenders = [where for where in _snakemake_imports(_sources()) if where.split(":")[0] not in ALLOWED]
     assert not offenders, "Snakemake is imported outside " + ", ".join(sorted(ALLOWED)) + ": " + ", ".join(offenders)
 
 
