@@ -14,66 +14,40 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from expanse.arbiter import ARBITERS
+from expanse.arbiter.config import ArbiterCfg
 from expanse.errors import ConfigError
 from expanse.evaluation.judges import JUDGES
 from expanse.generation import BACKENDS
+from expanse.generation.config import GenerationCfg
 from expanse.languages import LANGUAGES
-
-
-def _not_bool(v: Any) -> Any:
-    if isinstance(v, bool):
-        raise ValueError(f"Input should be a number, got {v!r}")
-    return v
-
-
-# Numbers are finite (the Strict base sets allow_inf_nan=False), integers are YAML integers (2.0, true
-# and '2' are refused), and a boolean is only YAML true/false ('yes', 1 and 'on' are refused).
-Float = Annotated[float, BeforeValidator(_not_bool)]
-Int = StrictInt
-Bool = StrictBool
-NAME = r"^[a-z][a-z0-9_]*$"
-PositiveFloat = Annotated[Float, Field(gt=0)]
-PositiveInt = Annotated[Int, Field(gt=0)]
-NonNegativeFloat = Annotated[Float, Field(ge=0)]
-Fraction = Annotated[Float, Field(gt=0, le=1)]
-LearningRate = Annotated[Float, Field(gt=0, lt=1)]
-Temperature = Annotated[Float, Field(ge=0, le=10)]
-# Bounds an ML engineer would not reach at 32b; larger values are typos that fail hours into a run.
-MAX_TOKENS = 131072
-MAX_BATCH = 65536
-BatchSize = Annotated[Int, Field(gt=0, le=MAX_BATCH)]
-Tokens = Annotated[Int, Field(gt=0, le=MAX_TOKENS)]
-Steps = Annotated[Int, Field(gt=0, le=100_000_000)]
-Name = Annotated[str, Field(pattern=NAME)]
-ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
-# Strings that reach sbatch's command line (the slurm executor submits through a shell): letters,
-# digits and _ . - only, never a leading '-'.
-SlurmWord = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
-SLURM_OPTION = re.compile(r"--[a-z][a-z0-9-]*(?:=[A-Za-z0-9_.,:/@%+=-]+)?")
-
-
-def _known_codes(codes: list[str] | None) -> list[str] | None:
-    for code in codes or []:
-        if code not in LANGUAGES:
-            raise ValueError(f"unknown language code {code!r}")
-    return codes
-
-
-LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
+from expanse.schema import (
+    SLURM_OPTION,
+    BatchSize,
+    Bool,
+    Float,
+    Fraction,
+    Int,
+    LanguageCodes,
+    LearningRate,
+    Name,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ScaleName,
+    SlurmWord,
+    Steps,
+    Strict,
+    Temperature,
+    Tokens,
+)
+from expanse.tiny.spec import TinySpec
 
 
 def _plain_path(v: str) -> str:
@@ -94,34 +68,6 @@ def _root(info: ValidationInfo) -> Path:
 # a typo in params.yaml and is rejected.
 RESOURCE_CLASSES = ("default", "tiny", "generate", "score", "sft", "dpo", "merge", "judge", "benchmark")
 GENERATION_BACKENDS = BACKENDS.names()
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class TinySpec(Strict):
-    """A model built locally by rules/tiny.smk (no hub). `init` names the tiny model it starts from."""
-
-    arch: Literal["cohere"] = "cohere"
-    hidden: Annotated[Int, Field(gt=0, le=8192)] = 128
-    layers: Annotated[Int, Field(gt=0, le=256)] = 4
-    heads: Annotated[Int, Field(gt=0, le=256)] = 4
-    kv_heads: Annotated[Int, Field(gt=0, le=256)] = 2
-    ffn: Annotated[Int, Field(gt=0, le=65536)] = 512
-    init: Literal["base"] | None = None
-    languages: LanguageCodes = None  # pretraining focus; None = all configured languages
-    other_weight: Annotated[Float, Field(ge=0, le=1000)] = 0.05
-    steps: Steps = 100
-    lr: LearningRate = 1e-3
-    batch_size: BatchSize = 16
-    seq_len: Tokens = 128
-
-    @model_validator(mode="after")
-    def _heads(self):
-        if self.hidden % self.heads or self.heads % self.kv_heads:
-            raise ValueError("hidden must be divisible by heads, heads by kv_heads")
-        return self
 
 
 class ModelRef(Strict):
@@ -212,51 +158,6 @@ class PromptsCfg(Strict):
     dev_fraction: Annotated[Float, Field(ge=0, lt=1)] = 0.1
     max_train: PositiveInt | None = None  # cap per language (shrunken test runs)
     max_prompt_chars: Annotated[Int, Field(ge=1, le=1_048_576)] = 32768  # longer prompt: the file is refused
-
-
-class GenerationCfg(Strict):
-    backend: str = "transformers"
-    max_new_tokens: Tokens = 64
-    min_new_tokens: Annotated[Int, Field(ge=0, le=MAX_TOKENS)] = 0
-    temperature: Temperature = 0.0
-    top_p: Fraction = 1.0
-    repetition_penalty: Annotated[Float, Field(gt=0, le=10)] = 1.0
-    no_repeat_ngram_size: Annotated[Int, Field(ge=0, le=1024)] = 0
-    batch_size: BatchSize = 16
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "auto"
-
-    @field_validator("backend")
-    @classmethod
-    def _known_backend(cls, v):
-        if v not in BACKENDS:
-            raise ValueError(BACKENDS.unknown(v))
-        return v
-
-    @model_validator(mode="after")
-    def _lengths(self):
-        if self.min_new_tokens > self.max_new_tokens:
-            raise ValueError(
-                f"min_new_tokens: {self.min_new_tokens} is more than max_new_tokens ({self.max_new_tokens})"
-            )
-        return self
-
-
-class ArbiterCfg(Strict):
-    method: str = "combined"
-    weights: dict[str, Annotated[Float, Field(ge=0, le=1e6)]] = {"reward_model": 1.0, "language_fidelity": 1.0}
-    min_lang_prob: Annotated[Float, Field(ge=0, le=1)] = 0.5
-    target_chars: Annotated[Int, Field(gt=0, le=1_000_000)] = 200
-    lingua_high_accuracy: Bool = False
-    batch_size: BatchSize = 16
-
-    @model_validator(mode="after")
-    def _known(self):
-        if self.method not in ARBITERS:
-            raise ValueError(ARBITERS.unknown(self.method))
-        for k in self.weights:
-            if k not in ("reward_model", "language_fidelity"):
-                raise ValueError(f"weights: unknown arbiter {k!r}")
-        return self
 
 
 class ArbitrageCfg(Strict):

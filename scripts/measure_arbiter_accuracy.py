@@ -8,12 +8,13 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.arbiter.accuracy import measure_accuracy
+    from expanse.arbiter.config import ArbiterCfg
 
     result = measure_accuracy(
         smk.input.corpus,
         smk.input.reward_model,
         smk.output.json,
-        arbiter=smk.params.arbiter,
+        arbiter=ArbiterCfg.model_validate(smk.params.arbiter),
         codes=smk.params.codes,
         n_per_language=smk.params.corpus["reward_pairs_per_language"],
         seed=smk.params.seed,

@@ -8,9 +8,10 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.tiny.pretraining import pretrain
+    from expanse.tiny.spec import TinySpec
 
     pretrain(
-        smk.params.spec,
+        TinySpec.model_validate(smk.params.spec),
         corpus_path=smk.input.corpus,
         tokenizer_dir=smk.input.tokenizer,
         out_dir=smk.output.model,

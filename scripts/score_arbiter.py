@@ -8,12 +8,13 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.arbiter import run_scoring
+    from expanse.arbiter.config import ArbiterCfg
 
     run_scoring(
         smk.input.generations,
         smk.input.prompts,
         smk.output.scores,
-        arbiter=smk.params.arbiter,
+        arbiter=ArbiterCfg.model_validate(smk.params.arbiter),
         reward_model=smk.params.reward_model,
         gpus=smk.params.gpus,
     )

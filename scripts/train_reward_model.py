@@ -8,9 +8,10 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.tiny.reward_model import train_reward_model
+    from expanse.tiny.spec import TinySpec
 
     train_reward_model(
-        smk.params.spec,
+        TinySpec.model_validate(smk.params.spec),
         corpus_path=smk.input.corpus,
         init_dir=smk.input.init,
         out_dir=smk.output.model,

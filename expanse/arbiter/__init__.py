@@ -13,8 +13,12 @@ is built by `expanse.arbiter.reward_model.load_reward_model`.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from expanse.registry import Registry
+
+if TYPE_CHECKING:
+    from expanse.arbiter.config import ArbiterCfg
 
 ARBITERS = Registry(
     "arbiter",
@@ -88,7 +92,13 @@ def score_rows(
 
 
 def run_scoring(
-    generations_path: str, prompts_path: str, out_path: str, *, arbiter: dict, reward_model: dict | None, gpus: int = 0
+    generations_path: str,
+    prompts_path: str,
+    out_path: str,
+    *,
+    arbiter: ArbiterCfg,
+    reward_model: dict | None,
+    gpus: int = 0,
 ) -> None:
     """Score one generations file with the configured arbiter; writes the scores contract.
     `reward_model` is {location, load} (None when the method needs no reward model)."""
@@ -103,17 +113,17 @@ def run_scoring(
     if rows["prompt"].null_count():
         raise DataError(f"{generations_path}: prompt ids not in {prompts_path}")
     rm = None
-    if uses_reward_model(arbiter["method"]):
+    if uses_reward_model(arbiter.method):
         from expanse.arbiter.reward_model import load_reward_model
 
-        rm = load_reward_model(reward_model, batch_size=arbiter["batch_size"], gpus=gpus)
+        rm = load_reward_model(reward_model, batch_size=arbiter.batch_size, gpus=gpus)
     scores = score_rows(
         rows.to_dicts(),
-        method=arbiter["method"],
-        weights=arbiter["weights"],
-        min_lang_prob=arbiter["min_lang_prob"],
-        target_chars=arbiter["target_chars"],
-        high_accuracy=arbiter["lingua_high_accuracy"],
+        method=arbiter.method,
+        weights=arbiter.weights,
+        min_lang_prob=arbiter.min_lang_prob,
+        target_chars=arbiter.target_chars,
+        high_accuracy=arbiter.lingua_high_accuracy,
         reward_model=rm,
     )
     out = pl.concat(

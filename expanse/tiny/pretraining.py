@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from expanse.io import write_json
 from expanse.tiny.corpus import chat_documents
+
+if TYPE_CHECKING:
+    from expanse.tiny.spec import TinySpec
 
 
 def set_determinism(seed: int, threads: int) -> None:
@@ -22,7 +27,8 @@ def set_determinism(seed: int, threads: int) -> None:
     random.seed(seed)
 
 
-def cohere_config(spec: dict, tokenizer):
+def cohere_config(spec: Mapping, tokenizer):
+    """The architecture of a tiny spec (its hidden, ffn, layers, heads, kv_heads keys) for `tokenizer`."""
     from transformers import CohereConfig
 
     return CohereConfig(
@@ -55,7 +61,7 @@ def language_blocks(tokenizer, corpus: pl.DataFrame, codes: list[str], split: st
 
 
 def pretrain(
-    spec: dict,
+    spec: TinySpec,
     *,
     corpus_path: str,
     tokenizer_dir: str,
@@ -75,17 +81,17 @@ def pretrain(
     set_determinism(seed, threads)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     corpus = pl.read_parquet(corpus_path)
-    focus = spec.get("languages") or codes
-    weights = {c: (1.0 if c in focus else spec.get("other_weight", 0.05)) for c in codes}
+    focus = spec.languages or codes
+    weights = {c: (1.0 if c in focus else spec.other_weight) for c in codes}
     weights = {c: w for c, w in weights.items() if w > 0}
-    blocks = language_blocks(tokenizer, corpus, list(weights), "train", spec["seq_len"], seed)
+    blocks = language_blocks(tokenizer, corpus, list(weights), "train", spec.seq_len, seed)
     if init_dir:
         model = AutoModelForCausalLM.from_pretrained(init_dir, use_safetensors=True, dtype=torch.float32)
     else:
-        model = AutoModelForCausalLM.from_config(cohere_config(spec, tokenizer), dtype=torch.float32)
+        model = AutoModelForCausalLM.from_config(cohere_config(spec.model_dump(), tokenizer), dtype=torch.float32)
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=spec["lr"], weight_decay=0.01, betas=(0.9, 0.95))
-    steps, warmup = spec["steps"], max(1, spec["steps"] // 10)
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    steps, warmup = spec.steps, max(1, spec.steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
     )
@@ -94,7 +100,7 @@ def pretrain(
     losses = []
     for step in range(steps):
         batch = []
-        for lang in rng.choices(langs, probs, k=spec["batch_size"]):
+        for lang in rng.choices(langs, probs, k=spec.batch_size):
             batch.append(blocks[lang][rng.randrange(len(blocks[lang]))])
         ids = torch.tensor(batch)
         loss = model(input_ids=ids, labels=ids).loss
@@ -115,7 +121,7 @@ def pretrain(
         model,
         tokenizer,
         title=f"expanse tiny model: {name}",
-        made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed},
+        made_by={"spec": spec.model_dump(), "init": init_dir, "languages": codes, "seed": seed},
         metrics=metrics,
     )
     return metrics

@@ -5,12 +5,16 @@ prompt's language beats a wrong-language, scrambled, repetitive or truncated one
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from expanse.models import register_cohere_sequence_classification
 from expanse.tiny.corpus import chat_documents
 from expanse.tiny.pretraining import set_determinism
+
+if TYPE_CHECKING:
+    from expanse.tiny.spec import TinySpec
 
 REJECTION_KINDS = ("wrong_language", "scrambled", "repetitive", "too_short")
 
@@ -61,7 +65,7 @@ def synthetic_preference_pairs(
 
 
 def train_reward_model(
-    spec: dict,
+    spec: TinySpec,
     *,
     corpus_path: str,
     init_dir: str,
@@ -102,11 +106,11 @@ def train_reward_model(
     with tempfile.TemporaryDirectory() as work:
         args = RewardConfig(
             output_dir=work,
-            max_steps=spec["steps"],
-            per_device_train_batch_size=spec["batch_size"],
-            learning_rate=spec["lr"],
+            max_steps=spec.steps,
+            per_device_train_batch_size=spec.batch_size,
+            learning_rate=spec.lr,
             lr_scheduler_type="cosine",
-            warmup_steps=max(1, spec["steps"] // 10),
+            warmup_steps=max(1, spec.steps // 10),
             logging_steps=10,
             save_strategy="no",
             report_to="none",
@@ -133,7 +137,7 @@ def train_reward_model(
         trainer.model,
         tokenizer,
         title="expanse tiny reward model",
-        made_by={"spec": spec, "init": init_dir, "languages": codes, "seed": seed},
+        made_by={"spec": spec.model_dump(), "init": init_dir, "languages": codes, "seed": seed},
         metrics=metrics,
     )
     return metrics

@@ -51,6 +51,7 @@ def test_scoring_and_generation_name_bad_prompt_ids(tmp_path):
     import polars as pl
 
     from expanse.arbiter import run_scoring
+    from expanse.arbiter.config import ArbiterCfg
     from expanse.errors import DataError
     from expanse.generation import _prompts
     from expanse.io import write_parquet
@@ -60,14 +61,7 @@ def test_scoring_and_generation_name_bad_prompt_ids(tmp_path):
     gens = tmp_path / "gens.parquet"
     row = {"prompt_id": "fr-9", "lang": "fr", "model": "m", "sample": 0, "completion": FR, "n_tokens": 3}
     write_parquet(pl.DataFrame([{**row, "finish_reason": "stop"}]), gens, contract="generations")
-    arbiter = {
-        "method": "language_fidelity",
-        "weights": {},
-        "min_lang_prob": 0.5,
-        "target_chars": 80,
-        "lingua_high_accuracy": False,
-        "batch_size": 4,
-    }
+    arbiter = ArbiterCfg(method="language_fidelity", target_chars=80, batch_size=4)
     with pytest.raises(DataError, match="gens.parquet: prompt ids not in .*prompts.parquet"):
         run_scoring(str(gens), str(prompts), str(tmp_path / "s.parquet"), arbiter=arbiter, reward_model=None)
     with pytest.raises(DataError, match=r"prompts.parquet: no prompts \['fr-9'\] in splits train, dev"):

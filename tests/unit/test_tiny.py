@@ -8,6 +8,7 @@ from expanse.languages import LANGUAGES
 from expanse.tiny.corpus import build_corpus, catalog_sentences
 from expanse.tiny.pretraining import cohere_config, pretrain
 from expanse.tiny.reward_model import REJECTION_KINDS, synthetic_preference_pairs, train_reward_model
+from expanse.tiny.spec import TinySpec
 from expanse.tiny.tokenizer import train_tokenizer
 
 
@@ -85,7 +86,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
     }
     for run in ("a", "b"):
         pretrain(
-            spec,
+            TinySpec.model_validate(spec),
             corpus_path=corpus[0],
             tokenizer_dir=str(tmp_path / "tok"),
             out_dir=str(tmp_path / run),
@@ -96,7 +97,7 @@ def test_pretraining_and_reward_training_are_byte_identical_on_rerun(corpus, tmp
             name="t",
         )
         train_reward_model(
-            {**spec, "batch_size": 4},
+            TinySpec.model_validate({**spec, "batch_size": 4}),
             corpus_path=corpus[0],
             init_dir=str(tmp_path / run),
             out_dir=str(tmp_path / f"rm_{run}"),

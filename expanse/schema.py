@@ -1,0 +1,64 @@
+"""The base of every params model: a strict pydantic model and the value types params.yaml uses.
+
+Each package that takes a params section owns that section's model (expanse.arbiter.config,
+expanse.generation.config, expanse.tiny.spec), built on these types; expanse.config composes them
+into the whole params.yaml. A job's script validates its section with the package's model, so it
+imports only that package's code, not every package's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+
+from expanse.languages import LANGUAGES
+
+
+def _not_bool(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError(f"Input should be a number, got {v!r}")
+    return v
+
+
+# Numbers are finite (the Strict base sets allow_inf_nan=False), integers are YAML integers (2.0, true
+# and '2' are refused), and a boolean is only YAML true/false ('yes', 1 and 'on' are refused).
+Float = Annotated[float, BeforeValidator(_not_bool)]
+Int = StrictInt
+Bool = StrictBool
+NAME = r"^[a-z][a-z0-9_]*$"
+PositiveFloat = Annotated[Float, Field(gt=0)]
+PositiveInt = Annotated[Int, Field(gt=0)]
+NonNegativeFloat = Annotated[Float, Field(ge=0)]
+Fraction = Annotated[Float, Field(gt=0, le=1)]
+LearningRate = Annotated[Float, Field(gt=0, lt=1)]
+Temperature = Annotated[Float, Field(ge=0, le=10)]
+# Bounds an ML engineer would not reach at 32b; larger values are typos that fail hours into a run.
+MAX_TOKENS = 131072
+MAX_BATCH = 65536
+BatchSize = Annotated[Int, Field(gt=0, le=MAX_BATCH)]
+Tokens = Annotated[Int, Field(gt=0, le=MAX_TOKENS)]
+Steps = Annotated[Int, Field(gt=0, le=100_000_000)]
+Name = Annotated[str, Field(pattern=NAME)]
+ScaleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]*$")]
+# Strings that reach sbatch's command line (the slurm executor submits through a shell): letters,
+# digits and _ . - only, never a leading '-'.
+SlurmWord = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+SLURM_OPTION = re.compile(r"--[a-z][a-z0-9-]*(?:=[A-Za-z0-9_.,:/@%+=-]+)?")
+
+
+def _known_codes(codes: list[str] | None) -> list[str] | None:
+    for code in codes or []:
+        if code not in LANGUAGES:
+            raise ValueError(f"unknown language code {code!r}")
+    return codes
+
+
+LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
+
+
+class Strict(BaseModel):
+    """Unknown keys are refused, values are frozen, numbers are finite."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -1,0 +1,42 @@
+"""Each package owns the params model of its section, so a job that validates its section runs only
+that package's code: its code fingerprint (what an edit reruns) stays its own."""
+
+import pytest
+from conftest import REPO
+
+from expanse import config
+from expanse.arbiter.config import ArbiterCfg
+from expanse.fingerprint import fingerprint
+from expanse.generation.config import GenerationCfg
+from expanse.tiny.spec import TinySpec
+
+
+def test_the_whole_params_model_is_composed_of_the_packages_sections():
+    p = config.load_params(REPO / "params.yaml")
+    tiny = p.scales["tiny"]
+    assert isinstance(tiny.arbiter, ArbiterCfg) and isinstance(tiny.generation, GenerationCfg)
+    assert isinstance(tiny.base.tiny, TinySpec)
+    # a section dumped into a job's params validates back to the same model
+    assert ArbiterCfg.model_validate(tiny.arbiter.model_dump()) == tiny.arbiter
+    assert TinySpec.model_validate(tiny.base.tiny.model_dump()) == tiny.base.tiny
+
+
+@pytest.mark.parametrize(
+    "script, package",
+    [
+        ("scripts/score_arbiter.py", "expanse/arbiter/"),
+        ("scripts/measure_arbiter_accuracy.py", "expanse/arbiter/"),
+        ("scripts/pretrain_base.py", "expanse/tiny/"),
+        ("scripts/train_reward_model.py", "expanse/tiny/"),
+        ("scripts/generate_teacher.py", "expanse/generation/"),
+    ],
+)
+def test_a_job_validating_its_section_does_not_run_the_other_packages(script, package):
+    modules = fingerprint(script, REPO).modules
+    assert any(m.startswith(package) for m in modules)
+    others = [
+        m
+        for m in modules
+        if m == "expanse/config.py" or m.startswith(("expanse/merging/", "expanse/evaluation/", "expanse/training/"))
+    ]
+    assert others == [], f"{script} reaches {others}"
