@@ -9,6 +9,7 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.generation import run_generation
+    from expanse.generation.config import GenerationCfg
 
     model = smk.params.model
     run_generation(
@@ -18,7 +19,7 @@ def main(smk):
         model_name=smk.wildcards.model,
         location=model["location"],
         load=model["load"],
-        generation=smk.params.generation,
+        generation=GenerationCfg.model_validate(smk.params.generation),
         samples=1,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

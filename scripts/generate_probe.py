@@ -9,6 +9,7 @@ from expanse.logs import run_script
 def main(smk):
     from expanse.arbitrage import generated_prompts, probe_ids
     from expanse.generation import run_generation
+    from expanse.generation.config import GenerationCfg
     from expanse.io import read_parquet
 
     teacher = smk.params.teacher
@@ -21,7 +22,7 @@ def main(smk):
         model_name=smk.wildcards.teacher,
         location=teacher["location"],
         load=teacher["load"],
-        generation=smk.params.generation,
+        generation=GenerationCfg.model_validate(smk.params.generation),
         samples=1,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

@@ -11,6 +11,7 @@ def main(smk):
 
     from expanse.arbitrage import rest_ids
     from expanse.generation import run_routed_generation
+    from expanse.generation.config import GenerationCfg
     from expanse.io import read_parquet
 
     routing = json.loads(open(smk.input.routing, encoding="utf-8").read())
@@ -22,7 +23,7 @@ def main(smk):
         lang=smk.wildcards.lang,
         teachers=teachers,
         ids=ids,
-        generation=smk.params.generation,
+        generation=GenerationCfg.model_validate(smk.params.generation),
         seed=smk.params.seed,
         gpus=smk.params.gpus,
     )

@@ -8,6 +8,7 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.generation import run_generation
+    from expanse.generation.config import GenerationCfg
 
     teacher = smk.params.teacher
     run_generation(
@@ -17,7 +18,7 @@ def main(smk):
         model_name=smk.wildcards.teacher,
         location=teacher["location"],
         load=teacher["load"],
-        generation=smk.params.generation,
+        generation=GenerationCfg.model_validate(smk.params.generation),
         samples=1,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

@@ -9,6 +9,7 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.generation import run_generation
+    from expanse.generation.config import GenerationCfg
 
     w = smk.wildcards
     run_generation(
@@ -18,7 +19,7 @@ def main(smk):
         model_name=f"{w.family}/it{w.it}",
         location=smk.input.policy,
         load=smk.params.load,
-        generation=smk.params.generation,
+        generation=GenerationCfg.model_validate(smk.params.generation),
         samples=smk.params.samples,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

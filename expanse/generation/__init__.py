@@ -3,7 +3,7 @@ optional extra), so naming an unknown backend fails before any heavy import.
 
 The contract of a backend (`GenerationBackend`): a class constructed as
 `Backend(model, *, load, generation, seed, gpus=0)`, where `model` is a checkpoint location, `load`
-its from_pretrained keywords, `generation` the scale's GenerationCfg fields as a dict; its
+its from_pretrained keywords, `generation` the scale's validated GenerationCfg; its
 `generate(conversations, n)` returns, for every conversation (a list of chat messages), `n`
 `Completion`s in order.
 """
@@ -11,9 +11,12 @@ its from_pretrained keywords, `generation` the scale's GenerationCfg fields as a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from expanse.registry import Registry
+
+if TYPE_CHECKING:
+    from expanse.generation.config import GenerationCfg
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Completion:
 
 
 class GenerationBackend(Protocol):
-    def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 0) -> None: ...
+    def __init__(self, model: str, *, load: dict, generation: GenerationCfg, seed: int, gpus: int = 0) -> None: ...
 
     def generate(self, conversations: list[list[dict]], n: int = 1) -> list[list[Completion]]: ...
 
@@ -53,7 +56,7 @@ def run_generation(
     model_name: str,
     location: str,
     load: dict,
-    generation: dict,
+    generation: GenerationCfg,
     samples: int,
     seed: int,
     gpus: int = 0,
@@ -85,7 +88,7 @@ def run_routed_generation(
     lang: str,
     teachers: dict[str, dict],
     ids: list[str],
-    generation: dict,
+    generation: GenerationCfg,
     seed: int,
     gpus: int = 0,
 ) -> None:
@@ -141,12 +144,12 @@ def generate_rows(
     model_name: str,
     location: str,
     load: dict,
-    generation: dict,
+    generation: GenerationCfg,
     samples: int,
     seed: int,
     gpus: int = 0,
 ) -> list[dict]:
-    backend = get_backend(generation["backend"])(location, load=load, generation=generation, seed=seed, gpus=gpus)
+    backend = get_backend(generation.backend)(location, load=load, generation=generation, seed=seed, gpus=gpus)
     conversations = [[{"role": "user", "content": p}] for p in prompts["prompt"]]
     outputs = backend.generate(conversations, n=samples)
     return [

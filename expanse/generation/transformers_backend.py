@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from expanse.generation import Completion
+
+if TYPE_CHECKING:
+    from expanse.generation.config import GenerationCfg
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto"}
 
 
 class Backend:
-    def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 0):
+    def __init__(self, model: str, *, load: dict, generation: GenerationCfg, seed: int, gpus: int = 0):
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -18,7 +23,7 @@ class Backend:
         self.cfg = generation
         self.seed = seed
         self.tokenizer = load_tokenizer(model, load, padding_side="left")
-        kwargs = {"dtype": getattr(torch, DTYPES[generation["dtype"]]) if generation["dtype"] != "auto" else "auto"}
+        kwargs = {"dtype": getattr(torch, DTYPES[generation.dtype]) if generation.dtype != "auto" else "auto"}
         if gpus > 1:
             kwargs["device_map"] = "auto"
         self.model = AutoModelForCausalLM.from_pretrained(model, **load, **kwargs).eval()
@@ -33,25 +38,25 @@ class Backend:
     def generate(self, conversations: list[list[dict]], n: int = 1) -> list[list[Completion]]:
         cfg, torch = self.cfg, self.torch
         results: list[list[Completion]] = []
-        for start in range(0, len(conversations), cfg["batch_size"]):
-            batch = conversations[start : start + cfg["batch_size"]]
+        for start in range(0, len(conversations), cfg.batch_size):
+            batch = conversations[start : start + cfg.batch_size]
             enc = self.tokenizer.apply_chat_template(
                 batch, add_generation_prompt=True, padding=True, return_tensors="pt", return_dict=True
             )
             enc = {k: v.to(self.model.device) for k, v in enc.items()}
             torch.manual_seed(self.seed + start)  # sampling is repeatable per batch
-            sampling = cfg["temperature"] > 0
+            sampling = cfg.temperature > 0
             with torch.no_grad():
                 inputs = self._shared_prefix(enc, n) if n > 1 else enc
                 out = self.model.generate(
                     **inputs,
-                    max_new_tokens=cfg["max_new_tokens"],
-                    min_new_tokens=cfg.get("min_new_tokens", 0),
+                    max_new_tokens=cfg.max_new_tokens,
+                    min_new_tokens=cfg.min_new_tokens,
                     do_sample=sampling,
-                    temperature=cfg["temperature"] if sampling else None,
-                    top_p=cfg["top_p"] if sampling else None,
-                    repetition_penalty=cfg["repetition_penalty"],
-                    no_repeat_ngram_size=cfg["no_repeat_ngram_size"],
+                    temperature=cfg.temperature if sampling else None,
+                    top_p=cfg.top_p if sampling else None,
+                    repetition_penalty=cfg.repetition_penalty,
+                    no_repeat_ngram_size=cfg.no_repeat_ngram_size,
                     pad_token_id=self.tokenizer.pad_token_id,
                 )
             new = out[:, enc["input_ids"].shape[1] :].tolist()

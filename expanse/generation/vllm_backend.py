@@ -4,13 +4,18 @@ count. The mapping from our config to vLLM's arguments and back is ours and is u
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from expanse.errors import ConfigError
 from expanse.generation import Completion
+
+if TYPE_CHECKING:
+    from expanse.generation.config import GenerationCfg
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto"}
 
 
-def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: int) -> dict:
+def engine_kwargs(model: str, *, load: dict, generation: GenerationCfg, seed: int, gpus: int) -> dict:
     if gpus < 1:
         raise ConfigError("the vllm backend needs at least one GPU (resources.generate.gpu)")
     # load_format "safetensors" always: vLLM's default ("auto") falls back to pickled .bin weights,
@@ -18,7 +23,7 @@ def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: 
     kwargs = {
         "model": model,
         "tensor_parallel_size": gpus,
-        "dtype": DTYPES[generation["dtype"]],
+        "dtype": DTYPES[generation.dtype],
         "seed": seed,
         "trust_remote_code": load.get("trust_remote_code", False) is True,
         "load_format": "safetensors",
@@ -28,14 +33,14 @@ def engine_kwargs(model: str, *, load: dict, generation: dict, seed: int, gpus: 
     return kwargs
 
 
-def sampling_kwargs(generation: dict, n: int, seed: int) -> dict:
+def sampling_kwargs(generation: GenerationCfg, n: int, seed: int) -> dict:
     return {
         "n": n,
-        "temperature": generation["temperature"],
-        "top_p": generation["top_p"],
-        "max_tokens": generation["max_new_tokens"],
-        "min_tokens": generation.get("min_new_tokens", 0),
-        "repetition_penalty": generation["repetition_penalty"],
+        "temperature": generation.temperature,
+        "top_p": generation.top_p,
+        "max_tokens": generation.max_new_tokens,
+        "min_tokens": generation.min_new_tokens,
+        "repetition_penalty": generation.repetition_penalty,
         "seed": seed,
     }
 
@@ -50,7 +55,7 @@ def completions(request_outputs) -> list[list[Completion]]:
 
 
 class Backend:
-    def __init__(self, model: str, *, load: dict, generation: dict, seed: int, gpus: int = 1):
+    def __init__(self, model: str, *, load: dict, generation: GenerationCfg, seed: int, gpus: int = 1):
         from vllm import LLM  # imported only here: GPU-only optional dependency
 
         self.generation, self.seed = generation, seed

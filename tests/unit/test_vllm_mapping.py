@@ -7,17 +7,18 @@ import pytest
 
 from expanse.errors import ConfigError
 from expanse.generation import vllm_backend as v
+from expanse.generation.config import GenerationCfg
 
-GEN = {
-    "backend": "vllm",
-    "max_new_tokens": 2048,
-    "temperature": 0.7,
-    "top_p": 0.95,
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "batch_size": 256,
-    "dtype": "bfloat16",
-}
+GEN = GenerationCfg(
+    backend="vllm",
+    max_new_tokens=2048,
+    temperature=0.7,
+    top_p=0.95,
+    repetition_penalty=1.0,
+    no_repeat_ngram_size=0,
+    batch_size=256,
+    dtype="bfloat16",
+)
 
 
 def test_tensor_parallel_from_the_rules_gpus_and_safe_loading():

@@ -13,6 +13,7 @@ import pytest
 def backend_and_prompts(built):
     import polars as pl
 
+    from expanse.generation.config import GenerationCfg
     from expanse.generation.transformers_backend import Backend
 
     model = sorted(Path(built, "results/tiny/models/teachers").iterdir())[0]
@@ -30,7 +31,7 @@ def backend_and_prompts(built):
         "dtype": "float32",
     }
     return lambda **over: Backend(
-        str(model), load={"use_safetensors": True}, generation={**generation, **over}, seed=7
+        str(model), load={"use_safetensors": True}, generation=GenerationCfg(**{**generation, **over}), seed=7
     ), conversations
 
 
