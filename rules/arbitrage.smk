@@ -56,7 +56,7 @@ rule score_arbiter:
 
 rule select_arbitrage:
     input:
-        scores=get_lang_scores,
+        scores=from_params(ws.selection_scores, "lang"),
         prompts=L.PROMPTS,
     output:
         sft=L.ARBITRAGE,

@@ -93,6 +93,17 @@ def check_code_params():
     fp.save_cache(workflow.basedir)
 
 
+def from_params(fn, *wildcards, **fixed):
+    """An input or params function: fn(PARAMS, scale, *the values of `wildcards`, **fixed), for a
+    rule whose value one expanse.workflow_support function computes from the validated params."""
+
+    def value(wc):
+        return fn(PARAMS, wc.scale, *(getattr(wc, name) for name in wildcards), **fixed)
+
+    value.__name__ = value.__qualname__ = f"{fn.__name__}_for_wildcards"
+    return value
+
+
 def threads_for(key):
     return ws.rule_threads(PARAMS, key)
 
@@ -126,12 +137,6 @@ def get_tiny_init(wildcards):
     return ws.tiny_init_inputs(PARAMS, wildcards.scale, f"teachers.{wildcards.teacher}")
 
 
-def get_lang_scores(wildcards):
-    """What select_arbitrage picks from: every teacher's scores (routing: all), or every teacher's
-    probe scores and the selected teachers' scores on the rest (routing: learned)."""
-    return ws.selection_scores(PARAMS, wildcards.scale, wildcards.lang)
-
-
 # ---- learned routing (rules/routing.smk)
 def get_probe(wildcards):
     a = scale_of(wildcards).arbitrage
@@ -145,10 +150,6 @@ def get_routing(key):
     return value
 
 
-def get_probe_scores(wildcards):
-    return ws.probe_scores(PARAMS, wildcards.scale, wildcards.lang)
-
-
 def get_teacher_names(wildcards):
     return list(scale_of(wildcards).teachers)
 
@@ -159,10 +160,6 @@ def get_all_teacher_models(wildcards):
 
 def get_teacher_refs(wildcards):
     return {t: ws.model_ref(PARAMS, wildcards.scale, f"teachers.{t}") for t in scale_of(wildcards).teachers}
-
-
-def get_routing_decisions(wildcards):
-    return ws.routing_decisions(PARAMS, wildcards.scale)
 
 
 def get_tiny_teachers(wildcards):
@@ -256,14 +253,6 @@ def family_files(pattern):
     return files
 
 
-def get_base_model(wildcards):
-    return ws.model_inputs(PARAMS, wildcards.scale, "base")
-
-
-def get_base_ref(wildcards):
-    return ws.model_ref(PARAMS, wildcards.scale, "base")
-
-
 def get_policy(wildcards):
     """The checkpoint online iteration {it} samples from and continues: dpo, then online_it{it-1}."""
     if "lang" in wildcards.keys():
@@ -295,10 +284,6 @@ def get_online_dpo(wildcards):
     return scale_of(wildcards).online.dpo.model_dump()
 
 
-def get_sampling(wildcards):
-    return ws.sampling(PARAMS, wildcards.scale)
-
-
 def get_online_seed(wildcards):
     return ws.online_seed(PARAMS, wildcards.it)
 
@@ -326,14 +311,6 @@ def get_stage_checkpoints(wildcards):
     return ws.stage_checkpoints(PARAMS, wildcards.scale, getattr(wildcards, "stage", "online"))
 
 
-def get_merge_base(wildcards):
-    return ws.merge_base(PARAMS, wildcards.scale)
-
-
-def get_merge_base_ref(wildcards):
-    return ws.merge_base_ref(PARAMS, wildcards.scale)
-
-
 def get_merge_weights(wildcards):
     return ws.merge_weights(PARAMS)
 
@@ -345,11 +322,6 @@ def get_merge_cfg(wildcards):
 
 def get_merge_search_cfg(wildcards):
     return scale_of(wildcards).merge.search.model_dump()
-
-
-def get_merge_search(wildcards):
-    """The search's result, which the final merge takes its weights from (none when disabled)."""
-    return ws.merge_search(PARAMS, wildcards.scale)
 
 
 # ---- targets
@@ -366,12 +338,6 @@ def scale_targets(scale):
 
 
 # ---- eval
-def get_eval_model(wildcards):
-    return ws.eval_model_inputs(PARAMS, wildcards.scale, wildcards.model)
-
-
-def get_eval_model_ref(wildcards):
-    return ws.eval_model_ref(PARAMS, wildcards.scale, wildcards.model)
 
 
 def get_eval_answers(wildcards):
@@ -379,22 +345,6 @@ def get_eval_answers(wildcards):
         L.fill(L.EVAL_ANSWERS, scale=wildcards.scale, lang=wildcards.lang, model=model)
         for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
     ]
-
-
-def get_eval_models(wildcards):
-    return ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
-
-
-def get_eval_opponents(wildcards):
-    return ws.eval_opponents(PARAMS, wildcards.scale, wildcards.lang)
-
-
-def get_judge_model(wildcards):
-    return ws.judge_inputs(PARAMS, wildcards.scale)
-
-
-def get_judge_ref(wildcards):
-    return ws.judge_ref(PARAMS, wildcards.scale)
 
 
 def get_eval_judge(wildcards):
@@ -409,17 +359,9 @@ def get_benchmark(wildcards):
     return ws.benchmark_cfg(PARAMS, wildcards.scale, wildcards.bench).model_dump()
 
 
-def get_benchmark_files(wildcards):
-    return ws.benchmark_files(PARAMS, wildcards.scale, wildcards.bench)
-
-
 def get_benchmark_results(wildcards):
     return [
         f"results/{wildcards.scale}/eval/benchmarks/{bench}/{model}.json"
         for bench in scale_of(wildcards).eval.benchmarks
         for model in ws.benchmark_models(PARAMS, wildcards.scale)
     ]
-
-
-def get_lineage_inputs(wildcards):
-    return ws.lineage_inputs(PARAMS, wildcards.scale)

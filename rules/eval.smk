@@ -7,7 +7,7 @@
 rule generate_eval:
     input:
         prompts=L.PROMPTS,
-        model=get_eval_model,
+        model=from_params(ws.eval_model_inputs, "model"),
     output:
         answers=L.EVAL_ANSWERS,
     log:
@@ -21,7 +21,7 @@ rule generate_eval:
         **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_eval.py"),
-        model=get_eval_model_ref,
+        model=from_params(ws.eval_model_ref, "model"),
         generation=get_scale_section("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
@@ -34,7 +34,7 @@ rule judge_pairwise:
         answers=get_eval_answers,
         prompts=L.PROMPTS,
         wins=L.WINS,
-        judge_model=get_judge_model,
+        judge_model=from_params(ws.judge_inputs),
     output:
         winrates=L.WINRATE,
         judgements=L.JUDGEMENTS,
@@ -49,10 +49,10 @@ rule judge_pairwise:
         **resources_for("judge"),
     params:
         code=code_fingerprint("../scripts/judge_pairwise.py"),
-        models=get_eval_models,
-        opponents=get_eval_opponents,
+        models=from_params(ws.eval_models, "lang"),
+        opponents=from_params(ws.eval_opponents, "lang"),
         judge=get_eval_judge,
-        judge_model=get_judge_ref,
+        judge_model=from_params(ws.judge_ref),
         generation=get_scale_section("generation"),
         bootstrap=get_eval_bootstrap,
         gpus=get_gpus("judge"),
@@ -63,8 +63,8 @@ rule judge_pairwise:
 
 rule run_benchmark:
     input:
-        model=get_eval_model,
-        tasks=get_benchmark_files,
+        model=from_params(ws.eval_model_inputs, "model"),
+        tasks=from_params(ws.benchmark_files, "bench"),
     output:
         results=L.BENCHMARK_RESULT,
     log:
@@ -78,7 +78,7 @@ rule run_benchmark:
         **resources_for("benchmark"),
     params:
         code=code_fingerprint("../scripts/run_benchmark.py"),
-        model=get_eval_model_ref,
+        model=from_params(ws.eval_model_ref, "model"),
         benchmark=get_benchmark,
         languages=get_language_codes,
         gpus=get_gpus("benchmark"),
@@ -89,7 +89,7 @@ rule run_benchmark:
 
 rule lineage:
     input:
-        get_lineage_inputs,
+        from_params(ws.lineage_inputs),
     output:
         lineage=L.LINEAGE,
     log:
@@ -116,8 +116,8 @@ rule eval_report:
         training=L.TRAINING_SUMMARY,
         metrics=get_training_metrics,
         lineage=L.LINEAGE,
-        routing=get_routing_decisions,
-        merge_search=get_merge_search,
+        routing=from_params(ws.routing_decisions),
+        merge_search=from_params(ws.merge_search),
     output:
         html=report(L.REPORT_HTML, category="Report", labels={"scale": "{scale}"}),
         markdown=L.REPORT_MD,

@@ -7,7 +7,7 @@
 rule search_merge_weights:
     input:
         checkpoints=get_stage_checkpoints,
-        base=get_merge_base,
+        base=from_params(ws.merge_base),
         prompts=L.every(L.PROMPTS, "lang", LANGS),
         reward_model=get_reward_model,
     output:
@@ -28,7 +28,7 @@ rule search_merge_weights:
         search=get_merge_search_cfg,
         weights=get_merge_weights,
         families=get_family_names,
-        base=get_merge_base_ref,
+        base=from_params(ws.merge_base_ref),
         generation=get_scale_section("generation"),
         arbiter=get_scale_section("arbiter"),
         reward_model=get_reward_model_ref,
@@ -42,8 +42,8 @@ rule search_merge_weights:
 rule merge_families:
     input:
         checkpoints=get_stage_checkpoints,
-        base=get_merge_base,
-        search=get_merge_search,
+        base=from_params(ws.merge_base),
+        search=from_params(ws.merge_search),
     output:
         merged=directory(L.MERGED),
     log:
@@ -61,7 +61,7 @@ rule merge_families:
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
-        base=get_merge_base_ref,
+        base=from_params(ws.merge_base_ref),
     script:
         "../scripts/merge_families.py"
 
@@ -69,7 +69,7 @@ rule merge_families:
 rule merge_stage:
     input:
         checkpoints=get_stage_checkpoints,
-        base=get_merge_base,
+        base=from_params(ws.merge_base),
     output:
         merged=directory(L.STAGE_MERGE),
     log:
@@ -87,6 +87,6 @@ rule merge_stage:
         merge=get_merge_cfg,
         weights=get_merge_weights,
         families=get_family_names,
-        base=get_merge_base_ref,
+        base=from_params(ws.merge_base_ref),
     script:
         "../scripts/merge_stage.py"

@@ -22,7 +22,7 @@ rule sample_policy:
     params:
         code=code_fingerprint("../scripts/sample_policy.py"),
         load=get_checkpoint_load,
-        generation=get_sampling,
+        generation=from_params(ws.sampling),
         samples=get_online("samples_per_prompt"),
         gpus=get_gpus("generate"),
         seed=get_online_seed,

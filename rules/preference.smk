@@ -3,7 +3,7 @@
 
 rule build_pairs:
     input:
-        scores=get_lang_scores,
+        scores=from_params(ws.selection_scores, "lang"),
         prompts=L.PROMPTS,
     output:
         pairs=L.OFFLINE_PAIRS,

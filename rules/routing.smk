@@ -48,7 +48,7 @@ use rule score_arbiter as score_probe with:
 
 rule route_teachers:
     input:
-        scores=get_probe_scores,
+        scores=from_params(ws.probe_scores, "lang"),
         prompts=L.PROMPTS,
     output:
         routing=L.ROUTING,

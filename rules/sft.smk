@@ -5,7 +5,7 @@ rule train_sft:
     input:
         arbitrage=family_files(L.ARBITRAGE),
         prompts=family_files(L.PROMPTS),
-        base=get_base_model,
+        base=from_params(ws.model_inputs, role="base"),
     output:
         checkpoint=directory(L.fill(L.CHECKPOINT, stage="sft")),
         metrics=L.fill(L.CHECKPOINT_METRICS, stage="sft"),
@@ -21,7 +21,7 @@ rule train_sft:
         **resources_for("sft"),
     params:
         code=code_fingerprint("../scripts/train_sft.py"),
-        model=get_base_ref,
+        model=from_params(ws.model_ref, role="base"),
         training=get_scale_section("sft"),
         launch=get_scale_section("launch"),
         gpus=get_gpus("sft"),
