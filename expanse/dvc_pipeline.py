@@ -48,7 +48,7 @@ from pydantic import BaseModel
 
 from expanse import fingerprint as fp
 from expanse.config import Strict
-from expanse.errors import ConfigError, ExpanseError, StateError
+from expanse.errors import ConfigError, ExpanseError, RuleError, StateError
 from expanse.graph import Graph, Job, stage_name_of
 from expanse.graph import load as load_graph
 
@@ -251,7 +251,7 @@ def group_name_of(rule: str, wildcards: dict, families: dict[str, str]) -> str:
     its family (params.yaml `languages.<lang>.family`)."""
     if rule not in PHASES:
         if rule in {phase for phase, _ in PHASES.values()}:
-            raise ValueError(f"rule {rule}: named like a phase of PHASES; its stages would mix with the phase's")
+            raise RuleError(f"rule {rule}: named like a phase of PHASES; its stages would mix with the phase's")
         return stage_name_of(rule, wildcards)
     phase, keys = PHASES[rule]
     values = []
@@ -261,7 +261,7 @@ def group_name_of(rule: str, wildcards: dict, families: dict[str, str]) -> str:
         elif key == "family" and wildcards.get("lang") in families:
             values.append(families[wildcards["lang"]])
         else:
-            raise ValueError(f"rule {rule}: no wildcard {key} to name its DVC stage {phase}-...")
+            raise RuleError(f"rule {rule}: no wildcard {key} to name its DVC stage {phase}-...")
     return "-".join([phase, *values]).replace(".", "_")
 
 
@@ -285,11 +285,11 @@ def job_code(job: Job) -> fp.Code | None:
     value = job.rule_params.get(CODE_PARAM)
     if value is None:
         if job.script:
-            raise ValueError(f"rule {job.rule}: runs a script but has no {CODE_PARAM} param")
+            raise RuleError(f"rule {job.rule}: runs a script but has no {CODE_PARAM} param")
         return None
     code = fp.known(value) if isinstance(value, str) else None
     if code is None:
-        raise ValueError(f"rule {job.rule}: param {CODE_PARAM} is not a code_fingerprint() of this workflow")
+        raise RuleError(f"rule {job.rule}: param {CODE_PARAM} is not a code_fingerprint() of this workflow")
     return code
 
 
@@ -304,7 +304,7 @@ def job_params(job: Job, graph: Graph) -> Reads:
             if callable(value):
                 job.call(value)
             elif not isinstance(value, str):
-                raise ValueError(
+                raise RuleError(
                     f"rule {job.rule}: param {name} is a value computed when the Snakefile is "
                     "read; make it a function of the wildcards so the params keys it reads are tracked"
                 )
@@ -362,7 +362,7 @@ def check_acyclic(stages: dict[str, dict], path: str) -> None:
         for dep in sorted(needs[name]):
             if state.get(dep) == 1:
                 cycle = trail[trail.index(dep) :] + [dep] if dep in trail else [name, dep]
-                raise ValueError(f"{path}: the stages {' -> '.join(cycle)} form a cycle; split a phase in PHASES")
+                raise RuleError(f"{path}: the stages {' -> '.join(cycle)} form a cycle; split a phase in PHASES")
             if dep not in state:
                 visit(dep, trail + [dep])
         state[name] = 2

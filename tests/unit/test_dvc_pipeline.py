@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from expanse.dvc_pipeline import OLD_CMD, check_acyclic, group_name_of, regroup_lock
+from expanse.errors import RuleError
 
 FAMILIES = {"fr": "romance", "es": "romance", "ja": "asian"}
 
@@ -34,9 +35,9 @@ def test_stage_names_of_phases_and_of_single_jobs():
         == "benchmarks-family_asian"
     )
     assert group_name_of("merge_stage", {"scale": "8b", "stage": "a.b"}, FAMILIES) == "merge_stage-a_b"
-    with pytest.raises(ValueError, match="rule build_pairs: no wildcard family"):
+    with pytest.raises(RuleError, match="rule build_pairs: no wildcard family"):
         group_name_of("build_pairs", {"scale": "tiny", "lang": "xx"}, FAMILIES)
-    with pytest.raises(ValueError, match="rule eval: named like a phase"):
+    with pytest.raises(RuleError, match="rule eval: named like a phase"):
         group_name_of("eval", {"scale": "tiny"}, FAMILIES)
 
 
@@ -46,7 +47,7 @@ def test_a_cycle_between_stages_is_refused():
         "b": {"deps": ["x"], "outs": ["y"]},
         "c": {"deps": ["y"], "outs": ["z"]},
     }
-    with pytest.raises(ValueError, match=r"dvc.yaml: the stages a -> c -> b -> a form a cycle"):
+    with pytest.raises(RuleError, match=r"dvc.yaml: the stages a -> c -> b -> a form a cycle"):
         check_acyclic(stages, "dvc.yaml")
     check_acyclic({"a": {"deps": [], "outs": ["x"]}, "b": {"deps": ["x"], "outs": ["y"]}}, "dvc.yaml")
 
