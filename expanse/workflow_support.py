@@ -393,6 +393,36 @@ def online_seed(params: Params, it: int) -> int:
     return params.seed + 1000 * int(it)
 
 
+def training_stages(params: Params, scale: str) -> list[str]:
+    """A family's checkpoints in training order: sft, dpo, online_it1 .. online_itN."""
+    return ["sft", "dpo", *(f"online_it{it}" for it in range(1, params.scales[scale].online.iterations + 1))]
+
+
+def training_metric_keys(params: Params, scale: str) -> list[dict]:
+    """{family, stage} of every training metrics file of a scale, in the order training_metrics lists them."""
+    return [{"family": f, "stage": stage} for f in params.families for stage in training_stages(params, scale)]
+
+
+def training_metrics(params: Params, scale: str) -> list[str]:
+    """Every family's metrics file of every training stage (the order of training_metric_keys)."""
+    return [L.fill(L.CHECKPOINT_METRICS, scale=scale, **k) for k in training_metric_keys(params, scale)]
+
+
+def online_score_keys(params: Params, scale: str) -> list[dict]:
+    """{family, it, lang} of every online scores file of a scale, in the order online_scores lists them."""
+    return [
+        {"family": f, "it": it, "lang": lang}
+        for f in params.families
+        for lang in family_languages(params, f)
+        for it in range(1, params.scales[scale].online.iterations + 1)
+    ]
+
+
+def online_scores(params: Params, scale: str) -> list[str]:
+    """The arbiter's scores of the policy's samples, every family, language and iteration."""
+    return [L.fill(L.ONLINE_SCORES, scale=scale, **k) for k in online_score_keys(params, scale)]
+
+
 def training_targets(params: Params, scale: str) -> list[str]:
     """Every family's last online checkpoint and the training summary of a scale."""
     out = []

@@ -288,24 +288,6 @@ def get_online_seed(wildcards):
     return ws.online_seed(PARAMS, wildcards.it)
 
 
-def get_family_online_scores(wildcards):
-    return [
-        f"results/{wildcards.scale}/online/{family}/it{it}/scores/{lang}.parquet"
-        for family in FAMILIES
-        for lang in ws.family_languages(PARAMS, family)
-        for it in range(1, scale_of(wildcards).online.iterations + 1)
-    ]
-
-
-def get_training_metrics(wildcards):
-    stages = ["sft", "dpo", *(f"online_it{it}" for it in range(1, scale_of(wildcards).online.iterations + 1))]
-    return [
-        f"results/{wildcards.scale}/checkpoints/{family}/{stage}.metrics.json"
-        for family in FAMILIES
-        for stage in stages
-    ]
-
-
 # ---- merge
 def get_stage_checkpoints(wildcards):
     return ws.stage_checkpoints(PARAMS, wildcards.scale, getattr(wildcards, "stage", "online"))
@@ -361,7 +343,7 @@ def get_benchmark(wildcards):
 
 def get_benchmark_results(wildcards):
     return [
-        f"results/{wildcards.scale}/eval/benchmarks/{bench}/{model}.json"
+        L.fill(L.BENCHMARK_RESULT, scale=wildcards.scale, bench=bench, model=model)
         for bench in scale_of(wildcards).eval.benchmarks
         for model in ws.benchmark_models(PARAMS, wildcards.scale)
     ]

@@ -114,7 +114,7 @@ rule eval_report:
         benchmarks=get_benchmark_results,
         arbitrage=L.ARBITRAGE_SUMMARY,
         training=L.TRAINING_SUMMARY,
-        metrics=get_training_metrics,
+        metrics=from_params(ws.training_metrics),
         lineage=L.LINEAGE,
         routing=from_params(ws.routing_decisions),
         merge_search=from_params(ws.merge_search),
@@ -140,6 +140,7 @@ rule eval_report:
     params:
         code=code_fingerprint("../scripts/eval_report.py"),
         scale="{scale}",
+        metric_keys=from_params(ws.training_metric_keys),
         families=get_family_names,
         family_of=get_family_of,
         models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),

@@ -66,7 +66,8 @@ rule merge_families:
         "../scripts/merge_families.py"
 
 
-rule merge_stage:
+# a stage merge (merge.after: sft / dpo) is the same job without the search: the hand-set weights
+use rule merge_families as merge_stage with:
     input:
         checkpoints=get_stage_checkpoints,
         base=from_params(ws.merge_base),
@@ -76,17 +77,3 @@ rule merge_stage:
         "logs/{scale}/merge_stage/{stage}.log",
     benchmark:
         "benchmarks/{scale}/merge_stage/{stage}.tsv"
-    priority: CRITICAL
-    conda:
-        "../envs/train.yaml"
-    threads: threads_for("merge")
-    resources:
-        **resources_for("merge"),
-    params:
-        code=code_fingerprint("../scripts/merge_stage.py"),
-        merge=get_merge_cfg,
-        weights=get_merge_weights,
-        families=get_family_names,
-        base=from_params(ws.merge_base_ref),
-    script:
-        "../scripts/merge_stage.py"

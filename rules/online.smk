@@ -101,8 +101,8 @@ rule train_online_dpo:
 
 rule summarize_training:
     input:
-        metrics=get_training_metrics,
-        online_scores=get_family_online_scores,
+        metrics=from_params(ws.training_metrics),
+        online_scores=from_params(ws.online_scores),
         prompts=L.every(L.PROMPTS, "lang", LANGS),
     output:
         summary=L.TRAINING_SUMMARY,
@@ -116,5 +116,7 @@ rule summarize_training:
     params:
         code=code_fingerprint("../scripts/summarize_training.py"),
         families=get_family_languages,
+        metric_keys=from_params(ws.training_metric_keys),
+        score_keys=from_params(ws.online_score_keys),
     script:
         "../scripts/summarize_training.py"

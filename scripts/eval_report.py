@@ -23,7 +23,7 @@ def main(smk):
         benchmark_paths=list(i.benchmarks),
         arbitrage_path=i.arbitrage,
         training_path=i.training,
-        metrics_paths=list(i.metrics),
+        metrics=[(k["family"], k["stage"], path) for k, path in zip(p.metric_keys, i.metrics, strict=True)],
         family_of=dict(p.family_of),
         families=list(p.families),
         models=list(p.models),

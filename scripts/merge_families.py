@@ -1,7 +1,8 @@
-"""Rule merge_families: the weighted merge of the family checkpoints (streaming, CPU), with the
-weights the merge search chose when merge.search is enabled.
+"""Rules merge_families and merge_stage: the weighted merge of the family checkpoints (streaming,
+CPU), with the weights the merge search chose when merge.search is enabled (merge_families only).
 
 snakemake -c1 results/tiny/merged
+snakemake -c1 results/tiny/merges/sft   # where merge.after lists sft
 """
 
 from expanse.logs import run_script

@@ -10,12 +10,13 @@ from expanse.logs import run_script
 def main(smk):
     from expanse.training.summary import summarize
 
+    p = smk.params
     summarize(
-        list(smk.input.metrics),
-        list(smk.input.online_scores),
+        [(k["family"], k["stage"], path) for k, path in zip(p.metric_keys, smk.input.metrics, strict=True)],
+        [(k["family"], k["it"], path) for k, path in zip(p.score_keys, smk.input.online_scores, strict=True)],
         list(smk.input.prompts),
         smk.output.summary,
-        families=smk.params.families,
+        families=p.families,
     )
 
 

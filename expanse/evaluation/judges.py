@@ -125,9 +125,10 @@ class LLMJudge:
 
     def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
         from expanse.generation import get_backend
+        from expanse.generation.config import GenerationCfg
 
-        cfg = judge_generation(generation, judge)
-        self.backend = get_backend(cfg["backend"])(
+        cfg = GenerationCfg.model_validate(judge_generation(generation, judge))
+        self.backend = get_backend(cfg.backend)(
             model["location"], load=model["load"], generation=cfg, seed=seed, gpus=gpus
         )
         self.unparsed = 0

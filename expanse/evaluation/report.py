@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from pathlib import Path
 
 from expanse.evaluation import plots
@@ -23,7 +22,6 @@ PLOTS = {
     "merge_deltas": "Merged model minus the language's own family model (benchmark accuracy)",
 }
 LEAD = ("base", "own_family", "best_teacher")  # the opponents' column order; teachers follow by name
-_STAGE = re.compile(r"checkpoints/(?P<family>[^/]+)/(?P<stage>[^/]+)\.metrics\.json$")
 
 
 def _load(path) -> dict:
@@ -36,7 +34,7 @@ def gather(
     benchmark_paths,
     arbitrage_path,
     training_path,
-    metrics_paths,
+    metrics: list[tuple[str, str, str]],
     family_of: dict,
     families: list[str],
     models: list[str],
@@ -61,10 +59,9 @@ def gather(
     arbitrage = _load(arbitrage_path)["languages"]
     teachers = sorted({t for a in arbitrage.values() for t in a["wins"]})
     curves: dict[str, dict[str, list]] = {f: {} for f in families}
-    for p in metrics_paths:
-        m = _STAGE.search(Path(p).as_posix())
+    for family, stage, p in metrics:
         train = _load(p)["train"]
-        curves[m["family"]][m["stage"]] = [(r["step"], r["loss"]) for r in train if "loss" in r]
+        curves[family][stage] = [(r["step"], r["loss"]) for r in train if "loss" in r]
     training = _load(training_path)
     deltas = {
         bench: {

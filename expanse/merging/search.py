@@ -153,6 +153,7 @@ def evaluator(
     """evaluate(weights): merge into workdir, answer every dev prompt greedily, score with the arbiter."""
     from expanse.arbiter import score_rows, uses_reward_model
     from expanse.generation import get_backend
+    from expanse.generation.config import GenerationCfg
     from expanse.merging.engine import merge_checkpoints
     from expanse.merging.run import engine_options
 
@@ -161,7 +162,7 @@ def evaluator(
         from expanse.arbiter.reward_model import load_reward_model
 
         rm = load_reward_model(reward_model, batch_size=arbiter["batch_size"], gpus=gpus)
-    greedy = {**generation, "temperature": 0.0}
+    greedy = GenerationCfg.model_validate({**generation, "temperature": 0.0})
     items = [(lang, pid, text) for lang, rows in sorted(prompts.items()) for pid, text in rows]
 
     def evaluate(weights: list[float]) -> dict[str, float]:
@@ -174,7 +175,7 @@ def evaluator(
             **engine_options(merge),
             made_by={"families": dict(zip(families, weights)), "after": "merge search"},
         )
-        backend = get_backend(greedy["backend"])(str(out), load=load, generation=greedy, seed=seed, gpus=gpus)
+        backend = get_backend(greedy.backend)(str(out), load=load, generation=greedy, seed=seed, gpus=gpus)
         answers = backend.generate([[{"role": "user", "content": text}] for _, _, text in items], n=1)
         del backend
         rows = [

@@ -5,31 +5,25 @@ on dev pairs, and the arbiter's mean score of the policy's own samples at each o
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import polars as pl
 
 from expanse.io import read_parquet, write_json
 
-_METRICS = re.compile(r"checkpoints/(?P<family>[^/]+)/(?P<stage>[^/]+)\.metrics\.json$")
-_SCORES = re.compile(r"online/(?P<family>[^/]+)/it(?P<it>\d+)/scores/(?P<lang>[^/]+)\.parquet$")
 
-
-def sample_scores(score_paths: list[str], prompts_paths: list[str]) -> pl.DataFrame:
-    """One row per (family, it, split): mean arbiter score and language-ok rate of the samples."""
+def sample_scores(scores: list[tuple[str, int, str]], prompts_paths: list[str]) -> pl.DataFrame:
+    """One row per (family, it, split): mean arbiter score and language-ok rate of the samples.
+    scores: (family, iteration, path of that iteration's scores file) for every file."""
     splits = pl.concat(
         [read_parquet(p, "prompts").select(pl.col("id").alias("prompt_id"), "split") for p in prompts_paths]
     )
     frames = []
-    for path in score_paths:
-        m = _SCORES.search(Path(path).as_posix())
-        if not m:
-            raise ValueError(f"{path}: not an online scores file")
+    for family, it, path in scores:
         frames.append(
             read_parquet(path, "scores")
             .select("prompt_id", "score", "lang_ok")
-            .with_columns(pl.lit(m["family"]).alias("family"), pl.lit(int(m["it"])).alias("it"))
+            .with_columns(pl.lit(family).alias("family"), pl.lit(int(it)).alias("it"))
         )
     rows = pl.concat(frames).join(splits, on="prompt_id", how="left")
     return (
@@ -44,28 +38,27 @@ def sample_scores(score_paths: list[str], prompts_paths: list[str]) -> pl.DataFr
 
 
 def summarize(
-    metrics_paths: list[str],
-    score_paths: list[str],
+    metrics: list[tuple[str, str, str]],
+    scores: list[tuple[str, int, str]],
     prompts_paths: list[str],
     out_path: str,
     *,
     families: dict[str, list[str]],
 ) -> dict:
     out: dict = {f: {"languages": langs, "stages": {}, "online_samples": {}} for f, langs in families.items()}
-    for path in metrics_paths:
-        m = _METRICS.search(Path(path).as_posix())
-        metrics = json.loads(Path(path).read_text())
-        last = metrics["train"][-1] if metrics["train"] else {}
-        out[m["family"]]["stages"][m["stage"]] = {
-            "global_step": metrics["global_step"],
-            "train_rows": metrics["train_rows"],
-            "dev_rows": metrics["dev_rows"],
-            "dev_before": metrics["eval_before"],
-            "dev_after": metrics["eval_after"],
+    for family, stage, path in metrics:
+        m = json.loads(Path(path).read_text())
+        last = m["train"][-1] if m["train"] else {}
+        out[family]["stages"][stage] = {
+            "global_step": m["global_step"],
+            "train_rows": m["train_rows"],
+            "dev_rows": m["dev_rows"],
+            "dev_before": m["eval_before"],
+            "dev_after": m["eval_after"],
             "last_train_log": last,
         }
-    if score_paths:
-        for r in sample_scores(score_paths, prompts_paths).iter_rows(named=True):
+    if scores:
+        for r in sample_scores(scores, prompts_paths).iter_rows(named=True):
             it = out[r["family"]]["online_samples"].setdefault(f"it{r['it']}", {})
             it[r["split"]] = {
                 "mean_score": round(r["mean_score"], 6),

@@ -91,9 +91,10 @@ def inputs(tmp_path):
         },
     )
     metrics = [
-        _w(
-            d / f"results/tiny/checkpoints/{f}/{s}.metrics.json",
-            {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]},
+        (
+            f,
+            s,
+            _w(d / f"{f}-{s}.json", {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]}),
         )
         for f in ("romance", "slavic")
         for s in ("sft", "dpo")
@@ -103,7 +104,7 @@ def inputs(tmp_path):
         benchmark_paths=benches,
         arbitrage_path=arbitrage,
         training_path=training,
-        metrics_paths=metrics,
+        metrics=metrics,
         family_of=FAMILY_OF,
         families=["romance", "slavic"],
         models=MODELS,
