@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from expanse.io import read_parquet, write_json, write_parquet
+from expanse.io import read_json, read_parquet, write_json, write_parquet
 
 
 def rank(scores: pl.DataFrame) -> pl.DataFrame:
@@ -80,19 +80,16 @@ def run_selection(score_paths: list[str], prompts_path: str, out_path: str, wins
     selected = select(scores, prompts)
     table = win_table(scores, selected, lang)
     write_parquet(selected, out_path, contract="arbitrage")
-    write_json(table, wins_path)
+    write_json(table, wins_path, contract="teacher_wins")
     return table
 
 
 def summarize(wins_paths: list[str], out_path: str) -> dict:
     """All languages' win tables in one: per language the winning teacher counts, and whether the
     arbitraged set beats every single teacher in mean arbiter score on the same prompts."""
-    import json
-    from pathlib import Path
-
     per_lang, totals = {}, {}
     for path in wins_paths:
-        table = json.loads(Path(path).read_text(encoding="utf-8"))
+        table = read_json(path, "teacher_wins")
         teachers = table["teachers"]
         singles = {t: v["mean_score_on_selected_prompts"] for t, v in teachers.items()}
         selected = table["selected_mean_score"]
@@ -113,7 +110,7 @@ def summarize(wins_paths: list[str], out_path: str) -> dict:
         "languages_where_arbitrage_beats_every_teacher": sum(v["beats_every_teacher"] for v in per_lang.values()),
         "n_languages": len(per_lang),
     }
-    write_json(summary, out_path)
+    write_json(summary, out_path, contract="arbitrage_summary")
     return summary
 
 
@@ -195,7 +192,7 @@ def run_routing(
         "saved_fraction": round(1 - made / every, 6) if every else 0.0,
         "probe_ids": ids,
     }
-    write_json(out, out_path)
+    write_json(out, out_path, contract="routing")
     return out
 
 

@@ -1,4 +1,5 @@
-"""Atomic artifact I/O and the data contracts (the parquet schemas every phase reads and writes).
+"""Atomic artifact I/O and the data contracts: the parquet schemas every phase reads and writes
+(SCHEMAS) and the JSON artifacts' contracts (expanse.contracts), checked on write and on read.
 
 Every artifact is written to a temporary sibling and renamed into place, so a killed job never
 leaves a file (or checkpoint directory) that looks finished.
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from expanse import contracts
 from expanse.errors import DataError
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
@@ -129,9 +131,25 @@ def read_parquet(path: str | os.PathLike, contract: str | None = None) -> pl.Dat
     return df
 
 
-def write_json(obj, path: str | os.PathLike) -> None:
+def write_json(obj, path: str | os.PathLike, contract: str | None = None) -> None:
+    """Write obj as sorted, indented JSON; with a contract (expanse.contracts.JSON_SCHEMAS) it is
+    checked first, so an artifact that breaks it is never written."""
+    if contract is not None:
+        contracts.check(obj, contract, path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str | os.PathLike, contract: str | None = None):
+    """The JSON object in path, checked against its contract; bad JSON or a broken contract is a
+    DataError naming the file."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: not JSON ({e})") from None
+    if contract is not None:
+        contracts.check(obj, contract, path)
+    return obj
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:

@@ -7,14 +7,12 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    import json
-
     from expanse.arbitrage import rest_ids
     from expanse.generation import run_routed_generation
     from expanse.generation.config import GenerationCfg
-    from expanse.io import read_parquet
+    from expanse.io import read_json, read_parquet
 
-    routing = json.loads(open(smk.input.routing, encoding="utf-8").read())
+    routing = read_json(smk.input.routing, "routing")
     ids = rest_ids(read_parquet(smk.input.prompts, "prompts"), routing)
     teachers = {name: smk.params.teachers[name] for name in routing["selected"]}
     run_routed_generation(

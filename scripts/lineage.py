@@ -16,7 +16,7 @@ def main(smk):
     root = Path.cwd()
     # the graph of exactly this job's inputs, as Snakemake plans it
     lineage = collect(root, smk.params.scale, cache=hash_cache(root, smk.params.scale), targets=list(smk.input))
-    write_json(lineage, smk.output.lineage)
+    write_json(lineage, smk.output.lineage, contract="lineage")
     total = lineage["summary"]["total"]
     print(
         f"{lineage['n_artifacts']} artifacts from {lineage['n_jobs']} jobs; wall {total['wall_h']:.3f} h, "

@@ -9,13 +9,12 @@ from expanse.logs import run_script
 
 
 def main(smk):
-    import json
-
+    from expanse.io import read_json
     from expanse.merging.run import run_merge
 
     weights, search = smk.params.weights, list(smk.input.get("search", []))
     if search:
-        chosen = json.loads(open(search[0], encoding="utf-8").read())["chosen"]["weights"]
+        chosen = read_json(search[0], "merge_search")["chosen"]["weights"]
         weights = [chosen[f] for f in smk.params.families]
     run_merge(
         list(smk.input.checkpoints),

@@ -52,5 +52,5 @@ def measure_accuracy(
             kinds.setdefault(r["kind"], []).append(ok)
         result["by_kind"][method] = {k: round(sum(v) / len(v), 4) for k, v in sorted(kinds.items())}
     result["best"] = max(ARBITERS.names(), key=lambda m: (result["accuracy"][m], m == arbiter.method))
-    write_json(result, out_path)
+    write_json(result, out_path, contract="arbiter_accuracy")
     return result

@@ -294,4 +294,5 @@ def run_benchmark(
             "languages": extract(results, tasks, bench["metric"]),
         },
         out_json,
+        contract="benchmark",
     )

@@ -96,15 +96,15 @@ def run_judging(out_json: str, out_parquet: str, **kwargs) -> None:
         ),
         out_parquet,
     )
-    write_json(result, out_json)
+    write_json(result, out_json, contract="winrates")
 
 
 def best_teacher(wins_path: str) -> str:
     """The teacher that won the most arbitrage prompts of the language (ties: higher mean score,
     then name), from select_arbitrage's {lang}.wins.json."""
-    import json
+    from expanse.io import read_json
 
-    teachers = json.loads(open(wins_path, encoding="utf-8").read()).get("teachers") or {}
+    teachers = read_json(wins_path, "teacher_wins")["teachers"]
     if not teachers:
         raise DataError(f"{wins_path}: no teachers")
     return min(teachers, key=lambda t: (-teachers[t]["wins"], -teachers[t]["mean_score"], t))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
 from expanse.evaluation import plots
-from expanse.io import write_json, write_text
+from expanse.io import read_json, write_json, write_text
 
 PLOTS = {
     "winrates": "Win-rate of the merged model per language (95% bootstrap intervals)",
@@ -22,10 +21,6 @@ PLOTS = {
     "merge_deltas": "Merged model minus the language's own family model (benchmark accuracy)",
 }
 LEAD = ("base", "own_family", "best_teacher")  # the opponents' column order; teachers follow by name
-
-
-def _load(path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def gather(
@@ -43,7 +38,7 @@ def gather(
     merge_search_paths=(),
 ) -> dict:
     """Everything the report shows, as plain data (also the source of metrics.json)."""
-    winrates = [_load(p) for p in winrate_paths]
+    winrates = [read_json(p, "winrates") for p in winrate_paths]
     found = {label for w in winrates for label in w["opponents"]}
     labels = [x for x in LEAD if x in found] + sorted(found - set(LEAD))
     rows = [
@@ -53,16 +48,16 @@ def gather(
     ]
     acc: dict[str, dict[str, dict[str, float]]] = {}
     for p in benchmark_paths:
-        b = _load(p)
+        b = read_json(p, "benchmark")
         acc.setdefault(b["benchmark"], {})[b["model"]] = {lang: r["value"] for lang, r in b["languages"].items()}
     acc = {bench: {m: per_model[m] for m in models if m in per_model} for bench, per_model in acc.items()}
-    arbitrage = _load(arbitrage_path)["languages"]
+    arbitrage = read_json(arbitrage_path, "arbitrage_summary")["languages"]
     teachers = sorted({t for a in arbitrage.values() for t in a["wins"]})
     curves: dict[str, dict[str, list]] = {f: {} for f in families}
     for family, stage, p in metrics:
-        train = _load(p)["train"]
+        train = read_json(p, "training_metrics")["train"]
         curves[family][stage] = [(r["step"], r["loss"]) for r in train if "loss" in r]
-    training = _load(training_path)
+    training = read_json(training_path, "training_summary")
     deltas = {
         bench: {
             lang: round(per_model["merged"][lang] - per_model[f"family.{family_of[lang]}"][lang], 6)
@@ -81,9 +76,9 @@ def gather(
         "training": training,
         "deltas": deltas,
         "judge": winrates[0]["judge"] if winrates else None,
-        "lineage": lineage_summary(_load(lineage_path)) if lineage_path else None,
-        "routing": {r["lang"]: r for r in map(_load, routing_paths)},
-        "merge_search": _load(merge_search_paths[0]) if merge_search_paths else None,
+        "lineage": lineage_summary(read_json(lineage_path, "lineage")) if lineage_path else None,
+        "routing": {r["lang"]: r for r in (read_json(p, "routing") for p in routing_paths)},
+        "merge_search": read_json(merge_search_paths[0], "merge_search") if merge_search_paths else None,
     }
 
 

@@ -246,5 +246,5 @@ def run_search(
             seed=seed,
             step=cfg["step"],
         )
-    write_json(result, out_path)
+    write_json(result, out_path, contract="merge_search")
     return result

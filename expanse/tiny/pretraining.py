@@ -154,5 +154,5 @@ def heldout_loss(
                 result[name][code] = round(float(model(input_ids=ids, labels=ids).loss), 4)
     best = {code: min(result, key=lambda n: result[n][code]) for code in codes}
     out = {"loss": result, "best": best}
-    write_json(out, out_path)
+    write_json(out, out_path, contract="teacher_heldout_loss")
     return out

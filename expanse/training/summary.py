@@ -4,12 +4,9 @@ on dev pairs, and the arbiter's mean score of the policy's own samples at each o
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import polars as pl
 
-from expanse.io import read_parquet, write_json
+from expanse.io import read_json, read_parquet, write_json
 
 
 def sample_scores(scores: list[tuple[str, int, str]], prompts_paths: list[str]) -> pl.DataFrame:
@@ -47,7 +44,7 @@ def summarize(
 ) -> dict:
     out: dict = {f: {"languages": langs, "stages": {}, "online_samples": {}} for f, langs in families.items()}
     for family, stage, path in metrics:
-        m = json.loads(Path(path).read_text())
+        m = read_json(path, "training_metrics")
         last = m["train"][-1] if m["train"] else {}
         out[family]["stages"][stage] = {
             "global_step": m["global_step"],
@@ -65,5 +62,5 @@ def summarize(
                 "lang_ok_rate": round(r["lang_ok_rate"], 6),
                 "n_samples": r["n_samples"],
             }
-    write_json(out, out_path)
+    write_json(out, out_path, contract="training_summary")
     return out

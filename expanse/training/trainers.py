@@ -226,7 +226,7 @@ def _finish(spec: dict, final: Path, tokenizer, metrics: dict) -> None:
     tokenizer.padding_side = "left"  # as generation wants it
     tokenizer.save_pretrained(final)
     write_card(final, title=f"expanse {spec['name']}", made_by=spec["made_by"], metrics=metrics)
-    write_json(metrics, spec["metrics_path"])
+    write_json(metrics, spec["metrics_path"], contract="training_metrics")
     out = Path(spec["out_dir"])
     if out.exists():
         shutil.rmtree(out)

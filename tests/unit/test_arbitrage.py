@@ -142,9 +142,16 @@ def test_summary_over_languages(tmp_path):
             "lang": lang,
             "n_prompts": 4,
             "n_selected": 3,
+            "n_no_valid_completion": 1,
             "selected_mean_score": sel,
             "teachers": {
-                t: {"wins": 2 if t == "a" else 1, "mean_score_on_selected_prompts": s} for t, s in singles.items()
+                t: {
+                    "wins": 2 if t == "a" else 1,
+                    "mean_score": 0.0,
+                    "lang_ok_rate": 1.0,
+                    "mean_score_on_selected_prompts": s,
+                }
+                for t, s in singles.items()
             },
         }
         paths.append(tmp_path / f"{lang}.wins.json")

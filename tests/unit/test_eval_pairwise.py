@@ -148,15 +148,13 @@ def test_missing_answers_name_the_file(models, files, tmp_path):
 
 
 def test_best_teacher_is_the_arbitrage_winner(tmp_path):
-    wins = {
-        "teachers": {
-            "a": {"wins": 3, "mean_score": 0.1},
-            "b": {"wins": 5, "mean_score": -1.0},
-            "c": {"wins": 5, "mean_score": 0.2},
-        }
-    }
+    def record(wins, mean):
+        return {"wins": wins, "mean_score": mean, "lang_ok_rate": 1.0, "mean_score_on_selected_prompts": None}
+
+    table = {"lang": "fr", "n_prompts": 13, "n_selected": 13, "n_no_valid_completion": 0, "selected_mean_score": 0.2}
+    wins = table | {"teachers": {"a": record(3, 0.1), "b": record(5, -1.0), "c": record(5, 0.2)}}
     (tmp_path / "w.json").write_text(json.dumps(wins))
     assert best_teacher(str(tmp_path / "w.json")) == "c"  # most wins, then the higher mean score
-    (tmp_path / "e.json").write_text(json.dumps({"teachers": {}}))
+    (tmp_path / "e.json").write_text(json.dumps(table | {"teachers": {}}))
     with pytest.raises(DataError, match="e.json: no teachers"):
         best_teacher(str(tmp_path / "e.json"))

@@ -32,6 +32,29 @@ def _opp(model, rate):
     }
 
 
+def _arb(wins, top):
+    return {
+        "wins": wins,
+        "top_teacher": top,
+        "n_prompts": 10,
+        "n_selected": 10,
+        "selected_mean_score": None,
+        "teacher_mean_score_on_selected_prompts": {t: None for t in wins},
+        "beats_every_teacher": False,
+    }
+
+
+SIZES = {"global_step": 5, "train_rows": 10, "dev_rows": 2}
+
+
+def _stage(before, after):
+    return {**SIZES, "dev_before": before, "dev_after": after, "last_train_log": {}}
+
+
+def _samples(score):
+    return {"mean_score": score, "lang_ok_rate": 1.0, "n_samples": 4}
+
+
 @pytest.fixture
 def inputs(tmp_path):
     d = tmp_path / "in"
@@ -61,6 +84,8 @@ def inputs(tmp_path):
                 "benchmark": b,
                 "model": m,
                 "metric": "acc,none",
+                "lm_eval_version": "0.4.11",
+                "num_fewshot": 0,
                 "languages": {lang: {"task": f"t_{lang}", "value": v, "n": 16, "stderr": 0.1} for lang in ("fr", "ru")},
             },
         )
@@ -71,9 +96,12 @@ def inputs(tmp_path):
         d / "arb.json",
         {
             "languages": {
-                "fr": {"n_prompts": 10, "wins": {"euro": 8, "east": 2}, "top_teacher": "euro"},
-                "ru": {"n_prompts": 10, "wins": {"euro": 1, "east": 9}, "top_teacher": "east"},
-            }
+                "fr": _arb({"euro": 8, "east": 2}, "euro"),
+                "ru": _arb({"euro": 1, "east": 9}, "east"),
+            },
+            "total_wins": {"euro": 9, "east": 11},
+            "languages_where_arbitrage_beats_every_teacher": 0,
+            "n_languages": 2,
         },
     )
     training = _w(
@@ -82,10 +110,10 @@ def inputs(tmp_path):
             f: {
                 "languages": [k for k, v in FAMILY_OF.items() if v == f],
                 "stages": {
-                    "sft": {"dev_before": {"loss": 6.0}, "dev_after": {"loss": 5.0}},
-                    "dpo": {"dev_before": {"rewards/margins": 0.0}, "dev_after": {"rewards/margins": 4.0}},
+                    "sft": _stage({"loss": 6.0}, {"loss": 5.0}),
+                    "dpo": _stage({"rewards/margins": 0.0}, {"rewards/margins": 4.0}),
                 },
-                "online_samples": {"it1": {"dev": {"mean_score": -0.5}}, "it2": {"dev": {"mean_score": -0.25}}},
+                "online_samples": {"it1": {"dev": _samples(-0.5)}, "it2": {"dev": _samples(-0.25)}},
             }
             for f in ("romance", "slavic")
         },
@@ -94,7 +122,15 @@ def inputs(tmp_path):
         (
             f,
             s,
-            _w(d / f"{f}-{s}.json", {"train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)]}),
+            _w(
+                d / f"{f}-{s}.json",
+                {
+                    **SIZES,
+                    "eval_before": {"loss": 6.0},
+                    "eval_after": {"loss": 5.0},
+                    "train": [{"step": i, "loss": 5.0 - i / 10} for i in range(1, 6)],
+                },
+            ),
         )
         for f in ("romance", "slavic")
         for s in ("sft", "dpo")
@@ -160,6 +196,10 @@ def test_a_missing_result_is_shown_as_missing_not_invented(tmp_path, inputs):
     assert "| fr | 0.125 | – |" in md
 
 
+def _probe(rate):
+    return {"probe_wins": 0, "probe_win_rate": rate, "probe_mean_score": 0.0, "probe_lang_ok_rate": 1.0}
+
+
 def test_routing_decisions_are_a_table_with_the_generations_saved(tmp_path, inputs):
     arbitrage = json.loads(open(inputs["arbitrage_path"]).read())
     arbitrage["languages"]["fr"]["selected_mean_score"] = 0.25
@@ -179,7 +219,7 @@ def test_routing_decisions_are_a_table_with_the_generations_saved(tmp_path, inpu
                 "generations_all": 24,
                 "saved_fraction": 0.5,
                 "probe_ids": [],
-                "teachers": {"euro": {"probe_win_rate": rate}, "east": {"probe_win_rate": 1 - rate}},
+                "teachers": {"euro": _probe(rate), "east": _probe(1 - rate)},
             },
         )
         for lang, sel, rate in (("fr", "euro", 0.75), ("ru", "east", 0.25))

@@ -94,13 +94,19 @@ def test_tiny_plans_every_job_without_gpu(tmp_path):
 
 def rule_classes() -> dict[str, str]:
     """rule -> the params resource class its `resources:` draws from (resources_for("...") in rules/*.smk)."""
-    classes = {}
+    classes, derived = {}, {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^(?=rule \w+:)", smk.read_text(), flags=re.M):
-            name, key = re.match(r"rule (\w+):", block), re.search(r'\*\*resources_for\("(\w+)"\)', block)
-            if name and key:
+        for block in re.split(r"^(?=rule \w+:|use rule \w+ as \w+)", smk.read_text(), flags=re.M):
+            key = re.search(r'\*\*resources_for\("(\w+)"\)', block)
+            name = re.match(r"rule (\w+):", block)
+            used = re.match(r"use rule (\w+) as (\w+)", block)
+            if used and key:
+                classes[used.group(2)] = key.group(1)
+            elif used:  # `use rule A as B with:` keeps A's resources unless it sets its own
+                derived[used.group(2)] = used.group(1)
+            elif name and key:
                 classes[name.group(1)] = key.group(1)
-    return classes
+    return classes | {new: classes[base] for new, base in derived.items() if base in classes}
 
 
 def test_every_8b_and_32b_job_requests_exactly_its_params_class(shipped_params):
