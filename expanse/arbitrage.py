@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from expanse.errors import DataError
 from expanse.io import read_json, read_parquet, write_json, write_parquet
 
 
@@ -147,7 +148,7 @@ def route(probe_scores: pl.DataFrame, teachers: list[str], *, top_k: int) -> dic
     for t in teachers:
         own = probe_scores.filter(pl.col("model") == t)
         if own.height == 0:
-            raise ValueError(f"teacher {t!r} has no probe scores")
+            raise DataError(f"probe scores: teacher {t!r} has no probe scores")
         table[t] = {
             "probe_wins": int(wins.get(t, 0)),
             "probe_win_rate": round(wins.get(t, 0) / n_probe, 6),
@@ -175,7 +176,10 @@ def run_routing(
     ids = probe_ids(prompts["id"].to_list(), seed=seed, **probe)
     scores = load_scores(score_paths)
     if sorted(scores["prompt_id"].unique().to_list()) != ids:
-        raise ValueError(f"{lang}: the probe scores do not cover exactly the probe prompts ({len(ids)})")
+        raise DataError(
+            f"{lang}: the probe scores ({len(score_paths)} files) do not cover exactly the probe prompts "
+            f"({len(ids)}) of {prompts_path}"
+        )
     decision = route(scores, teachers, top_k=top_k)
     n, n_probe = prompts.height, len(ids)
     made, every = n_probe * len(teachers) + (n - n_probe) * len(decision["selected"]), n * len(teachers)

@@ -7,7 +7,6 @@ when the workflow starts. `validate` turns the first problem into one line namin
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -27,6 +26,7 @@ from expanse.evaluation.judges import JUDGES
 from expanse.generation import BACKENDS
 from expanse.generation.config import GenerationCfg
 from expanse.languages import LANGUAGES
+from expanse.merging.config import MERGE_STAGES, MergeCfg, MergeSearchCfg  # noqa: F401 (re-exported)
 from expanse.schema import (
     SLURM_OPTION,
     BatchSize,
@@ -35,19 +35,18 @@ from expanse.schema import (
     Fraction,
     Int,
     LanguageCodes,
-    LearningRate,
     Name,
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
     ScaleName,
     SlurmWord,
-    Steps,
     Strict,
     Temperature,
     Tokens,
 )
 from expanse.tiny.spec import TinySpec
+from expanse.training.config import DPOCfg, LoraCfg, SFTCfg, TrainCfg  # noqa: F401 (re-exported)
 
 
 def _plain_path(v: str) -> str:
@@ -259,42 +258,6 @@ class Resources(Strict):
         return self
 
 
-class LoraCfg(Strict):
-    """LoRA through peft; merged back into full weights when training ends."""
-
-    r: Annotated[Int, Field(gt=0, le=65536)] = 16
-    alpha: Annotated[Int, Field(gt=0, le=1_048_576)] = 32
-    dropout: Annotated[Float, Field(ge=0, lt=1)] = 0.0
-    target_modules: list[str] | Literal["all-linear"] = "all-linear"
-
-
-class TrainCfg(Strict):
-    """What every trl trainer here shares. `epochs` unless `max_steps` is set; a checkpoint every
-    `save_steps` optimizer steps makes a killed job resume where it stopped."""
-
-    lr: LearningRate = 1e-5
-    epochs: Annotated[Float, Field(gt=0, le=1000)] = 1.0
-    max_steps: Steps | None = None
-    batch_size: Annotated[Int, Field(gt=0, le=4096)] = 8
-    grad_accum: Annotated[Int, Field(gt=0, le=4096)] = 1
-    warmup_ratio: Annotated[Float, Field(ge=0, lt=1)] = 0.1
-    weight_decay: Annotated[Float, Field(ge=0, le=1)] = 0.0
-    max_length: Tokens = 1024
-    save_steps: Steps = 100
-    precision: Literal["fp32", "bf16"] = "bf16"
-    gradient_checkpointing: Bool = False
-    lora: LoraCfg | None = None
-
-
-class SFTCfg(TrainCfg):
-    pass
-
-
-class DPOCfg(TrainCfg):
-    beta: Annotated[Float, Field(gt=0, le=100)] = 0.1
-    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
-
-
 class OnlineCfg(Strict):
     """Online iterative DPO: `iterations` rounds of sampling k completions per prompt from the
     current policy, arbiter ranking, and DPO on best vs worst (reference: the family's DPO model)."""
@@ -305,56 +268,6 @@ class OnlineCfg(Strict):
     top_p: Fraction = 1.0
     min_margin: NonNegativeFloat = 0.1
     dpo: DPOCfg = DPOCfg()
-
-
-MERGE_STAGES = ("sft", "dpo", "online")
-
-
-class MergeSearchCfg(Strict):
-    """A search over the family weights before the final merge, scored by the arbiter on each
-    language's dev prompts (expanse/merging/search.py). budget: candidates evaluated, the hand-set
-    weights included; max_language_drop: the floor, how far any language's mean score may fall
-    below its score under the hand-set weights."""
-
-    enabled: Bool = False
-    method: Literal["random", "coordinate"] = "random"
-    budget: Annotated[Int, Field(gt=0, le=10_000)] = 8
-    max_language_drop: NonNegativeFloat = 0.05
-    step: Annotated[Float, Field(gt=0, lt=1)] = 0.5
-
-
-class MergeCfg(Strict):
-    """How the family checkpoints become one model. Weights come from `families` (normalised by
-    methods that normalise); `params` are the method's own, checked against its declaration."""
-
-    method: str = "linear"
-    params: dict[str, Any] = {}
-    after: list[Literal["sft", "dpo", "online"]] = ["online"]
-    out_dtype: Literal["float32", "bfloat16", "float16"] | None = None
-    max_shard_gb: Annotated[Float, Field(gt=0, le=1000)] = 5.0
-    search: MergeSearchCfg = MergeSearchCfg()
-
-    @model_validator(mode="after")
-    def _method(self):
-        from expanse.merging.engine import MergeError, method_params
-
-        try:
-            module, _ = method_params(self.method, self.params)
-        except MergeError as e:
-            raise ValueError(f"method: {e}") from None
-        # the method's own models are lax; params.yaml's numbers are finite and its booleans true/false
-        flags = {f.alias or n for n, f in module.Params.model_fields.items() if f.annotation is bool}
-        for key, value in self.params.items():
-            values = value if isinstance(value, list) else [value]
-            if any(isinstance(x, float) and not math.isfinite(x) for x in values):
-                raise ValueError(f"params.{key}: Input should be a finite number")
-            if key in flags and not isinstance(value, bool):
-                raise ValueError(f"params.{key}: Input should be a valid boolean (true or false), got {value!r}")
-        if "online" not in self.after:
-            raise ValueError("after: the merged model is made after the last stage; 'online' must be listed")
-        if self.after != [s for s in MERGE_STAGES if s in self.after]:
-            raise ValueError(f"after: list stages once each, in training order ({', '.join(MERGE_STAGES)})")
-        return self
 
 
 class LaunchCfg(Strict):

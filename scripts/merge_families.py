@@ -10,6 +10,7 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.io import read_json
+    from expanse.merging.config import MergeCfg
     from expanse.merging.run import run_merge
 
     weights, search = smk.params.weights, list(smk.input.get("search", []))
@@ -19,7 +20,7 @@ def main(smk):
     run_merge(
         list(smk.input.checkpoints),
         smk.output.merged,
-        merge=smk.params.merge,
+        merge=MergeCfg.model_validate(smk.params.merge),
         weights=weights,
         families=smk.params.families,
         base=smk.params.base,

@@ -8,6 +8,9 @@ from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.arbiter.config import ArbiterCfg
+    from expanse.generation.config import GenerationCfg
+    from expanse.merging.config import MergeCfg
     from expanse.merging.run import resolve
     from expanse.merging.search import run_search
 
@@ -18,10 +21,10 @@ def main(smk):
         out_path=smk.output.search,
         families=list(p.families),
         weights=list(p.weights),
-        merge={**p.merge, "search": p.search},
+        merge=MergeCfg.model_validate({**p.merge, "search": p.search}),
         base=resolve(p.base) if p.base else None,
-        generation=p.generation,
-        arbiter=p.arbiter,
+        generation=GenerationCfg.model_validate(p.generation),
+        arbiter=ArbiterCfg.model_validate(p.arbiter),
         reward_model=p.reward_model,
         load=p.load,
         seed=p.seed,

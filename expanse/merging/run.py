@@ -4,8 +4,12 @@ hub cache: safetensors, config and tokenizer files only) and merge."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expanse.merging.engine import MergeError, merge_checkpoints
+
+if TYPE_CHECKING:
+    from expanse.merging.config import MergeCfg
 
 HUB_FILES = ["*.safetensors", "*.json", "tokenizer*", "*.jinja", "*.model"]
 
@@ -19,13 +23,13 @@ def resolve(ref: dict) -> str:
     return snapshot_download(location, revision=ref["load"].get("revision"), allow_patterns=HUB_FILES)
 
 
-def engine_options(merge: dict) -> dict:
-    """merge_checkpoints' options from a scale's merge section (params.yaml)."""
+def engine_options(merge: MergeCfg) -> dict:
+    """merge_checkpoints' options from a scale's validated merge section (params.yaml)."""
     return {
-        "method": merge["method"],
-        "params": merge["params"],
-        "out_dtype": merge["out_dtype"],
-        "max_shard_bytes": int(merge["max_shard_gb"] * 2**30),
+        "method": merge.method,
+        "params": merge.params,
+        "out_dtype": merge.out_dtype,
+        "max_shard_bytes": int(merge.max_shard_gb * 2**30),
     }
 
 
@@ -33,7 +37,7 @@ def run_merge(
     checkpoints: list[str],
     out_dir: str,
     *,
-    merge: dict,
+    merge: MergeCfg,
     weights: list[float],
     families: list[str],
     base: dict | None,

@@ -19,6 +19,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from expanse.errors import ConfigError
+
+if TYPE_CHECKING:
+    from expanse.arbiter.config import ArbiterCfg
+    from expanse.generation.config import GenerationCfg
+    from expanse.merging.config import MergeCfg
 
 Evaluate = Callable[[list[float]], dict[str, float]]
 
@@ -26,7 +34,7 @@ Evaluate = Callable[[list[float]], dict[str, float]]
 def normalise(weights: list[float]) -> list[float]:
     total = sum(weights)
     if total <= 0 or any(w < 0 for w in weights):
-        raise ValueError(f"weights must be non-negative with a positive sum, got {weights}")
+        raise ConfigError(f"merge weights: must be non-negative with a positive sum, got {weights}")
     return [round(w / total, 6) for w in weights]
 
 
@@ -57,7 +65,7 @@ def search(
     """Run the search; every evaluated candidate is in `candidates`, in the order evaluated (the
     trace), with its per-language scores and assessment; `chosen` is the best feasible one."""
     if method not in ("random", "coordinate"):
-        raise ValueError(f"unknown merge search method {method!r} (known: random, coordinate)")
+        raise ConfigError(f"merge.search.method: unknown merge search method {method!r} (known: random, coordinate)")
     candidates: list[dict] = []
 
     def run(weights: list[float], note: str) -> dict:
@@ -131,7 +139,7 @@ def dev_prompts(prompt_paths: list[str]) -> dict[str, list[tuple[str, str]]]:
         if df.height:
             out[df["lang"][0]] = list(zip(df["id"].to_list(), df["prompt"].to_list()))
     if not out:
-        raise ValueError("merge search: no language has dev prompts (prompts.dev_fraction is 0?)")
+        raise ConfigError("prompts.dev_fraction: no language has dev prompts for the merge search (is it 0?)")
     return out
 
 
@@ -139,11 +147,11 @@ def evaluator(
     *,
     checkpoints: list[str],
     families: list[str],
-    merge: dict,
+    merge: MergeCfg,
     base: str | None,
     prompts: dict,
-    generation: dict,
-    arbiter: dict,
+    generation: GenerationCfg,
+    arbiter: ArbiterCfg,
     reward_model: dict | None,
     load: dict,
     seed: int,
@@ -153,16 +161,15 @@ def evaluator(
     """evaluate(weights): merge into workdir, answer every dev prompt greedily, score with the arbiter."""
     from expanse.arbiter import score_rows, uses_reward_model
     from expanse.generation import get_backend
-    from expanse.generation.config import GenerationCfg
     from expanse.merging.engine import merge_checkpoints
     from expanse.merging.run import engine_options
 
     rm = None
-    if uses_reward_model(arbiter["method"]):
+    if uses_reward_model(arbiter.method):
         from expanse.arbiter.reward_model import load_reward_model
 
-        rm = load_reward_model(reward_model, batch_size=arbiter["batch_size"], gpus=gpus)
-    greedy = GenerationCfg.model_validate({**generation, "temperature": 0.0})
+        rm = load_reward_model(reward_model, batch_size=arbiter.batch_size, gpus=gpus)
+    greedy = type(generation).model_validate({**generation.model_dump(), "temperature": 0.0})
     items = [(lang, pid, text) for lang, rows in sorted(prompts.items()) for pid, text in rows]
 
     def evaluate(weights: list[float]) -> dict[str, float]:
@@ -183,11 +190,11 @@ def evaluator(
         ]
         verdicts = score_rows(
             rows,
-            method=arbiter["method"],
-            weights=arbiter["weights"],
-            min_lang_prob=arbiter["min_lang_prob"],
-            target_chars=arbiter["target_chars"],
-            high_accuracy=arbiter["lingua_high_accuracy"],
+            method=arbiter.method,
+            weights=arbiter.weights,
+            min_lang_prob=arbiter.min_lang_prob,
+            target_chars=arbiter.target_chars,
+            high_accuracy=arbiter.lingua_high_accuracy,
             reward_model=rm,
         )
         per: dict[str, list[float]] = {}
@@ -205,10 +212,10 @@ def run_search(
     out_path: str,
     families: list[str],
     weights: list[float],
-    merge: dict,
+    merge: MergeCfg,
     base: str | None,
-    generation: dict,
-    arbiter: dict,
+    generation: GenerationCfg,
+    arbiter: ArbiterCfg,
     reward_model: dict | None,
     load: dict,
     seed: int,
@@ -218,7 +225,7 @@ def run_search(
 
     from expanse.io import write_json
 
-    cfg = merge["search"]
+    cfg = merge.search
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", suffix=".work", dir=out.parent) as workdir:
@@ -240,11 +247,11 @@ def run_search(
             evaluate,
             families=families,
             start=weights,
-            method=cfg["method"],
-            budget=cfg["budget"],
-            max_language_drop=cfg["max_language_drop"],
+            method=cfg.method,
+            budget=cfg.budget,
+            max_language_drop=cfg.max_language_drop,
             seed=seed,
-            step=cfg["step"],
+            step=cfg.step,
         )
     write_json(result, out_path, contract="merge_search")
     return result

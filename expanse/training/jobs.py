@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expanse.training.config import TrainJob
 from expanse.training.launch import run_training
 
 
@@ -24,6 +25,8 @@ def run_job(
     launch: dict,
     made_by: dict,
 ) -> None:
+    """Validate the job (its config as the stage's model: a bad value fails here, before any launch)
+    and run it."""
     spec = {
         "stage": stage,
         "name": name,
@@ -47,4 +50,10 @@ def run_job(
             **made_by,
         },
     }
-    run_training(spec, gpus=gpus, nodes=nodes, strategy=launch["strategy"], port=launch["main_process_port"])
+    run_training(
+        TrainJob.model_validate(spec),
+        gpus=gpus,
+        nodes=nodes,
+        strategy=launch["strategy"],
+        port=launch["main_process_port"],
+    )

@@ -12,14 +12,17 @@ The rule's script writes the job spec (JSON) into the job's resume directory and
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from expanse.errors import ExpanseError
+from expanse.errors import ConfigError, ExpanseError
+
+if TYPE_CHECKING:
+    from expanse.training.config import TrainJob
 
 ACCELERATE_CONFIGS = Path(__file__).resolve().parents[2] / "envs" / "accelerate"
 STRATEGIES = ("fsdp", "deepspeed_zero3")
@@ -39,11 +42,11 @@ def launch_command(
 ) -> list[str]:
     """argv of the training launch for `gpus` GPUs in total over `nodes` nodes."""
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown launch strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
+        raise ConfigError(f"unknown launch strategy {strategy!r} (known: {', '.join(STRATEGIES)})")
     if nodes < 1 or gpus < 0:
-        raise ValueError(f"bad resources: gpus={gpus}, nodes={nodes}")
+        raise ConfigError(f"bad resources: gpus={gpus}, nodes={nodes}")
     if nodes > 1 and (gpus == 0 or gpus % nodes):
-        raise ValueError(f"{gpus} GPUs cannot be spread evenly over {nodes} nodes")
+        raise ConfigError(f"{gpus} GPUs cannot be spread evenly over {nodes} nodes")
     train = ["-m", "expanse.training", str(spec_path)]
     if gpus <= 1 and nodes == 1:
         return [python, *train]
@@ -63,7 +66,7 @@ def launch_command(
     if nodes == 1:
         return [*accelerate, "--main_process_port", str(port), *train]
     if not head_node:
-        raise ValueError("a multi-node launch needs the head node's address")
+        raise ConfigError("a multi-node launch needs the head node's address")
     return per_node_launch(
         [
             *accelerate,
@@ -118,33 +121,45 @@ def head_node_of_allocation(env=None) -> str:
     return out.stdout.split()[0]
 
 
-def run_training(spec: dict, *, gpus: int, nodes: int, strategy: str, port: int) -> None:
+def run_training(spec: TrainJob, *, gpus: int, nodes: int, strategy: str, port: int) -> None:
     """Write the spec into its resume directory and run the launch; the checkpoint appears at
-    spec['out_dir'] only when training ended (the trainer renames it into place)."""
+    spec.out_dir only when training ended (the trainer renames it into place)."""
     from expanse.io import write_json
     from expanse.training.resume import prepare_work_dir
 
     prepare_work_dir(spec)
-    spec_path = Path(spec["work_dir"]) / "spec.json"
-    write_json(spec, spec_path)
+    spec_path = Path(spec.work_dir) / "spec.json"
+    write_json(spec.model_dump(mode="json"), spec_path)
     head = head_node_of_allocation() if nodes > 1 else None
     argv = launch_command(
         str(spec_path),
         gpus=gpus,
         nodes=nodes,
         strategy=strategy,
-        precision=spec["config"]["precision"],
+        precision=spec.config.precision,
         port=port,
         head_node=head,
     )
     print("launch:", shlex.join(argv), flush=True)
-    env = {**os.environ, "PYTHONHASHSEED": str(spec["seed"])}
+    env = {**os.environ, "PYTHONHASHSEED": str(spec.seed)}
     proc = subprocess.run(argv, env=env)
     if proc.returncode != 0:
-        raise ExpanseError(f"training {spec['name']} failed (exit {proc.returncode}); see the job's log")
-    if not (Path(spec["out_dir"]) / "config.json").exists():
-        raise ExpanseError(f"training {spec['name']} ended without writing {spec['out_dir']}")
+        raise ExpanseError(f"training {spec.name} failed (exit {proc.returncode}); see the job's log")
+    if not (Path(spec.out_dir) / "config.json").exists():
+        raise ExpanseError(f"training {spec.name} ended without writing {spec.out_dir}")
 
 
-def read_spec(path: str) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def read_spec(path: str) -> TrainJob:
+    """The job a launched training process runs, validated (one line naming the file and key if not)."""
+    from pydantic import ValidationError
+
+    from expanse.errors import DataError
+    from expanse.training.config import TrainJob
+
+    try:
+        return TrainJob.model_validate_json(Path(path).read_text(encoding="utf-8"))
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise DataError(f"{path}: {where + ': ' if where else ''}{msg}") from None

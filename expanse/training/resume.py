@@ -18,8 +18,12 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from expanse.io import file_digest
+
+if TYPE_CHECKING:
+    from expanse.training.config import TrainJob
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 STATE = "trainer_state.json"
@@ -37,11 +41,13 @@ def _model_digest(location: str) -> str:
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
-def fingerprint(spec: dict) -> str:
+def fingerprint(spec: TrainJob) -> str:
+    """The job's identity for resuming: its settings (not what the model card says), the contents of
+    its data files, and its models' files."""
     parts = {
-        "spec": {k: v for k, v in spec.items() if k not in ("made_by",)},
-        "data": {p: file_digest(p) for p in sorted(set(spec["data"]) | set(spec["prompts"]))},
-        "models": {m["location"]: _model_digest(m["location"]) for m in (spec["model"], spec.get("ref_model")) if m},
+        "spec": spec.model_dump(mode="json", exclude={"made_by"}),
+        "data": {p: file_digest(p) for p in sorted(set(spec.data) | set(spec.prompts))},
+        "models": {m.location: _model_digest(m.location) for m in (spec.model, spec.ref_model) if m},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -71,9 +77,9 @@ def last_checkpoint(work_dir: str | Path) -> str | None:
     return str(found[-1][1]) if found else None
 
 
-def prepare_work_dir(spec: dict) -> str | None:
+def prepare_work_dir(spec: TrainJob) -> str | None:
     """Make the resume directory ready; return the checkpoint the run will resume from (or None)."""
-    work = Path(spec["work_dir"])
+    work = Path(spec.work_dir)
     stamp = work / "fingerprint"
     fp = fingerprint(spec)
     if work.exists() and (not stamp.is_file() or stamp.read_text().strip() != fp):

@@ -26,7 +26,7 @@ def test_assess_applies_the_floor_against_the_reference():
     }
     assert not assess({"fr": 2.0, "ru": 0.85}, ref, 0.1)["feasible"]
     assert normalise([1, 1, 2]) == [0.25, 0.25, 0.5]
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError):
         normalise([0, 0])
 
 
@@ -75,7 +75,7 @@ def test_random_search_is_seeded_and_chooses_the_best_feasible_candidate():
     assert a["chosen"]["index"] == max(feasible, key=lambda c: c["objective"])["index"]
     for c in a["candidates"]:
         assert c["scores"] == {k: round(v, 6) for k, v in sorted(linear(list(c["weights"].values())).items())}
-    with pytest.raises(ValueError, match="unknown merge search method"):
+    with pytest.raises(ConfigError, match="unknown merge search method"):
         search(linear, families=FAMILIES, start=[1, 1, 1], method="grid", budget=2, max_language_drop=0, seed=0)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from expanse.arbitrage import probe_ids, rest_ids, route, run_routing
 from expanse.config import validate
-from expanse.errors import ConfigError
+from expanse.errors import ConfigError, DataError
 from expanse.io import SCHEMAS, write_parquet
 
 
@@ -71,7 +71,7 @@ def test_route_picks_the_teachers_that_win_the_probe():
     assert route(tie, ["a", "b"], top_k=1)["selected"] == ["b"]
     same = scores([("p1", "a", 1.0, True), ("p1", "b", 0.0, True), ("p2", "a", 0.0, True), ("p2", "b", 1.0, True)])
     assert route(same, ["b", "a"], top_k=1)["selected"] == ["a"]
-    with pytest.raises(ValueError, match="'d' has no probe scores"):
+    with pytest.raises(DataError, match="'d' has no probe scores"):
         route(df, ["a", "b", "c", "d"], top_k=1)
 
 
@@ -107,7 +107,7 @@ def test_routing_decision_counts_the_generations_saved(tmp_path):
     assert (out["generations"], out["generations_all"]) == (20, 36) and out["saved_fraction"] == pytest.approx(16 / 36)
     assert rest_ids(prompts, out) == [i for i in ids if i not in probe]
     # scores of other prompts than the probe (here: a probe of another size) are refused
-    with pytest.raises(ValueError, match="do not cover exactly the probe prompts"):
+    with pytest.raises(DataError, match="do not cover exactly the probe prompts"):
         run_routing(
             paths,
             str(tmp_path / "prompts.parquet"),

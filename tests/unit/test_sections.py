@@ -8,7 +8,9 @@ from expanse import config
 from expanse.arbiter.config import ArbiterCfg
 from expanse.fingerprint import fingerprint
 from expanse.generation.config import GenerationCfg
+from expanse.merging.config import MergeCfg
 from expanse.tiny.spec import TinySpec
+from expanse.training.config import DPOCfg, SFTCfg
 
 
 def test_the_whole_params_model_is_composed_of_the_packages_sections():
@@ -19,6 +21,12 @@ def test_the_whole_params_model_is_composed_of_the_packages_sections():
     # a section dumped into a job's params validates back to the same model
     assert ArbiterCfg.model_validate(tiny.arbiter.model_dump()) == tiny.arbiter
     assert TinySpec.model_validate(tiny.base.tiny.model_dump()) == tiny.base.tiny
+    assert isinstance(tiny.merge, MergeCfg) and isinstance(tiny.sft, SFTCfg) and isinstance(tiny.online.dpo, DPOCfg)
+    assert MergeCfg.model_validate(tiny.merge.model_dump()) == tiny.merge
+    assert DPOCfg.model_validate(tiny.online.dpo.model_dump()) == tiny.online.dpo
+
+
+SECTIONED = ("expanse/merging/", "expanse/evaluation/", "expanse/training/")
 
 
 @pytest.mark.parametrize(
@@ -29,14 +37,14 @@ def test_the_whole_params_model_is_composed_of_the_packages_sections():
         ("scripts/pretrain_base.py", "expanse/tiny/"),
         ("scripts/train_reward_model.py", "expanse/tiny/"),
         ("scripts/generate_teacher.py", "expanse/generation/"),
+        ("scripts/merge_families.py", "expanse/merging/"),
+        ("scripts/search_merge_weights.py", "expanse/merging/"),
+        ("scripts/train_sft.py", "expanse/training/"),
+        ("scripts/train_online_dpo.py", "expanse/training/"),
     ],
 )
 def test_a_job_validating_its_section_does_not_run_the_other_packages(script, package):
     modules = fingerprint(script, REPO).modules
     assert any(m.startswith(package) for m in modules)
-    others = [
-        m
-        for m in modules
-        if m == "expanse/config.py" or m.startswith(("expanse/merging/", "expanse/evaluation/", "expanse/training/"))
-    ]
+    others = [m for m in modules if m == "expanse/config.py" or (m.startswith(SECTIONED) and not m.startswith(package))]
     assert others == [], f"{script} reaches {others}"

@@ -8,6 +8,7 @@ import pytest
 from expanse.errors import DataError
 from expanse.io import SCHEMAS, write_parquet
 from expanse.pairs import best_vs_worst
+from expanse.training.config import TrainJob
 from expanse.training.data import preference_rows, sft_rows
 from expanse.training.resume import fingerprint, last_checkpoint, prepare_work_dir
 
@@ -98,18 +99,23 @@ def test_preference_rows_are_conversational(tmp_path):
     assert len(rows["dev"]) == 1
 
 
-def spec(tmp_path, data):
-    return {
+def spec(tmp_path, data, **changes):
+    job = {
         "name": "f/sft",
         "stage": "sft",
         "data": [data],
         "prompts": [],
-        "config": {"lr": 1.0},
+        "config": {"lr": 0.1},
         "model": {"location": str(tmp_path / "model")},
         "ref_model": None,
+        "seed": 1,
+        "threads": 1,
+        "out_dir": str(tmp_path / "out"),
+        "metrics_path": str(tmp_path / "metrics.json"),
         "work_dir": str(tmp_path / "work"),
         "made_by": {},
     }
+    return TrainJob.model_validate(job | changes)
 
 
 def test_resume_picks_the_last_complete_checkpoint_and_drops_partial_ones(tmp_path):
@@ -150,11 +156,12 @@ def test_resume_state_of_other_inputs_or_settings_is_discarded(tmp_path):
     assert prepare_work_dir(s) is None and not ckpt.exists()
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}")
-    assert prepare_work_dir({**s, "config": {"lr": 2.0}}) is None  # settings changed
-    assert prepare_work_dir({**s, "config": {"lr": 2.0}}) is None
+    assert prepare_work_dir(spec(tmp_path, str(data), config={"lr": 0.2})) is None  # settings changed
+    assert prepare_work_dir(spec(tmp_path, str(data), config={"lr": 0.2})) is None
     ckpt.mkdir()
     (ckpt / "trainer_state.json").write_text("{}")
-    assert prepare_work_dir({**s, "config": {"lr": 2.0}, "made_by": {"x": 1}}) is not None  # the card is not a setting
+    changed = spec(tmp_path, str(data), config={"lr": 0.2}, made_by={"x": 1})
+    assert prepare_work_dir(changed) is not None  # the card is not a setting
 
 
 def samples(rows):

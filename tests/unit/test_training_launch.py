@@ -1,10 +1,12 @@
 """The training launch command for each resource shape, checked against accelerate's own parser."""
 
+import json
 import shlex
 
 import pytest
 import yaml
 
+from expanse.errors import ConfigError
 from expanse.training.launch import ACCELERATE_CONFIGS, STRATEGIES, launch_command
 
 PY = "/env/bin/python"
@@ -69,7 +71,7 @@ def test_several_nodes_run_one_launcher_per_node_through_srun():
     ],
 )
 def test_bad_shapes_are_rejected(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         launch_command("s.json", python=PY, **kwargs)
 
 
@@ -84,3 +86,39 @@ def test_accelerate_configs_are_complete():
     assert fsdp["fsdp_state_dict_type"] == "FULL_STATE_DICT"
     ds = yaml.safe_load((ACCELERATE_CONFIGS / "deepspeed_zero3.yaml").read_text())["deepspeed_config"]
     assert ds["zero_stage"] == 3 and ds["zero3_save_16bit_model"] is True
+
+
+def test_a_training_process_reads_its_spec_validated(tmp_path):
+    from expanse.errors import DataError
+    from expanse.training.config import DPOCfg, SFTCfg
+    from expanse.training.launch import read_spec
+
+    job = {
+        "stage": "sft",
+        "name": "romance/sft",
+        "model": {"location": "m", "load": {"use_safetensors": True}},
+        "data": ["d.parquet"],
+        "prompts": ["p.parquet"],
+        "config": {"lr": 0.001, "precision": "fp32"},
+        "seed": 3,
+        "threads": 2,
+        "out_dir": "o",
+        "metrics_path": "m.json",
+        "work_dir": "w",
+    }
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(job))
+    spec = read_spec(str(path))
+    assert isinstance(spec.config, SFTCfg) and spec.config.lr == 0.001 and spec.model.load == {"use_safetensors": True}
+    dpo = job | {"stage": "dpo", "ref_model": {"location": "r"}, "config": {"beta": 0.2}}
+    path.write_text(json.dumps(dpo))
+    assert isinstance(read_spec(str(path)).config, DPOCfg) and read_spec(str(path)).config.beta == 0.2
+    for bad, where in (
+        (job | {"config": {"beta": 0.2}}, "config.beta"),  # SFT has no beta
+        (job | {"threads": 0}, "threads"),
+        (dpo | {"ref_model": None}, "ref_model"),
+    ):
+        path.write_text(json.dumps(bad))
+        with pytest.raises(DataError, match=f"^{path}: .*{where}") as e:
+            read_spec(str(path))
+        assert "\n" not in str(e.value)

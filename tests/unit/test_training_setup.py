@@ -24,7 +24,7 @@ def torch_state():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU settings")
 def test_cpu_training_is_deterministic_without_filling_scratch_buffers(torch_state):
     torch.utils.deterministic.fill_uninitialized_memory = True
-    assert _setup({"threads": 1}) is False
+    assert _setup(1) is False
     assert torch.get_num_threads() == 1
     assert torch.are_deterministic_algorithms_enabled()
     # the NaN fill of every torch.empty() costs time and changes no weight (trl's scratch buffers are
