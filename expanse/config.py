@@ -22,19 +22,18 @@ from pydantic import (
 
 from expanse.arbiter.config import ArbiterCfg
 from expanse.errors import ConfigError
-from expanse.evaluation.judges import JUDGES
+from expanse.evaluation import config as evaluation_config
+from expanse.evaluation.config import BenchmarkCfg  # noqa: F401 (re-exported)
 from expanse.generation import BACKENDS
 from expanse.generation.config import GenerationCfg
 from expanse.languages import LANGUAGES
 from expanse.merging.config import MERGE_STAGES, MergeCfg, MergeSearchCfg  # noqa: F401 (re-exported)
 from expanse.schema import (
     SLURM_OPTION,
-    BatchSize,
     Bool,
     Float,
     Fraction,
     Int,
-    LanguageCodes,
     Name,
     NonNegativeFloat,
     PositiveFloat,
@@ -43,7 +42,7 @@ from expanse.schema import (
     SlurmWord,
     Strict,
     Temperature,
-    Tokens,
+    one_line,
 )
 from expanse.tiny.spec import TinySpec
 from expanse.training.config import DPOCfg, LoraCfg, SFTCfg, TrainCfg  # noqa: F401 (re-exported)
@@ -278,76 +277,16 @@ class LaunchCfg(Strict):
     main_process_port: Annotated[Int, Field(gt=1023, lt=65536)] = 29500
 
 
-class JudgeCfg(Strict):
-    """The pairwise judge (expanse.evaluation.judges): `reward_model` scores each answer with the
-    scale's reward model; `llm` has `model` read both answers (served by the generation backend)."""
+class JudgeCfg(evaluation_config.JudgeCfg):
+    """The judge section as params.yaml gives it: the llm judge's model is a model reference (hf or path)."""
 
-    method: str = "reward_model"
     model: ModelRef | None = None
-    tie_margin: NonNegativeFloat = 0.0
-    max_new_tokens: Tokens = 512
-    batch_size: BatchSize = 8
 
     @model_validator(mode="after")
-    def _known(self):
-        if self.method not in JUDGES:
-            raise ValueError(f"method: {JUDGES.unknown(self.method)}")
-        if self.method == "llm" and self.model is None:
-            raise ValueError("model: the llm judge needs a judge model ({hf: ID} or {path: DIR})")
-        if self.method != "llm" and self.model is not None:
-            raise ValueError(f"model: the {self.method} judge takes no model (it uses the scale's reward_model)")
+    def _not_tiny(self):
         if self.model is not None and self.model.tiny is not None:
             raise ValueError("model: a judge model is {hf: ID} or {path: DIR}; tiny judges are not built")
         return self
-
-
-class BenchmarkCfg(Strict):
-    """One lm-eval benchmark: `tasks` is the task name with {lang}; `languages` those it covers
-    (None: every configured language); `include_path` a directory of local task YAMLs (then only
-    those are indexed, not lm-eval's own); `metric`
-    the key in lm-eval's results ("acc,none")."""
-
-    tasks: str
-    metric: str
-    languages: LanguageCodes = None
-    include_path: str | None = None
-    # lm-eval task files may import Python from the task folder (`!function`); only where this is true
-    allow_functions: Bool = False
-    num_fewshot: Annotated[Int, Field(ge=0, le=1000)] | None = None
-    limit: Annotated[Int, Field(gt=0, le=100_000_000)] | None = None
-    batch_size: BatchSize = 8
-    bootstrap_iters: Annotated[Int, Field(ge=0, le=1_000_000)] = 1000
-    apply_chat_template: Bool = False
-
-    @field_validator("tasks")
-    @classmethod
-    def _lang_slot(cls, v):
-        if "{lang}" not in v:
-            raise ValueError(f"tasks must contain {{lang}} (one lm-eval task per language), got {v!r}")
-        # a task name, and the name of a task file under include_path
-        if not re.fullmatch(r"(?:[A-Za-z0-9_.-]|\{lang\})+", v) or v[0] in ".-" or ".." in v:
-            raise ValueError(
-                f"tasks is an lm-eval task name with {{lang}} (A-Z a-z 0-9 _ . -, not starting with "
-                f"'.' or '-'), got {v!r}"
-            )
-        return v
-
-    @model_validator(mode="after")
-    def _task_folder(self, info: ValidationInfo):
-        if self.include_path is not None:
-            from expanse.evaluation.benchmarks import check_task_folder
-
-            check_task_folder(self.include_path, allow_functions=self.allow_functions, root=_root(info))
-        elif self.allow_functions:
-            raise ValueError("allow_functions: only local task files (include_path) can use !function")
-        return self
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, v):
-        if "," not in v:
-            raise ValueError(f"metric is lm-eval's 'name,filter' key (e.g. 'acc,none'), got {v!r}")
-        return v
 
 
 class EvalCfg(Strict):
@@ -557,32 +496,13 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
-_KEY_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
-
-
-def _format(error: ValidationError, source: str) -> str:
-    err = error.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif err["type"] == "missing":
-        msg = "required key is missing"
-    # Cross-field checks start their message with the key they concern, relative to loc.
-    key = _KEY_PREFIX.match(msg)
-    if key:
-        loc = f"{loc}.{key.group(1)}" if loc else key.group(1)
-        msg = msg[key.end() :]
-    return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
-
-
 def validate(data: dict, source: str = "params.yaml", root: str | Path | None = None) -> Params:
     """The Params of params.yaml's data; the first problem is one ConfigError line naming `source` and the key.
     `root`: the directory relative paths are relative to (default: the working directory)."""
     try:
         return Params.model_validate(data, context={"root": root})
     except ValidationError as e:
-        raise ConfigError(_format(e, source)) from None
+        raise ConfigError(one_line(e, source)) from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

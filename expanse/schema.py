@@ -11,8 +11,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+)
 
+from expanse.errors import ConfigError
 from expanse.languages import LANGUAGES
 
 
@@ -62,3 +72,34 @@ class Strict(BaseModel):
     """Unknown keys are refused, values are frozen, numbers are finite."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @classmethod
+    def of(cls, data: Any, key: str):
+        """`data`, a job's params section (params.yaml's `key`), validated; otherwise a ConfigError of
+        one line naming the key. A job validates again what the workflow validated when it started:
+        a section's own checks (a task folder's files) may see a changed disk."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            raise ConfigError(one_line(e, "params.yaml", prefix=key)) from None
+
+
+_KEY_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
+
+
+def one_line(error: ValidationError, source: str, prefix: str = "") -> str:
+    """The first problem of a validation error as one line: `source: key.path: what is wrong`
+    (key.path under `prefix` when the data was the section at that key)."""
+    err = error.errors()[0]
+    loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
+    msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    # Cross-field checks start their message with the key they concern, relative to loc.
+    key = _KEY_PREFIX.match(msg)
+    if key:
+        loc = f"{loc}.{key.group(1)}" if loc else key.group(1)
+        msg = msg[key.end() :]
+    return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"

@@ -521,7 +521,7 @@ def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:
     from expanse.evaluation.benchmarks import task_file_refs, task_names
 
     files: list[str] = []
-    for task in task_names(cfg.model_dump(), list(params.languages)).values():
+    for task in task_names(cfg, list(params.languages)).values():
         path = Path(cfg.include_path) / f"{task}.yaml"
         if not path.is_file():
             raise ConfigError(f"scales.{scale}.eval.benchmarks.{bench}: no task file {path}")

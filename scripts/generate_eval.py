@@ -19,7 +19,7 @@ def main(smk):
         model_name=smk.wildcards.model,
         location=model["location"],
         load=model["load"],
-        generation=GenerationCfg.model_validate(smk.params.generation),
+        generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         samples=1,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

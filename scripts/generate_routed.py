@@ -21,7 +21,7 @@ def main(smk):
         lang=smk.wildcards.lang,
         teachers=teachers,
         ids=ids,
-        generation=GenerationCfg.model_validate(smk.params.generation),
+        generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         seed=smk.params.seed,
         gpus=smk.params.gpus,
     )

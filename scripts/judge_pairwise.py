@@ -8,9 +8,11 @@ from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.evaluation.config import JudgeCfg
     from expanse.evaluation.pairwise import best_teacher, run_judging
+    from expanse.generation.config import GenerationCfg
 
-    p = smk.params
+    p, scale = smk.params, smk.wildcards.scale
     opponents = {**p.opponents, "best_teacher": f"teacher.{best_teacher(smk.input.wins)}"}
     run_judging(
         smk.output.winrates,
@@ -20,9 +22,9 @@ def main(smk):
         model="merged",
         answers=dict(zip(p.models, smk.input.answers)),
         opponents=opponents,
-        judge=p.judge,
+        judge=JudgeCfg.of(p.judge, f"scales.{scale}.eval.judge"),
         judge_model=p.judge_model,
-        generation=p.generation,
+        generation=GenerationCfg.of(p.generation, f"scales.{scale}.generation"),
         bootstrap=p.bootstrap,
         seed=p.seed,
         gpus=p.gpus,

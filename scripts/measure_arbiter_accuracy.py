@@ -14,7 +14,7 @@ def main(smk):
         smk.input.corpus,
         smk.input.reward_model,
         smk.output.json,
-        arbiter=ArbiterCfg.model_validate(smk.params.arbiter),
+        arbiter=ArbiterCfg.of(smk.params.arbiter, f"scales.{smk.wildcards.scale}.arbiter"),
         codes=smk.params.codes,
         n_per_language=smk.params.corpus["reward_pairs_per_language"],
         seed=smk.params.seed,

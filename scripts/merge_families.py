@@ -20,7 +20,7 @@ def main(smk):
     run_merge(
         list(smk.input.checkpoints),
         smk.output.merged,
-        merge=MergeCfg.model_validate(smk.params.merge),
+        merge=MergeCfg.of(smk.params.merge, f"scales.{smk.wildcards.scale}.merge"),
         weights=weights,
         families=smk.params.families,
         base=smk.params.base,

@@ -8,15 +8,16 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.evaluation.benchmarks import run_benchmark
+    from expanse.evaluation.config import BenchmarkCfg
 
-    p = smk.params
+    p, w = smk.params, smk.wildcards
     run_benchmark(
         smk.output.results,
         name=smk.wildcards.bench,
         model_name=smk.wildcards.model,
         model=p.model,
         languages=list(p.languages),
-        bench=p.benchmark,
+        bench=BenchmarkCfg.of(p.benchmark, f"scales.{w.scale}.eval.benchmarks.{w.bench}"),
         seed=p.seed,
         gpus=p.gpus,
     )

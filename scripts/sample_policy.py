@@ -19,7 +19,7 @@ def main(smk):
         model_name=f"{w.family}/it{w.it}",
         location=smk.input.policy,
         load=smk.params.load,
-        generation=GenerationCfg.model_validate(smk.params.generation),
+        generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         samples=smk.params.samples,
         seed=smk.params.seed,
         gpus=smk.params.gpus,

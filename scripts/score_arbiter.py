@@ -14,7 +14,7 @@ def main(smk):
         smk.input.generations,
         smk.input.prompts,
         smk.output.scores,
-        arbiter=ArbiterCfg.model_validate(smk.params.arbiter),
+        arbiter=ArbiterCfg.of(smk.params.arbiter, f"scales.{smk.wildcards.scale}.arbiter"),
         reward_model=smk.params.reward_model,
         gpus=smk.params.gpus,
     )

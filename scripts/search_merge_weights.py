@@ -14,17 +14,17 @@ def main(smk):
     from expanse.merging.run import resolve
     from expanse.merging.search import run_search
 
-    p = smk.params
+    p, scale = smk.params, smk.wildcards.scale
     result = run_search(
         checkpoints=list(smk.input.checkpoints),
         prompt_paths=list(smk.input.prompts),
         out_path=smk.output.search,
         families=list(p.families),
         weights=list(p.weights),
-        merge=MergeCfg.model_validate({**p.merge, "search": p.search}),
+        merge=MergeCfg.of({**p.merge, "search": p.search}, f"scales.{scale}.merge"),
         base=resolve(p.base) if p.base else None,
-        generation=GenerationCfg.model_validate(p.generation),
-        arbiter=ArbiterCfg.model_validate(p.arbiter),
+        generation=GenerationCfg.of(p.generation, f"scales.{scale}.generation"),
+        arbiter=ArbiterCfg.of(p.arbiter, f"scales.{scale}.arbiter"),
         reward_model=p.reward_model,
         load=p.load,
         seed=p.seed,

@@ -6,8 +6,12 @@ they are the project's task YAMLs in data/eval/lm_eval over data/eval/{mmlu,mgsm
 from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from expanse.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from expanse.evaluation.config import BenchmarkCfg
 
 # The YAML tags a task file may use: the standard ones (what yaml.safe_load builds). lm-eval loads task
 # files with its own loader, where `!function` imports Python from the task folder and
@@ -167,10 +171,10 @@ def check_task_folder(include_path: str, *, allow_functions: bool = False, root:
     return folder
 
 
-def task_names(bench: dict, languages: list[str]) -> dict[str, str]:
+def task_names(bench: BenchmarkCfg, languages: list[str]) -> dict[str, str]:
     """language -> lm-eval task for the configured languages the benchmark covers."""
-    covered = bench["languages"] if bench["languages"] is not None else languages
-    return {lang: bench["tasks"].format(lang=lang) for lang in languages if lang in covered}
+    covered = bench.languages if bench.languages is not None else languages
+    return {lang: bench.tasks.format(lang=lang) for lang in languages if lang in covered}
 
 
 def sample_count(results: dict, task: str) -> int | None:
@@ -230,32 +234,30 @@ def load_lm(model: dict, *, batch_size: int, gpus: int):
     )
 
 
-def evaluate(lm, *, tasks: dict[str, str], bench: dict, seed: int) -> dict:
+def evaluate(lm, *, tasks: dict[str, str], bench: BenchmarkCfg, seed: int) -> dict:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    if bench["include_path"]:
+    if bench.include_path:
         try:  # checked when the workflow starts too; again here, right before lm-eval reads the files
-            check_task_folder(bench["include_path"], allow_functions=bench.get("allow_functions", False))
+            check_task_folder(bench.include_path, allow_functions=bench.allow_functions)
         except ValueError as e:
             raise ConfigError(f"benchmark: {e}") from None
     # local tasks: skip indexing lm-eval's own ~15k task files (about 30 s per job on 2 cores)
     manager = (
-        TaskManager(include_path=bench["include_path"], include_defaults=False)
-        if bench["include_path"]
-        else TaskManager()
+        TaskManager(include_path=bench.include_path, include_defaults=False) if bench.include_path else TaskManager()
     )
     unknown = [t for t in tasks.values() if t not in manager.all_tasks]
     if unknown:
-        raise DataError(f"lm-eval has no task {unknown[0]!r} (include_path: {bench['include_path']})")
+        raise DataError(f"lm-eval has no task {unknown[0]!r} (include_path: {bench.include_path})")
     return lm_eval.simple_evaluate(
         model=lm,
         tasks=list(tasks.values()),
-        num_fewshot=bench["num_fewshot"],
-        limit=bench["limit"],
-        bootstrap_iters=bench["bootstrap_iters"],
+        num_fewshot=bench.num_fewshot,
+        limit=bench.limit,
+        bootstrap_iters=bench.bootstrap_iters,
         log_samples=False,
-        apply_chat_template=bench["apply_chat_template"],
+        apply_chat_template=bench.apply_chat_template,
         task_manager=manager,
         random_seed=seed,
         numpy_random_seed=seed,
@@ -271,7 +273,7 @@ def run_benchmark(
     model_name: str,
     model: dict,
     languages: list[str],
-    bench: dict,
+    bench: BenchmarkCfg,
     seed: int,
     gpus: int = 0,
 ) -> None:
@@ -282,16 +284,16 @@ def run_benchmark(
     tasks = task_names(bench, languages)
     if not tasks:
         raise DataError(f"benchmark {name!r} covers none of the configured languages")
-    lm = load_lm(model, batch_size=bench["batch_size"], gpus=gpus)
+    lm = load_lm(model, batch_size=bench.batch_size, gpus=gpus)
     results = evaluate(lm, tasks=tasks, bench=bench, seed=seed)
     write_json(
         {
             "benchmark": name,
             "model": model_name,
-            "metric": bench["metric"],
+            "metric": bench.metric,
             "lm_eval_version": lm_eval.__version__,
-            "num_fewshot": bench["num_fewshot"],
-            "languages": extract(results, tasks, bench["metric"]),
+            "num_fewshot": bench.num_fewshot,
+            "languages": extract(results, tasks, bench.metric),
         },
         out_json,
         contract="benchmark",

@@ -9,7 +9,7 @@
 
 The contract of a judge: a class constructed as `Judge(*, model, judge, generation, seed, gpus=0)`,
 where `model` is {location, load} (the scale's reward model, or the llm judge's model), `judge` the
-JudgeCfg fields and `generation` the scale's GenerationCfg fields as dicts; its
+validated JudgeCfg (expanse.evaluation.config) and `generation` the scale's GenerationCfg; its
 `compare(prompts, answers_a, answers_b, lang)` returns one verdict ("A", "B" or "tie") per prompt,
 and `unparsed` counts the verdicts it could not read (always 0 for a judge that cannot fail to).
 """
@@ -17,8 +17,13 @@ and `unparsed` counts the verdicts it could not read (always 0 for a judge that 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from expanse.registry import Registry
+
+if TYPE_CHECKING:
+    from expanse.evaluation.config import JudgeCfg
+    from expanse.generation.config import GenerationCfg
 
 JUDGES = Registry(
     "judge",
@@ -40,11 +45,11 @@ def get_judge(method: str):
 class RewardModelJudge:
     unparsed: int = 0
 
-    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
+    def __init__(self, *, model: dict, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
         from expanse.arbiter.reward_model import load_reward_model
 
-        self.rm = load_reward_model(model, batch_size=judge["batch_size"], gpus=gpus)
-        self.tie_margin = judge["tie_margin"]
+        self.rm = load_reward_model(model, batch_size=judge.batch_size, gpus=gpus)
+        self.tie_margin = judge.tie_margin
         self.unparsed = 0
         self._cache: dict[tuple[str, str], float] = {}
 
@@ -106,28 +111,28 @@ def parse_verdict(text: str) -> str | None:
     return {"A": "A", "B": "B", "C": "tie"}[found[-1]]
 
 
-def judge_generation(generation: dict, judge: dict) -> dict:
+def judge_generation(generation: GenerationCfg, judge: JudgeCfg) -> GenerationCfg:
     """The scale's generation settings made greedy and unpenalised, with the judge's length."""
-    return {
-        **generation,
+    settings = {
+        **generation.model_dump(),
         "temperature": 0.0,
         "top_p": 1.0,
         "min_new_tokens": 0,
         "repetition_penalty": 1.0,
         "no_repeat_ngram_size": 0,
-        "max_new_tokens": judge["max_new_tokens"],
-        "batch_size": judge["batch_size"],
+        "max_new_tokens": judge.max_new_tokens,
+        "batch_size": judge.batch_size,
     }
+    return type(generation).model_validate(settings)
 
 
 class LLMJudge:
     unparsed: int = 0
 
-    def __init__(self, *, model: dict, judge: dict, generation: dict, seed: int, gpus: int = 0):
+    def __init__(self, *, model: dict, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
         from expanse.generation import get_backend
-        from expanse.generation.config import GenerationCfg
 
-        cfg = GenerationCfg.model_validate(judge_generation(generation, judge))
+        cfg = judge_generation(generation, judge)
         self.backend = get_backend(cfg.backend)(
             model["location"], load=model["load"], generation=cfg, seed=seed, gpus=gpus
         )

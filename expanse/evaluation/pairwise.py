@@ -3,9 +3,15 @@ on the held-out test prompts, judged in both orders, with bootstrap intervals.""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from expanse.errors import DataError
 from expanse.evaluation.judges import get_judge
 from expanse.evaluation.winrate import outcome, summarize
+
+if TYPE_CHECKING:
+    from expanse.evaluation.config import JudgeCfg
+    from expanse.generation.config import GenerationCfg
 
 
 def load_answers(path: str, prompt_ids: list[str]) -> list[str]:
@@ -29,9 +35,9 @@ def judge_language(
     model: str,
     answers: dict[str, str],
     opponents: dict[str, str],
-    judge: dict,
+    judge: JudgeCfg,
     judge_model: dict,
-    generation: dict,
+    generation: GenerationCfg,
     bootstrap: int,
     seed: int,
     gpus: int = 0,
@@ -47,7 +53,7 @@ def judge_language(
         raise DataError(f"{prompts_path}: no test prompts for {lang}")
     ids, prompts = test["id"].to_list(), test["prompt"].to_list()
     texts = {name: load_answers(path, ids) for name, path in answers.items()}
-    judge_obj = get_judge(judge["method"])(model=judge_model, judge=judge, generation=generation, seed=seed, gpus=gpus)
+    judge_obj = get_judge(judge.method)(model=judge_model, judge=judge, generation=generation, seed=seed, gpus=gpus)
     summaries, rows = {}, []
     for name in dict.fromkeys(opponents.values()):
         first = judge_obj.compare(prompts, texts[model], texts[name], lang)
@@ -68,7 +74,7 @@ def judge_language(
     result = {
         "lang": lang,
         "model": model,
-        "judge": judge["method"],
+        "judge": judge.method,
         "n_test_prompts": len(ids),
         "unparsed_verdicts": judge_obj.unparsed,
         "opponents": {label: {"model": name, **summaries[name]} for label, name in opponents.items()},

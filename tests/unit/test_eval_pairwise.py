@@ -8,7 +8,9 @@ import polars as pl
 import pytest
 
 from expanse.errors import DataError
+from expanse.evaluation.config import JudgeCfg
 from expanse.evaluation.pairwise import best_teacher, judge_language
+from expanse.generation.config import GenerationCfg
 from expanse.io import write_parquet
 from expanse.models import register_cohere_sequence_classification
 from expanse.tiny.corpus import build_corpus
@@ -94,9 +96,9 @@ def test_llm_judge_asks_both_orders_and_counts_unparsed_verdicts_as_ties(models,
         model="merged",
         answers=answers,
         opponents={"base": "base", "teacher.x": "teacher.x", "best_teacher": "teacher.x"},
-        judge={"method": "llm", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
+        judge=JudgeCfg(method="llm", model={"path": "lm"}, max_new_tokens=8, batch_size=4),
         judge_model={"location": models["lm"], "load": LOAD},
-        generation=GEN,
+        generation=GenerationCfg.model_validate(GEN),
         bootstrap=100,
         seed=0,
     )
@@ -114,9 +116,9 @@ def test_reward_model_judge_is_consistent_across_orders(models, files):
         model="merged",
         answers=answers,
         opponents={"base": "base"},
-        judge={"method": "reward_model", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
+        judge=JudgeCfg(method="reward_model", max_new_tokens=8, batch_size=4),
         judge_model={"location": models["rm"], "load": LOAD},
-        generation=GEN,
+        generation=GenerationCfg.model_validate(GEN),
         bootstrap=100,
         seed=0,
     )
@@ -139,9 +141,9 @@ def test_missing_answers_name_the_file(models, files, tmp_path):
             model="merged",
             answers={**answers, "base": str(tmp_path / "short.parquet")},
             opponents={"base": "base"},
-            judge={"method": "reward_model", "max_new_tokens": 8, "batch_size": 4, "tie_margin": 0.0},
+            judge=JudgeCfg(method="reward_model", max_new_tokens=8, batch_size=4),
             judge_model={"location": models["rm"], "load": LOAD},
-            generation=GEN,
+            generation=GenerationCfg.model_validate(GEN),
             bootstrap=10,
             seed=0,
         )

@@ -9,6 +9,7 @@ from shrink import REPO
 
 from expanse.errors import DataError
 from expanse.evaluation.benchmarks import check_task_folder, extract, sample_count, task_names
+from expanse.evaluation.config import BenchmarkCfg
 from expanse.languages import LANGUAGES
 
 TASKS = REPO / "data/eval/lm_eval"
@@ -111,9 +112,10 @@ def test_lm_eval_scores_a_known_model_output(manager, monkeypatch):
 
 
 def test_task_names_and_group_sample_counts():
-    bench = {"tasks": "mgsm_direct_{lang}", "languages": ["de", "fr", "ja"]}
+    bench = BenchmarkCfg(tasks="mgsm_direct_{lang}", metric="acc,none", languages=["de", "fr", "ja"])
     assert task_names(bench, ["fr", "es", "de"]) == {"fr": "mgsm_direct_fr", "de": "mgsm_direct_de"}
-    assert task_names({"tasks": "global_mmlu_full_{lang}", "languages": None}, ["fr"]) == {"fr": "global_mmlu_full_fr"}
+    every = BenchmarkCfg(tasks="global_mmlu_full_{lang}", metric="acc,none")
+    assert task_names(every, ["fr"]) == {"fr": "global_mmlu_full_fr"}
     results = {
         "n-samples": {"a_stem": {"effective": 10}, "a_other": {"effective": 5}},
         "group_subtasks": {"a": ["a_stem", "a_other"]},
@@ -261,14 +263,15 @@ def test_the_benchmark_job_checks_the_task_folder_again(tmp_path, monkeypatch):
     _folder(tmp_path, {"expanse_mgsm_fr.yaml": TASK + "process_docs: !function utils.process_docs\n"})
     (tmp_path / "tasks" / "utils.py").write_text("raise SystemExit('imported')\n")
     monkeypatch.chdir(tmp_path)
-    bench = {
-        "include_path": "tasks",
-        "allow_functions": False,
-        "num_fewshot": None,
-        "limit": None,
-        "bootstrap_iters": 0,
-        "apply_chat_template": False,
-    }
+    section = {"tasks": "expanse_mgsm_{lang}", "metric": "acc,none", "include_path": "tasks", "bootstrap_iters": 0}
+    # the job's script validates its section again: the folder changed since the workflow started
+    key = "scales.tiny.eval.benchmarks.mgsm"
+    with pytest.raises(
+        ConfigError, match=rf"^params.yaml: {key}.include_path: tasks/expanse_mgsm_fr.yaml has a !function"
+    ):
+        BenchmarkCfg.of(section, key)
+    # and lm-eval's loader is not reached with it even when the section was validated before the change
+    bench = BenchmarkCfg.model_construct(**section)  # the other fields at their defaults
     with pytest.raises(ConfigError, match="^benchmark: include_path: tasks/expanse_mgsm_fr.yaml has a !function tag"):
         evaluate(None, tasks={"fr": "t_{n}"}, bench=bench, seed=0)
 

@@ -7,7 +7,9 @@ import pytest
 from expanse.config import validate
 from expanse.errors import ConfigError
 from expanse.evaluation import judges
+from expanse.evaluation.config import JudgeCfg
 from expanse.evaluation.winrate import bootstrap_interval, outcome, prompt_outcomes, summarize
+from expanse.generation.config import GenerationCfg
 
 
 def test_outcomes_from_the_models_side():
@@ -84,19 +86,19 @@ def test_llm_verdict_parsing_and_prompt():
     assert conv[0]["role"] == "user" and "French" in text
     assert text.index("Salut.") < text.index("Hello.")  # A's answer comes first
     gen = judges.judge_generation(
-        {
-            "backend": "vllm",
-            "temperature": 0.7,
-            "max_new_tokens": 64,
-            "batch_size": 4,
-            "repetition_penalty": 1.2,
-            "top_p": 0.9,
-            "dtype": "bfloat16",
-        },
-        {"max_new_tokens": 512, "batch_size": 32},
+        GenerationCfg(
+            backend="vllm",
+            temperature=0.7,
+            max_new_tokens=64,
+            batch_size=4,
+            repetition_penalty=1.2,
+            top_p=0.9,
+            dtype="bfloat16",
+        ),
+        JudgeCfg(max_new_tokens=512, batch_size=32),
     )
-    assert gen["temperature"] == 0.0 and gen["max_new_tokens"] == 512 and gen["repetition_penalty"] == 1.0
-    assert gen["backend"] == "vllm" and gen["batch_size"] == 32
+    assert gen.temperature == 0.0 and gen.max_new_tokens == 512 and gen.repetition_penalty == 1.0
+    assert gen.backend == "vllm" and gen.batch_size == 32
 
 
 @pytest.mark.parametrize(

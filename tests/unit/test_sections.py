@@ -6,6 +6,7 @@ from conftest import REPO
 
 from expanse import config
 from expanse.arbiter.config import ArbiterCfg
+from expanse.evaluation.config import BenchmarkCfg, JudgeCfg
 from expanse.fingerprint import fingerprint
 from expanse.generation.config import GenerationCfg
 from expanse.merging.config import MergeCfg
@@ -24,6 +25,10 @@ def test_the_whole_params_model_is_composed_of_the_packages_sections():
     assert isinstance(tiny.merge, MergeCfg) and isinstance(tiny.sft, SFTCfg) and isinstance(tiny.online.dpo, DPOCfg)
     assert MergeCfg.model_validate(tiny.merge.model_dump()) == tiny.merge
     assert DPOCfg.model_validate(tiny.online.dpo.model_dump()) == tiny.online.dpo
+    big = p.scales["32b"].eval
+    assert isinstance(big.judge, JudgeCfg) and big.judge.model.hf  # params.yaml's judge: a model reference
+    assert JudgeCfg.model_validate(big.judge.model_dump()).model == big.judge.model.model_dump()
+    assert all(isinstance(b, BenchmarkCfg) for b in big.benchmarks.values())
 
 
 SECTIONED = ("expanse/merging/", "expanse/evaluation/", "expanse/training/")
@@ -41,6 +46,8 @@ SECTIONED = ("expanse/merging/", "expanse/evaluation/", "expanse/training/")
         ("scripts/search_merge_weights.py", "expanse/merging/"),
         ("scripts/train_sft.py", "expanse/training/"),
         ("scripts/train_online_dpo.py", "expanse/training/"),
+        ("scripts/judge_pairwise.py", "expanse/evaluation/"),
+        ("scripts/run_benchmark.py", "expanse/evaluation/"),
     ],
 )
 def test_a_job_validating_its_section_does_not_run_the_other_packages(script, package):

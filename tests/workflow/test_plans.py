@@ -179,7 +179,7 @@ def test_32b_benchmarks_name_lm_evals_real_tasks(shipped_params):
     p = validate(shipped_params)
     names = {}
     for bench in p.scales["32b"].eval.benchmarks:
-        names[bench] = task_names(ws.benchmark_cfg(p, "32b", bench).model_dump(), list(p.languages))
+        names[bench] = task_names(ws.benchmark_cfg(p, "32b", bench), list(p.languages))
     assert len(names["global_mmlu"]) == 23 and names["global_mmlu"]["fr"] == "global_mmlu_full_fr"
     assert (
         sorted(names["mgsm"]) == ["de", "en", "es", "fr", "ja", "ru", "zh"] and names["mgsm"]["ja"] == "mgsm_direct_ja"
