@@ -21,7 +21,7 @@ rule generate_teacher:
     params:
         code=code_fingerprint("../scripts/generate_teacher.py"),
         teacher=get_teacher_ref,
-        generation=get_scale_section("generation"),
+        generation=scale_value("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
     script:
@@ -47,7 +47,7 @@ rule score_arbiter:
         **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/score_arbiter.py"),
-        arbiter=get_scale_section("arbiter"),
+        arbiter=scale_value("arbiter"),
         reward_model=get_reward_model_ref,
         gpus=get_gpus("score"),
     script:

@@ -143,13 +143,6 @@ def get_probe(wildcards):
     return {"fraction": a.probe_fraction, "min_probe": a.min_probe}
 
 
-def get_routing(key):
-    def value(wildcards):
-        return getattr(scale_of(wildcards).arbitrage, key)
-
-    return value
-
-
 def get_teacher_names(wildcards):
     return list(scale_of(wildcards).teachers)
 
@@ -209,18 +202,25 @@ def get_reward_model_ref(wildcards):
     )
 
 
+def scale_value(key, **dump):
+    """A params function: scales.<the job's scale>.<key> (a dotted key); a section comes as its
+    model_dump(**dump), e.g. scale_value("merge", exclude={"search"})."""
+
+    def value(wildcards):
+        v = scale_of(wildcards)
+        for part in key.split("."):
+            v = getattr(v, part)
+        return v.model_dump(**dump) if hasattr(v, "model_dump") else v
+
+    value.__name__ = value.__qualname__ = f"scales_{key.replace('.', '_')}"
+    return value
+
+
 def get_tiny_spec(role):
     def spec(wildcards):
         return ws.tiny_spec(PARAMS, wildcards.scale, role if role != "teacher" else f"teachers.{wildcards.teacher}")
 
     return spec
-
-
-def get_scale_section(section):
-    def value(wildcards):
-        return getattr(scale_of(wildcards), section).model_dump()
-
-    return value
 
 
 def get_tiny_build(section):
@@ -273,17 +273,6 @@ def get_checkpoint_load(wildcards):
     return ws.checkpoint_ref(PARAMS, wildcards.scale, "")["load"]
 
 
-def get_online(key):
-    def value(wildcards):
-        return getattr(scale_of(wildcards).online, key)
-
-    return value
-
-
-def get_online_dpo(wildcards):
-    return scale_of(wildcards).online.dpo.model_dump()
-
-
 def get_online_seed(wildcards):
     return ws.online_seed(PARAMS, wildcards.it)
 
@@ -297,16 +286,6 @@ def get_merge_weights(wildcards):
     return ws.merge_weights(PARAMS)
 
 
-def get_merge_cfg(wildcards):
-    """The merge section without its search settings (those reach only the search job)."""
-    return scale_of(wildcards).merge.model_dump(exclude={"search"})
-
-
-def get_merge_search_cfg(wildcards):
-    return scale_of(wildcards).merge.search.model_dump()
-
-
-# ---- targets
 # ---- targets: the Snakefile's target rules, <kind>_<scale> for every scale of params.yaml
 TARGET_KINDS = list(ws.TARGETS)
 
@@ -327,14 +306,6 @@ def get_eval_answers(wildcards):
         L.fill(L.EVAL_ANSWERS, scale=wildcards.scale, lang=wildcards.lang, model=model)
         for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
     ]
-
-
-def get_eval_judge(wildcards):
-    return scale_of(wildcards).eval.judge.model_dump()
-
-
-def get_eval_bootstrap(wildcards):
-    return scale_of(wildcards).eval.bootstrap
 
 
 def get_benchmark(wildcards):

@@ -22,7 +22,7 @@ rule generate_eval:
     params:
         code=code_fingerprint("../scripts/generate_eval.py"),
         model=from_params(ws.eval_model_ref, "model"),
-        generation=get_scale_section("generation"),
+        generation=scale_value("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
     script:
@@ -51,10 +51,10 @@ rule judge_pairwise:
         code=code_fingerprint("../scripts/judge_pairwise.py"),
         models=from_params(ws.eval_models, "lang"),
         opponents=from_params(ws.eval_opponents, "lang"),
-        judge=get_eval_judge,
+        judge=scale_value("eval.judge"),
         judge_model=from_params(ws.judge_ref),
-        generation=get_scale_section("generation"),
-        bootstrap=get_eval_bootstrap,
+        generation=scale_value("generation"),
+        bootstrap=scale_value("eval.bootstrap"),
         gpus=get_gpus("judge"),
         seed=get_seed,
     script:

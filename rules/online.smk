@@ -23,7 +23,7 @@ rule sample_policy:
         code=code_fingerprint("../scripts/sample_policy.py"),
         load=get_checkpoint_load,
         generation=from_params(ws.sampling),
-        samples=get_online("samples_per_prompt"),
+        samples=scale_value("online.samples_per_prompt"),
         gpus=get_gpus("generate"),
         seed=get_online_seed,
     script:
@@ -62,7 +62,7 @@ rule build_online_pairs:
         **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/build_online_pairs.py"),
-        min_margin=get_online("min_margin"),
+        min_margin=scale_value("online.min_margin"),
     script:
         "../scripts/build_online_pairs.py"
 
@@ -89,8 +89,8 @@ rule train_online_dpo:
     params:
         code=code_fingerprint("../scripts/train_online_dpo.py"),
         load=get_checkpoint_load,
-        training=get_online_dpo,
-        launch=get_scale_section("launch"),
+        training=scale_value("online.dpo"),
+        launch=scale_value("launch"),
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
         work_dir=L.fill(L.RESUME, stage="online_it{it}"),

@@ -19,7 +19,7 @@ rule build_pairs:
         **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/build_pairs.py"),
-        pairs=get_scale_section("pairs"),
+        pairs=scale_value("pairs"),
     script:
         "../scripts/build_pairs.py"
 
@@ -45,8 +45,8 @@ rule train_dpo:
     params:
         code=code_fingerprint("../scripts/train_dpo.py"),
         load=get_checkpoint_load,
-        training=get_scale_section("dpo"),
-        launch=get_scale_section("launch"),
+        training=scale_value("dpo"),
+        launch=scale_value("launch"),
         gpus=get_gpus("dpo"),
         nodes=get_nodes("dpo"),
         work_dir=L.fill(L.RESUME, stage="dpo"),

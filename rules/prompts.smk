@@ -20,7 +20,7 @@ rule prepare_prompts:
     params:
         code=code_fingerprint("../scripts/prepare_prompts.py"),
         language=get_language_params,
-        prompts=get_scale_section("prompts"),
+        prompts=scale_value("prompts"),
         seed=get_seed,
     script:
         "../scripts/prepare_prompts.py"

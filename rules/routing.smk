@@ -24,7 +24,7 @@ rule generate_probe:
     params:
         code=code_fingerprint("../scripts/generate_probe.py"),
         teacher=get_teacher_ref,
-        generation=get_scale_section("generation"),
+        generation=scale_value("generation"),
         probe=get_probe,
         gpus=get_gpus("generate"),
         seed=get_seed,
@@ -63,7 +63,7 @@ rule route_teachers:
     params:
         code=code_fingerprint("../scripts/route_teachers.py"),
         teachers=get_teacher_names,
-        top_k=get_routing("top_k"),
+        top_k=scale_value("arbitrage.top_k"),
         probe=get_probe,
         seed=get_seed,
     script:
@@ -90,7 +90,7 @@ rule generate_routed:
     params:
         code=code_fingerprint("../scripts/generate_routed.py"),
         teachers=get_teacher_refs,
-        generation=get_scale_section("generation"),
+        generation=scale_value("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,
     script:

@@ -22,8 +22,8 @@ rule train_sft:
     params:
         code=code_fingerprint("../scripts/train_sft.py"),
         model=from_params(ws.model_ref, role="base"),
-        training=get_scale_section("sft"),
-        launch=get_scale_section("launch"),
+        training=scale_value("sft"),
+        launch=scale_value("launch"),
         gpus=get_gpus("sft"),
         nodes=get_nodes("sft"),
         work_dir=L.fill(L.RESUME, stage="sft"),

@@ -158,7 +158,7 @@ rule measure_arbiter_accuracy:
         **resources_for("score"),
     params:
         code=code_fingerprint("../scripts/measure_arbiter_accuracy.py"),
-        arbiter=get_scale_section("arbiter"),
+        arbiter=scale_value("arbiter"),
         corpus=get_tiny_build("corpus"),
         codes=get_language_codes,
         seed=get_seed,
