@@ -680,6 +680,24 @@ def _last_line(text: str) -> str:
     return lines[-1].strip() if lines else "(no output)"
 
 
+def planned_summary(text: str) -> str:
+    """What a `snakemake -n` plan would run, as one line: each rule's job count from its job stats,
+    and the first job's reason ("(no plan)" when Snakemake printed none)."""
+    lines = text.splitlines()
+    try:
+        start = lines.index("Job stats:") + 3
+    except ValueError:
+        return "(no plan)"
+    counts = []
+    for line in lines[start:]:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts.append(f"{parts[0]} {parts[1]}")
+    reason = next((line.strip() for line in lines if line.strip().startswith("reason:")), "")
+    return ", ".join(counts) + (f" (first job's {reason})" if reason else "")
+
+
 def sync(root: Path, scale: str) -> str:
     """After `dvc pull` / `dvc checkout` / a clone: make Snakemake see DVC's outputs as up to date
     (its mtimes and metadata), refusing while DVC's workspace does not match dvc.lock."""
@@ -692,9 +710,10 @@ def sync(root: Path, scale: str) -> str:
     touch = _snakemake(root, "--touch", "--forceall", *scale_targets(scale))
     if touch.returncode != 0:
         raise StateError(f"snakemake --touch failed: {_last_line(touch.stderr)}")
-    plan = _snakemake(root, "-n", "--quiet", "all", *scale_targets(scale))
-    if plan.returncode != 0 or "Nothing to be done" not in plan.stdout + plan.stderr:
-        raise StateError("Snakemake still has jobs to run after the sync")
+    plan = _snakemake(root, "-n", "all", *scale_targets(scale))
+    text = plan.stdout + plan.stderr
+    if plan.returncode != 0 or "Nothing to be done" not in text:
+        raise StateError(f"Snakemake still has jobs to run after the sync: {planned_summary(text)}")
     return "Snakemake is in line with DVC: nothing to be done"
 
 
