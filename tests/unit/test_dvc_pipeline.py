@@ -148,3 +148,25 @@ def test_a_lookup_by_key_records_that_key_and_membership_or_iteration_the_key_se
         assert "asian" in params.families
         list(params.languages)
     assert reads.keysets == {"families", "languages"}
+
+
+def test_a_plan_left_after_sync_is_named_in_one_line():
+    from expanse.dvc_pipeline import planned_summary
+
+    plan = """Building DAG of jobs...
+Job stats:
+job                 count
+----------------  -------
+build_pairs             2
+summarize_training      1
+total                   3
+
+[Wed Dec  2 01:06:45 2026]
+rule build_pairs:
+    output: results/tiny/pairs/offline/fr.parquet
+    reason: Params have changed since last execution: min_margin
+"""
+    assert planned_summary(plan) == (
+        "build_pairs 2, summarize_training 1 (first job's reason: Params have changed since last execution: min_margin)"
+    )
+    assert planned_summary("Nothing to be done (all requested files are present and up to date).") == "(no plan)"
