@@ -24,6 +24,7 @@ def rank(scores: pl.DataFrame) -> pl.DataFrame:
 
 
 def load_scores(paths: list[str]) -> pl.DataFrame:
+    """Every scores file of a language in one table (each checked against the scores contract)."""
     return pl.concat([read_parquet(p, "scores") for p in paths])
 
 
@@ -76,6 +77,7 @@ def win_table(scores: pl.DataFrame, selected: pl.DataFrame, lang: str) -> dict:
 
 
 def run_selection(score_paths: list[str], prompts_path: str, out_path: str, wins_path: str, *, lang: str) -> dict:
+    """Rule select_arbitrage: the best completion per prompt (SFT rows) and the teachers' win table."""
     scores = load_scores(score_paths)
     prompts = read_parquet(prompts_path, "prompts")
     selected = select(scores, prompts)
@@ -134,6 +136,7 @@ def probe_ids(ids: list[str], *, fraction: float, min_probe: int, seed: int) -> 
 
 
 def generated_prompts(prompts: pl.DataFrame) -> pl.DataFrame:
+    """The prompts teachers answer (train and dev), not the held-out test prompts."""
     return prompts.filter(pl.col("split").is_in(list(GENERATED_SPLITS)))
 
 
@@ -201,5 +204,6 @@ def run_routing(
 
 
 def rest_ids(prompts: pl.DataFrame, routing: dict) -> list[str]:
+    """The generated prompts left after the routing probe: those only the selected teachers answer."""
     probe = set(routing["probe_ids"])
     return [i for i in generated_prompts(prompts)["id"].to_list() if i not in probe]

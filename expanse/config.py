@@ -138,21 +138,29 @@ class ModelRef(Strict):
 
 
 class TinyTokenizer(Strict):
+    """The tiny scale's BPE tokenizer: vocabulary size and the minimum pair frequency."""
+
     vocab_size: Annotated[Int, Field(gt=0, le=1_048_576)] = 4096
     min_frequency: Annotated[Int, Field(gt=0, le=1_000_000)] = 2
 
 
 class TinyCorpus(Strict):
+    """The tiny corpus: the held-out share of each language's text and the reward model's pairs per language."""
+
     heldout_fraction: Annotated[Float, Field(gt=0, lt=1)] = 0.1
     reward_pairs_per_language: Annotated[Int, Field(gt=0, le=1_000_000)] = 60
 
 
 class TinyBuild(Strict):
+    """How the tiny scale builds its shared pieces (scales.tiny.tiny): the tokenizer and the corpus."""
+
     tokenizer: TinyTokenizer = TinyTokenizer()
     corpus: TinyCorpus = TinyCorpus()
 
 
 class PromptsCfg(Strict):
+    """Prompt files into prompt tables: the dev share, a cap on train prompts per language, the longest prompt."""
+
     dev_fraction: Annotated[Float, Field(ge=0, lt=1)] = 0.1
     max_train: PositiveInt | None = None  # cap per language (shrunken test runs)
     max_prompt_chars: Annotated[Int, Field(ge=1, le=1_048_576)] = 32768  # longer prompt: the file is refused
@@ -171,6 +179,8 @@ class ArbitrageCfg(Strict):
 
 
 class PairsCfg(Strict):
+    """Offline preference pairs: the least score margin between chosen and rejected (closer pairs are dropped)."""
+
     min_margin: NonNegativeFloat = 0.1
 
 
@@ -309,6 +319,8 @@ class ModelLoadCfg(Strict):
 
 
 class Scale(Strict):
+    """One scale (tiny, 8b, 32b, ...): its models, every stage's settings, and the SLURM resources of its jobs."""
+
     base: ModelRef
     teachers: dict[Name, ModelRef]
     reward_model: ModelRef
@@ -373,6 +385,8 @@ class Scale(Strict):
 
 
 class LanguageCfg(Strict):
+    """One language: its family and its two prompt files (generation prompts, eval prompts)."""
+
     family: str
     prompts: str
     eval_prompts: str
@@ -391,6 +405,8 @@ class LanguageCfg(Strict):
 
 
 class Params(Strict):
+    """The whole params.yaml: seed, languages, families with their merge weights, and the scales."""
+
     # numpy takes seeds below 2**32; online iterations add 1000 per iteration
     seed: Annotated[Int, Field(ge=0, le=2**31 - 1)]
     languages: dict[str, LanguageCfg]

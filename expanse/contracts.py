@@ -22,16 +22,22 @@ from expanse.errors import DataError
 
 @dataclass(frozen=True)
 class Opt:
+    """A value of `spec`, or null."""
+
     spec: Any
 
 
 @dataclass(frozen=True)
 class Map:
+    """An object whose every value is a `spec` (its keys are names: languages, teachers, families)."""
+
     spec: Any
 
 
 @dataclass(frozen=True)
 class List:
+    """A list whose every item is a `spec`."""
+
     spec: Any
 
 

@@ -751,6 +751,7 @@ def record(root: Path, scale: str) -> str:
 
 
 def main(argv=None) -> int:
+    """`python -m expanse.dvc_pipeline [generate|check|sync|record|jobs]`, or `dvc SCALE ARGS`: the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["dvc"]:
         if len(argv) < 3 or argv[1].startswith("-"):

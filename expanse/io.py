@@ -115,6 +115,7 @@ def conform(df: pl.DataFrame, contract: str) -> pl.DataFrame:
 
 
 def write_parquet(df: pl.DataFrame, path: str | os.PathLike, contract: str | None = None) -> None:
+    """Write a table atomically (zstd), conformed to its contract first when one is named."""
     if contract is not None:
         df = conform(df, contract)
     with atomic_path(path) as tmp:
@@ -122,6 +123,7 @@ def write_parquet(df: pl.DataFrame, path: str | os.PathLike, contract: str | Non
 
 
 def read_parquet(path: str | os.PathLike, contract: str | None = None) -> pl.DataFrame:
+    """Read a table, conformed to its contract when one is named (DataError naming the file if it is not)."""
     df = pl.read_parquet(path)
     if contract is not None:
         try:
@@ -153,6 +155,7 @@ def read_json(path: str | os.PathLike, contract: str | None = None):
 
 
 def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write a UTF-8 text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

@@ -638,6 +638,7 @@ def _pct(x: float | None) -> str:
 
 
 def format_plan(result: dict) -> str:
+    """The plan's GPU-hours per phase as the text `python -m expanse.lineage plan` prints."""
     s = result["summary"]
     lines = [
         f"planned GPU-hours for scale {result['scale']} ({result['n_jobs']} jobs; runtime x GPUs from "
@@ -658,6 +659,7 @@ def format_plan(result: dict) -> str:
 
 
 def format_loads(m: dict, scale: str) -> list[str]:
+    """The model-load hours of a plan, per phase, with what batching jobs per model would save, as text lines."""
     a, t = m["assumptions"], m["total"]
     lines = [
         f"model loads: {t['loads']} in {t['jobs']} jobs, {t['gpu_hours']:.1f} GPU-hours loading "
@@ -713,6 +715,7 @@ def format_loads(m: dict, scale: str) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """`python -m expanse.lineage plan|write --scale S`: planned GPU-hours, or a built scale's lineage as JSON."""
     ap = argparse.ArgumentParser(prog="python -m expanse.lineage", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser(
@@ -742,6 +745,7 @@ def main(argv=None) -> int:
 
 
 def hash_cache(root: Path, scale: str) -> Path:
+    """Where the lineage of `scale` caches file hashes by size, mtime and inode."""
     return root / ".expanse" / f"hashes-{scale}.json"
 
 

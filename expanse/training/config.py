@@ -39,10 +39,12 @@ class TrainCfg(Strict):
 
 
 class SFTCfg(TrainCfg):
-    pass
+    """SFT (trl's SFTTrainer) on the arbitraged rows: the shared training settings."""
 
 
 class DPOCfg(TrainCfg):
+    """DPO (trl's DPOTrainer), offline and online: the shared settings, beta and the loss."""
+
     beta: Annotated[Float, Field(gt=0, le=100)] = 0.1
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
 
