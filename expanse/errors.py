@@ -25,6 +25,11 @@ class UnknownNameError(ConfigError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MergeError(ExpanseError):
+    """Checkpoints that cannot be merged (not safetensors, shapes or tokenizers that differ,
+    non-finite values) or a merge method's params it does not take."""
+
+
 class RuleError(ExpanseError):
     """A rule of the workflow (Snakefile, rules/*.smk) is defined wrong: a script or module it names
     does not exist, a resource SLURM would get wrong, a missing code param."""

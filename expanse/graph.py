@@ -1,5 +1,5 @@
-"""The workflow's job graph as Snakemake plans it, and the rules' function signatures: the one module
-of the library that uses Snakemake's internals (expanse.snakemake_locks patches its lock handling).
+"""The workflow's job graph as Snakemake plans it, the rules' function signatures, and the patch of
+Snakemake's lock release: the one module of the library that uses Snakemake's internals.
 
 The DVC generator (expanse.dvc_pipeline) and the lineage and planning report (expanse.lineage) read
 the graph through this narrow surface: `load(root, targets)` plans the targets' full graph as
@@ -11,6 +11,15 @@ Snakemake's Python API is not stable across minor versions and planning without 
 private calls (`_workflow`, `_prepare_dag`, `_build_dag`, `_names` of a named file list). They are
 all here, written against SNAKEMAKE_VERSION; tests/unit/test_graph.py fails on any other version,
 so an upgrade breaks this one module, loudly, and nothing else.
+
+Concurrent runs keep their locks (`install_lock_patch`): since Snakemake 9.17.0
+(snakemake/snakemake#4012, still so in 9.27.1), a run that ends removes its own lock files and then
+the whole .snakemake/locks directory (FilePersistence._delete_locks), so every other run still
+working in the same directory loses its locks, and a third run may build their outputs at the same
+time. The patch puts back the behaviour of Snakemake <= 9.16: at the end of a run, remove only the
+lock files this run wrote; `snakemake --unlock` still removes all locks. It refuses any Snakemake
+but SNAKEMAKE_VERSION. rules/common.smk installs it while the Snakefile is parsed, before Snakemake
+creates its persistence and takes or releases any lock.
 """
 
 from __future__ import annotations
@@ -191,3 +200,44 @@ def bind_signatures(rules) -> int:
                 seen.add(id(item))
                 bind_signature(item)
     return len(seen)
+
+
+# ------------------------------------------------------------------ the lock release
+def install_lock_patch() -> None:
+    """Patch Snakemake's FilePersistence: a run that ends removes only its own locks; `--unlock`
+    removes every lock, as upstream does. A StateError when the installed Snakemake is not
+    SNAKEMAKE_VERSION. Installing twice changes nothing."""
+    import os
+
+    import snakemake
+    from snakemake.persistence.file import FilePersistence
+
+    from expanse.errors import StateError
+
+    if snakemake.__version__ != SNAKEMAKE_VERSION:
+        raise StateError(
+            f"expanse/graph.py patches Snakemake {SNAKEMAKE_VERSION}'s lock release but Snakemake "
+            f"{snakemake.__version__} is installed: check whether a finished run still deletes "
+            ".snakemake/locks (snakemake/snakemake#4012), then update SNAKEMAKE_VERSION or remove the patch"
+        )
+    if getattr(FilePersistence, "_expanse_remove_all_locks", None) is not None:
+        return
+    # 9.27.1's: removes this run's lock files, then rmtree(.snakemake/locks), everybody's locks
+    remove_all_locks = FilePersistence._delete_locks
+
+    def release_own_locks(self) -> None:
+        """End of a run (PersistenceBase.lock's finally -> unlock): remove only this run's lock files."""
+        for lockfile in self._lockfile.values():
+            try:
+                os.remove(lockfile)
+            except FileNotFoundError:
+                pass
+        self._lockfile.clear()
+
+    def unlock_all(self) -> None:
+        """`snakemake --unlock` (Workflow.unlock -> cleanup_locks): remove every lock."""
+        remove_all_locks(self)
+
+    FilePersistence._expanse_remove_all_locks = remove_all_locks
+    FilePersistence._delete_locks = release_own_locks
+    FilePersistence.cleanup_locks = unlock_all

@@ -3,7 +3,6 @@
 import os
 import sys
 
-from expanse import snakemake_locks
 from expanse import fingerprint as fp
 from expanse import graph
 from expanse import layout as L
@@ -11,7 +10,7 @@ from expanse import workflow_support as ws
 from expanse.errors import ExpanseError
 
 try:
-    snakemake_locks.install()  # a run that ends releases only its own locks, not all runs'
+    graph.install_lock_patch()  # a run that ends releases only its own locks, not all runs'
     for _configfile in workflow.configfiles:
         ws.check_yaml(_configfile)
     PARAMS = ws.validate(config)

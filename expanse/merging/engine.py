@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from expanse.errors import ExpanseError
+from expanse.errors import MergeError
 from expanse.io import atomic_path, file_digest
 from expanse.merging import get_method
 
@@ -48,10 +48,6 @@ BY_TORCH_NAME = {v[0]: k for k, v in DTYPES.items()}
 FLOAT = {"F64", "F32", "BF16", "F16"}
 NOT_WEIGHTS = {INDEX, "README.md", "expanse_config.json", "metrics.json", "training_args.bin"}
 VOCAB_FILES = ("tokenizer.json", "vocab.json", "tokenizer.model")
-
-
-class MergeError(ExpanseError):
-    pass
 
 
 @dataclass

@@ -184,9 +184,8 @@ def test_resources_reach_their_functions_as_before_once_resource_evaluate_is_bou
 def test_the_lock_patch_refuses_another_snakemake_as_a_state_error(monkeypatch):
     import snakemake
 
-    from expanse import snakemake_locks
     from expanse.errors import StateError
 
     monkeypatch.setattr(snakemake, "__version__", "9.99.0")
-    with pytest.raises(StateError, match=r"^expanse/snakemake_locks\.py patches Snakemake .* 9\.99\.0 is installed"):
-        snakemake_locks.install()
+    with pytest.raises(StateError, match=r"^expanse/graph\.py patches Snakemake .* 9\.99\.0 is installed"):
+        graph.install_lock_patch()

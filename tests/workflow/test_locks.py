@@ -1,4 +1,4 @@
-"""Concurrent runs in one directory keep their locks (expanse/snakemake_locks.py).
+"""Concurrent runs in one directory keep their locks (expanse/graph.py: install_lock_patch).
 
 Snakemake 9.27.1 alone: when a second run finishes it deletes .snakemake/locks, and a third run then
 builds the first run's outputs at the same time. These run the project's own Snakefile (so its
@@ -117,9 +117,9 @@ def test_unlock_still_removes_every_lock(tmp_path):
 def test_the_patch_refuses_another_snakemake(monkeypatch):
     import snakemake as snakemake_pkg
 
-    from expanse import snakemake_locks
+    from expanse import graph
     from expanse.errors import ExpanseError
 
     monkeypatch.setattr(snakemake_pkg, "__version__", "9.99.0")
     with pytest.raises(ExpanseError, match=r"patches Snakemake 9\.27\.1's lock release but Snakemake 9\.99\.0"):
-        snakemake_locks.install()
+        graph.install_lock_patch()
