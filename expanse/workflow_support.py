@@ -118,6 +118,31 @@ def tiny_init_inputs(params: Params, scale: str, role: str) -> list[str]:
     return [model_dir(scale, "base")] if ref.tiny is not None and ref.tiny.init == "base" else []
 
 
+def teacher_init_inputs(params: Params, scale: str, teacher: str) -> list[str]:
+    """tiny_init_inputs of a teacher."""
+    return tiny_init_inputs(params, scale, f"teachers.{teacher}")
+
+
+def teacher_names(params: Params, scale: str) -> list[str]:
+    """The scale's teachers, in params.yaml order."""
+    return list(params.scales[scale].teachers)
+
+
+def teacher_refs(params: Params, scale: str) -> dict[str, dict]:
+    """Every teacher's resolved reference (model_ref), by name."""
+    return {t: model_ref(params, scale, f"teachers.{t}") for t in params.scales[scale].teachers}
+
+
+def all_teacher_inputs(params: Params, scale: str) -> list[str]:
+    """Every teacher as a rule input (model_inputs): the build directories of the tiny ones."""
+    return [f for t in params.scales[scale].teachers for f in model_inputs(params, scale, f"teachers.{t}")]
+
+
+def tiny_teacher_dirs(params: Params, scale: str) -> list[str]:
+    """The build directories of the scale's tiny teachers."""
+    return [L.fill(L.TEACHER_MODEL, scale=scale, teacher=t) for t in tiny_teachers(params, scale)]
+
+
 def tiny_teachers(params: Params, scale: str) -> list[str]:
     """The scale's teachers that are tiny models built by rules/tiny.smk."""
     return [t for t, ref in params.scales[scale].teachers.items() if ref.tiny is not None]
@@ -291,6 +316,27 @@ def arbitrage_targets(params: Params, scale: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- training
+def prompt_files(params: Params, scale: str, lang: str) -> dict[str, str]:
+    """A language's two prompt files (the same at every scale), as named inputs."""
+    cfg = params.languages[lang]
+    return {"prompts": cfg.prompts, "eval_prompts": cfg.eval_prompts}
+
+
+def language_section(params: Params, scale: str, lang: str) -> dict:
+    """languages.<lang> of params.yaml, as a job's params."""
+    return params.languages[lang].model_dump()
+
+
+def family_of(params: Params, scale: str) -> dict[str, str]:
+    """Every language's family."""
+    return {lang: cfg.family for lang, cfg in params.languages.items()}
+
+
+def languages_by_family(params: Params, scale: str) -> dict[str, list[str]]:
+    """Every family's languages, in params.yaml order."""
+    return {family: family_languages(params, family) for family in params.families}
+
+
 def family_languages(params: Params, family: str) -> list[str]:
     """The language codes of a family, in params.yaml order."""
     return params.family_languages(family)
@@ -457,6 +503,20 @@ def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
     }
 
 
+def eval_answer_files(params: Params, scale: str, lang: str) -> list[str]:
+    """The answers to a language's test prompts of every model judged on it (eval_models)."""
+    return [L.fill(L.EVAL_ANSWERS, scale=scale, lang=lang, model=m) for m in eval_models(params, scale, lang)]
+
+
+def benchmark_result_files(params: Params, scale: str) -> list[str]:
+    """Every benchmark's result of every benchmarked model (benchmark_models)."""
+    return [
+        L.fill(L.BENCHMARK_RESULT, scale=scale, bench=bench, model=model)
+        for bench in params.scales[scale].eval.benchmarks
+        for model in benchmark_models(params, scale)
+    ]
+
+
 def benchmark_models(params: Params, scale: str) -> list[str]:
     """The models every benchmark runs: the merged model, the base and each family's last checkpoint."""
     return ["merged", "base", *(f"family.{family}" for family in params.families)]
@@ -510,6 +570,11 @@ def benchmark_cfg(params: Params, scale: str, bench: str):
     if bench not in benchmarks:
         raise ConfigError(f"scales.{scale}.eval.benchmarks has no {bench!r}")
     return benchmarks[bench]
+
+
+def benchmark_section(params: Params, scale: str, bench: str) -> dict:
+    """benchmark_cfg as a job's params."""
+    return benchmark_cfg(params, scale, bench).model_dump()
 
 
 def benchmark_files(params: Params, scale: str, bench: str) -> list[str]:

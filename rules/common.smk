@@ -115,11 +115,6 @@ def bind_signatures():
 
 
 # ---- inputs
-def get_prompt_files(wildcards):
-    lang = PARAMS.languages[wildcards.lang]
-    return {"prompts": lang.prompts, "eval_prompts": lang.eval_prompts}
-
-
 def get_teacher_model(wildcards):
     return ws.model_inputs(PARAMS, wildcards.scale, f"teachers.{wildcards.teacher}")
 
@@ -132,34 +127,10 @@ def get_reward_model(wildcards):
     )
 
 
-def get_tiny_init(wildcards):
-    return ws.tiny_init_inputs(PARAMS, wildcards.scale, f"teachers.{wildcards.teacher}")
-
-
 # ---- learned routing (rules/routing.smk)
 def get_probe(wildcards):
     a = scale_of(wildcards).arbitrage
     return {"fraction": a.probe_fraction, "min_probe": a.min_probe}
-
-
-def get_teacher_names(wildcards):
-    return list(scale_of(wildcards).teachers)
-
-
-def get_all_teacher_models(wildcards):
-    return [f for t in scale_of(wildcards).teachers for f in ws.model_inputs(PARAMS, wildcards.scale, f"teachers.{t}")]
-
-
-def get_teacher_refs(wildcards):
-    return {t: ws.model_ref(PARAMS, wildcards.scale, f"teachers.{t}") for t in scale_of(wildcards).teachers}
-
-
-def get_tiny_teachers(wildcards):
-    return expand(
-        L.TEACHER_MODEL,
-        scale=wildcards.scale,
-        teacher=ws.tiny_teachers(PARAMS, wildcards.scale),
-    )
 
 
 # ---- params: only the values a job uses, so editing one language or teacher reruns only its jobs.
@@ -175,18 +146,6 @@ def get_language_codes(wildcards):
 
 def get_family_names(wildcards):
     return list(PARAMS.families)
-
-
-def get_family_of(wildcards):
-    return {lang: cfg.family for lang, cfg in PARAMS.languages.items()}
-
-
-def get_family_languages(wildcards):
-    return {family: ws.family_languages(PARAMS, family) for family in PARAMS.families}
-
-
-def get_language_params(wildcards):
-    return PARAMS.languages[wildcards.lang].model_dump()
 
 
 def get_teacher_ref(wildcards):
@@ -295,25 +254,3 @@ def targets_of(kind, scale):
 
 def scale_targets(scale):
     return [f for kind in TARGET_KINDS for f in targets_of(kind, scale)]
-
-
-# ---- eval
-
-
-def get_eval_answers(wildcards):
-    return [
-        L.fill(L.EVAL_ANSWERS, scale=wildcards.scale, lang=wildcards.lang, model=model)
-        for model in ws.eval_models(PARAMS, wildcards.scale, wildcards.lang)
-    ]
-
-
-def get_benchmark(wildcards):
-    return ws.benchmark_cfg(PARAMS, wildcards.scale, wildcards.bench).model_dump()
-
-
-def get_benchmark_results(wildcards):
-    return [
-        L.fill(L.BENCHMARK_RESULT, scale=wildcards.scale, bench=bench, model=model)
-        for bench in scale_of(wildcards).eval.benchmarks
-        for model in ws.benchmark_models(PARAMS, wildcards.scale)
-    ]

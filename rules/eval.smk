@@ -31,7 +31,7 @@ rule generate_eval:
 
 rule judge_pairwise:
     input:
-        answers=get_eval_answers,
+        answers=from_params(ws.eval_answer_files, "lang"),
         prompts=L.PROMPTS,
         wins=L.WINS,
         judge_model=from_params(ws.judge_inputs),
@@ -79,7 +79,7 @@ rule run_benchmark:
     params:
         code=code_fingerprint("../scripts/run_benchmark.py"),
         model=from_params(ws.eval_model_ref, "model"),
-        benchmark=get_benchmark,
+        benchmark=from_params(ws.benchmark_section, "bench"),
         languages=get_language_codes,
         gpus=get_gpus("benchmark"),
         seed=get_seed,
@@ -111,7 +111,7 @@ rule lineage:
 rule eval_report:
     input:
         winrates=L.every(L.WINRATE, "lang", LANGS),
-        benchmarks=get_benchmark_results,
+        benchmarks=from_params(ws.benchmark_result_files),
         arbitrage=L.ARBITRAGE_SUMMARY,
         training=L.TRAINING_SUMMARY,
         metrics=from_params(ws.training_metrics),
@@ -142,7 +142,7 @@ rule eval_report:
         scale="{scale}",
         metric_keys=from_params(ws.training_metric_keys),
         families=get_family_names,
-        family_of=get_family_of,
+        family_of=from_params(ws.family_of),
         models=lambda wildcards: ws.benchmark_models(PARAMS, wildcards.scale),
     script:
         "../scripts/eval_report.py"

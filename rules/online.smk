@@ -115,7 +115,7 @@ rule summarize_training:
         **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/summarize_training.py"),
-        families=get_family_languages,
+        families=from_params(ws.languages_by_family),
         metric_keys=from_params(ws.training_metric_keys),
         score_keys=from_params(ws.online_score_keys),
     script:

@@ -4,7 +4,7 @@
 
 rule prepare_prompts:
     input:
-        unpack(get_prompt_files),
+        unpack(from_params(ws.prompt_files, "lang")),
     output:
         prompts=L.PROMPTS,
     log:
@@ -19,7 +19,7 @@ rule prepare_prompts:
         **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/prepare_prompts.py"),
-        language=get_language_params,
+        language=from_params(ws.language_section, "lang"),
         prompts=scale_value("prompts"),
         seed=get_seed,
     script:

@@ -62,7 +62,7 @@ rule route_teachers:
         **resources_for("default"),
     params:
         code=code_fingerprint("../scripts/route_teachers.py"),
-        teachers=get_teacher_names,
+        teachers=from_params(ws.teacher_names),
         top_k=scale_value("arbitrage.top_k"),
         probe=get_probe,
         seed=get_seed,
@@ -74,7 +74,7 @@ rule generate_routed:
     input:
         prompts=L.PROMPTS,
         routing=L.ROUTING,
-        models=get_all_teacher_models,
+        models=from_params(ws.all_teacher_inputs),
     output:
         generations=L.REST_GENERATIONS,
     log:
@@ -89,7 +89,7 @@ rule generate_routed:
         **resources_for("generate"),
     params:
         code=code_fingerprint("../scripts/generate_routed.py"),
-        teachers=get_teacher_refs,
+        teachers=from_params(ws.teacher_refs),
         generation=scale_value("generation"),
         gpus=get_gpus("generate"),
         seed=get_seed,

@@ -71,7 +71,7 @@ rule pretrain_teacher:
     input:
         corpus=L.CORPUS,
         tokenizer=L.TOKENIZER,
-        init=get_tiny_init,
+        init=from_params(ws.teacher_init_inputs, "teacher"),
     output:
         model=directory(L.TEACHER_MODEL),
     log:
@@ -124,7 +124,7 @@ rule measure_teacher_loss:
         corpus=L.CORPUS,
         tokenizer=L.TOKENIZER,
         base=L.BASE_MODEL,
-        teachers=get_tiny_teachers,
+        teachers=from_params(ws.tiny_teacher_dirs),
     output:
         json=L.TEACHER_HELDOUT_LOSS,
     log:
