@@ -226,6 +226,9 @@ JSON_SCHEMAS: dict[str, Any] = {
     },
     # tiny teachers: each one's held-out loss per language
     "teacher_heldout_loss": {"loss": Map(Map(float)), "best": Map(str)},
+    # eval_report's numbers for `dvc metrics`: win-rate per opponent and accuracy per benchmark and
+    # model, each per language with their mean (null when there is none)
+    "report_metrics": {"winrate": Map(Map(Opt(float))), "accuracy": Map(Map(Map(Opt(float))))},
 }
 
 

@@ -495,7 +495,7 @@ def write_report(
     win_csv, acc_csv = csv_tables(data)
     write_text(win_csv, out_winrates)
     write_text(acc_csv, out_accuracy)
-    write_json(metrics(data), out_metrics)
+    write_json(metrics(data), out_metrics, contract="report_metrics")
     write_text(markdown(scale, data, plot_dir.name), out_md)
     write_text(page(scale, data, plot_dir), out_html)
     return data
