@@ -434,8 +434,8 @@ def sampling(params: Params, scale: str) -> dict:
     return {**s.generation.model_dump(), "temperature": s.online.temperature, "top_p": s.online.top_p}
 
 
-def online_seed(params: Params, it: int) -> int:
-    """Each iteration draws different samples, the same on every rerun."""
+def online_seed(params: Params, scale: str, it: int) -> int:
+    """Each iteration draws different samples, the same on every rerun (and at every scale)."""
     return params.seed + 1000 * int(it)
 
 

@@ -231,10 +231,6 @@ def get_checkpoint_load(wildcards):
     return ws.checkpoint_ref(PARAMS, wildcards.scale, "")["load"]
 
 
-def get_online_seed(wildcards):
-    return ws.online_seed(PARAMS, wildcards.it)
-
-
 # ---- merge
 def get_stage_checkpoints(wildcards):
     return ws.stage_checkpoints(PARAMS, wildcards.scale, getattr(wildcards, "stage", "online"))

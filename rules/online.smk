@@ -25,7 +25,7 @@ rule sample_policy:
         generation=from_params(ws.sampling),
         samples=scale_value("online.samples_per_prompt"),
         gpus=get_gpus("generate"),
-        seed=get_online_seed,
+        seed=from_params(ws.online_seed, "it"),
     script:
         "../scripts/sample_policy.py"
 

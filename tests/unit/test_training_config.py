@@ -50,7 +50,7 @@ def test_online_chain_and_targets(shipped_params):
     s = ws.sampling(p, "tiny")
     assert s["temperature"] == p.scales["tiny"].online.temperature > 0
     assert s["max_new_tokens"] == p.scales["tiny"].generation.max_new_tokens
-    assert ws.online_seed(p, 1) != ws.online_seed(p, 2)
+    assert ws.online_seed(p, "tiny", 1) != ws.online_seed(p, "tiny", 2)
 
 
 def test_checkpoints_load_safetensors_and_remote_code_only_by_opt_in(params):
