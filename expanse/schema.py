@@ -87,6 +87,15 @@ class Strict(BaseModel):
 _KEY_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
 
 
+class ModelSource(Strict):
+    """A model a job loads, resolved from its params entry by expanse.workflow_support.model_ref: a
+    local directory or hub ID (`location`) and its from_pretrained keywords (`load`: safetensors
+    only; remote code only where the entry opts in; its revision)."""
+
+    location: str
+    load: dict[str, Any] = {}
+
+
 def one_line(error: ValidationError, source: str, prefix: str = "") -> str:
     """The first problem of a validation error as one line: `source: key.path: what is wrong`
     (key.path under `prefix` when the data was the section at that key)."""

@@ -10,15 +10,16 @@ from expanse.logs import run_script
 def main(smk):
     from expanse.generation import run_generation
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
-    model = smk.params.model
+    model = ModelSource.model_validate(smk.params.model)
     run_generation(
         smk.input.prompts,
         smk.output.answers,
         lang=smk.wildcards.lang,
         model_name=smk.wildcards.model,
-        location=model["location"],
-        load=model["load"],
+        location=model.location,
+        load=model.load,
         generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         samples=1,
         seed=smk.params.seed,

@@ -11,8 +11,9 @@ def main(smk):
     from expanse.generation import run_generation
     from expanse.generation.config import GenerationCfg
     from expanse.io import read_parquet
+    from expanse.schema import ModelSource
 
-    teacher = smk.params.teacher
+    teacher = ModelSource.model_validate(smk.params.teacher)
     prompts = generated_prompts(read_parquet(smk.input.prompts, "prompts"))
     ids = probe_ids(prompts["id"].to_list(), seed=smk.params.seed, **smk.params.probe)
     run_generation(
@@ -20,8 +21,8 @@ def main(smk):
         smk.output.generations,
         lang=smk.wildcards.lang,
         model_name=smk.wildcards.teacher,
-        location=teacher["location"],
-        load=teacher["load"],
+        location=teacher.location,
+        load=teacher.load,
         generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         samples=1,
         seed=smk.params.seed,

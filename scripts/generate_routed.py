@@ -11,10 +11,11 @@ def main(smk):
     from expanse.generation import run_routed_generation
     from expanse.generation.config import GenerationCfg
     from expanse.io import read_json, read_parquet
+    from expanse.schema import ModelSource
 
     routing = read_json(smk.input.routing, "routing")
     ids = rest_ids(read_parquet(smk.input.prompts, "prompts"), routing)
-    teachers = {name: smk.params.teachers[name] for name in routing["selected"]}
+    teachers = {name: ModelSource.model_validate(smk.params.teachers[name]) for name in routing["selected"]}
     run_routed_generation(
         smk.input.prompts,
         smk.output.generations,

@@ -9,15 +9,16 @@ from expanse.logs import run_script
 def main(smk):
     from expanse.generation import run_generation
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
-    teacher = smk.params.teacher
+    teacher = ModelSource.model_validate(smk.params.teacher)
     run_generation(
         smk.input.prompts,
         smk.output.generations,
         lang=smk.wildcards.lang,
         model_name=smk.wildcards.teacher,
-        location=teacher["location"],
-        load=teacher["load"],
+        location=teacher.location,
+        load=teacher.load,
         generation=GenerationCfg.of(smk.params.generation, f"scales.{smk.wildcards.scale}.generation"),
         samples=1,
         seed=smk.params.seed,

@@ -11,6 +11,7 @@ def main(smk):
     from expanse.evaluation.config import JudgeCfg
     from expanse.evaluation.pairwise import best_teacher, run_judging
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
     p, scale = smk.params, smk.wildcards.scale
     opponents = {**p.opponents, "best_teacher": f"teacher.{best_teacher(smk.input.wins)}"}
@@ -23,7 +24,7 @@ def main(smk):
         answers=dict(zip(p.models, smk.input.answers)),
         opponents=opponents,
         judge=JudgeCfg.of(p.judge, f"scales.{scale}.eval.judge"),
-        judge_model=p.judge_model,
+        judge_model=ModelSource.model_validate(p.judge_model),
         generation=GenerationCfg.of(p.generation, f"scales.{scale}.generation"),
         bootstrap=p.bootstrap,
         seed=p.seed,

@@ -12,6 +12,7 @@ def main(smk):
     from expanse.io import read_json
     from expanse.merging.config import MergeCfg
     from expanse.merging.run import run_merge
+    from expanse.schema import ModelSource
 
     weights, search = smk.params.weights, list(smk.input.get("search", []))
     if search:
@@ -23,7 +24,7 @@ def main(smk):
         merge=MergeCfg.of(smk.params.merge, f"scales.{smk.wildcards.scale}.merge"),
         weights=weights,
         families=smk.params.families,
-        base=smk.params.base,
+        base=ModelSource.model_validate(smk.params.base) if smk.params.base else None,
         stage=smk.wildcards.get("stage", "online"),
     )
 

@@ -9,13 +9,14 @@ from expanse.logs import run_script
 def main(smk):
     from expanse.arbiter import run_scoring
     from expanse.arbiter.config import ArbiterCfg
+    from expanse.schema import ModelSource
 
     run_scoring(
         smk.input.generations,
         smk.input.prompts,
         smk.output.scores,
         arbiter=ArbiterCfg.of(smk.params.arbiter, f"scales.{smk.wildcards.scale}.arbiter"),
-        reward_model=smk.params.reward_model,
+        reward_model=ModelSource.model_validate(rm) if (rm := smk.params.reward_model) else None,
         gpus=smk.params.gpus,
     )
 

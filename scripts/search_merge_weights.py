@@ -13,6 +13,7 @@ def main(smk):
     from expanse.merging.config import MergeCfg
     from expanse.merging.run import resolve
     from expanse.merging.search import run_search
+    from expanse.schema import ModelSource
 
     p, scale = smk.params, smk.wildcards.scale
     result = run_search(
@@ -22,10 +23,10 @@ def main(smk):
         families=list(p.families),
         weights=list(p.weights),
         merge=MergeCfg.of({**p.merge, "search": p.search}, f"scales.{scale}.merge"),
-        base=resolve(p.base) if p.base else None,
+        base=resolve(ModelSource.model_validate(p.base)) if p.base else None,
         generation=GenerationCfg.of(p.generation, f"scales.{scale}.generation"),
         arbiter=ArbiterCfg.of(p.arbiter, f"scales.{scale}.arbiter"),
-        reward_model=p.reward_model,
+        reward_model=ModelSource.model_validate(p.reward_model) if p.reward_model else None,
         load=p.load,
         seed=p.seed,
         gpus=p.gpus,

@@ -7,10 +7,11 @@ from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.schema import ModelSource
     from expanse.training.jobs import run_job
 
     p = smk.params
-    sft = {"location": smk.input.sft, "load": p.load}
+    sft = ModelSource(location=smk.input.sft, load=p.load)
     run_job(
         "dpo",
         name=f"{smk.wildcards.family}/dpo",

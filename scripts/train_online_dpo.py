@@ -8,14 +8,15 @@ from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.schema import ModelSource
     from expanse.training.jobs import run_job
 
     p, w = smk.params, smk.wildcards
     run_job(
         "dpo",
         name=f"{w.family}/online_it{w.it}",
-        model={"location": smk.input.policy, "load": p.load},
-        ref_model={"location": smk.input.reference, "load": p.load},
+        model=ModelSource(location=smk.input.policy, load=p.load),
+        ref_model=ModelSource(location=smk.input.reference, load=p.load),
         data=smk.input.pairs,
         prompts=smk.input.prompts,
         config=p.training,

@@ -7,13 +7,14 @@ from expanse.logs import run_script
 
 
 def main(smk):
+    from expanse.schema import ModelSource
     from expanse.training.jobs import run_job
 
     p = smk.params
     run_job(
         "sft",
         name=f"{smk.wildcards.family}/sft",
-        model=p.model,
+        model=ModelSource.model_validate(p.model),
         ref_model=None,
         data=smk.input.arbitrage,
         prompts=smk.input.prompts,

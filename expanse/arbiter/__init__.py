@@ -19,6 +19,7 @@ from expanse.registry import Registry
 
 if TYPE_CHECKING:
     from expanse.arbiter.config import ArbiterCfg
+    from expanse.schema import ModelSource
 
 ARBITERS = Registry(
     "arbiter",
@@ -97,11 +98,11 @@ def run_scoring(
     out_path: str,
     *,
     arbiter: ArbiterCfg,
-    reward_model: dict | None,
+    reward_model: ModelSource | None,
     gpus: int = 0,
 ) -> None:
     """Score one generations file with the configured arbiter; writes the scores contract.
-    `reward_model` is {location, load} (None when the method needs no reward model)."""
+    `reward_model`: the resolved reference (None when the method needs no reward model)."""
     import polars as pl
 
     from expanse.errors import DataError

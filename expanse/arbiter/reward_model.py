@@ -5,14 +5,17 @@ way the workflow builds it (arbiter scoring, arbiter accuracy, the reward-model 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from expanse.schema import ModelSource
 
 
-def load_reward_model(model: Mapping, *, batch_size: int, gpus: int = 0) -> RewardModel:
-    """The reward model of a model entry {location, load} (rules/common.smk get_reward_model_ref:
-    the checkpoint directory or hub ID and its from_pretrained keywords), scoring `batch_size` chats
-    at a time in fp32 on CPU, in bf16 on `gpus` GPUs."""
-    return RewardModel(model["location"], load=model["load"], batch_size=batch_size, gpus=gpus)
+def load_reward_model(model: ModelSource, *, batch_size: int, gpus: int = 0) -> RewardModel:
+    """The reward model of a resolved model reference (the checkpoint directory or hub ID and its
+    from_pretrained keywords), scoring `batch_size` chats at a time in fp32 on CPU, in bf16 on
+    `gpus` GPUs."""
+    return RewardModel(model.location, load=model.load, batch_size=batch_size, gpus=gpus)
 
 
 class RewardModel:

@@ -12,6 +12,7 @@ from expanse.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from expanse.evaluation.config import BenchmarkCfg
+    from expanse.schema import ModelSource
 
 # The YAML tags a task file may use: the standard ones (what yaml.safe_load builds). lm-eval loads task
 # files with its own loader, where `!function` imports Python from the task folder and
@@ -211,7 +212,7 @@ def extract(results: dict, tasks: dict[str, str], metric: str) -> dict[str, dict
     return out
 
 
-def load_lm(model: dict, *, batch_size: int, gpus: int):
+def load_lm(model: ModelSource, *, batch_size: int, gpus: int):
     import torch
     from lm_eval.models.huggingface import HFLM
     from transformers import AutoModelForCausalLM
@@ -221,10 +222,10 @@ def load_lm(model: dict, *, batch_size: int, gpus: int):
     kwargs = {"dtype": torch.bfloat16 if gpus else torch.float32}
     if gpus > 1:
         kwargs["device_map"] = "auto"
-    hf_model = AutoModelForCausalLM.from_pretrained(model["location"], **model["load"], **kwargs).eval()
+    hf_model = AutoModelForCausalLM.from_pretrained(model.location, **model.load, **kwargs).eval()
     if gpus == 1:
         hf_model.to("cuda")
-    tokenizer = load_tokenizer(model["location"], model["load"], padding_side="left")
+    tokenizer = load_tokenizer(model.location, model.load, padding_side="left")
     return HFLM(
         pretrained=hf_model,
         tokenizer=tokenizer,
@@ -271,7 +272,7 @@ def run_benchmark(
     *,
     name: str,
     model_name: str,
-    model: dict,
+    model: ModelSource,
     languages: list[str],
     bench: BenchmarkCfg,
     seed: int,

@@ -8,7 +8,7 @@
   as a tie and is counted as unparsed.
 
 The contract of a judge: a class constructed as `Judge(*, model, judge, generation, seed, gpus=0)`,
-where `model` is {location, load} (the scale's reward model, or the llm judge's model), `judge` the
+where `model` is the resolved ModelSource (the scale's reward model, or the llm judge's model), `judge` the
 validated JudgeCfg (expanse.evaluation.config) and `generation` the scale's GenerationCfg; its
 `compare(prompts, answers_a, answers_b, lang)` returns one verdict ("A", "B" or "tie") per prompt,
 and `unparsed` counts the verdicts it could not read (always 0 for a judge that cannot fail to).
@@ -24,6 +24,7 @@ from expanse.registry import Registry
 if TYPE_CHECKING:
     from expanse.evaluation.config import JudgeCfg
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
 JUDGES = Registry(
     "judge",
@@ -45,7 +46,7 @@ def get_judge(method: str):
 class RewardModelJudge:
     unparsed: int = 0
 
-    def __init__(self, *, model: dict, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
+    def __init__(self, *, model: ModelSource, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
         from expanse.arbiter.reward_model import load_reward_model
 
         self.rm = load_reward_model(model, batch_size=judge.batch_size, gpus=gpus)
@@ -129,13 +130,11 @@ def judge_generation(generation: GenerationCfg, judge: JudgeCfg) -> GenerationCf
 class LLMJudge:
     unparsed: int = 0
 
-    def __init__(self, *, model: dict, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
+    def __init__(self, *, model: ModelSource, judge: JudgeCfg, generation: GenerationCfg, seed: int, gpus: int = 0):
         from expanse.generation import get_backend
 
         cfg = judge_generation(generation, judge)
-        self.backend = get_backend(cfg.backend)(
-            model["location"], load=model["load"], generation=cfg, seed=seed, gpus=gpus
-        )
+        self.backend = get_backend(cfg.backend)(model.location, load=model.load, generation=cfg, seed=seed, gpus=gpus)
         self.unparsed = 0
 
     def compare(self, prompts: list[str], answers_a: list[str], answers_b: list[str], lang: str) -> list[str]:

@@ -12,6 +12,7 @@ from expanse.evaluation.winrate import outcome, summarize
 if TYPE_CHECKING:
     from expanse.evaluation.config import JudgeCfg
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
 
 def load_answers(path: str, prompt_ids: list[str]) -> list[str]:
@@ -36,7 +37,7 @@ def judge_language(
     answers: dict[str, str],
     opponents: dict[str, str],
     judge: JudgeCfg,
-    judge_model: dict,
+    judge_model: ModelSource,
     generation: GenerationCfg,
     bootstrap: int,
     seed: int,

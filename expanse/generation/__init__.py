@@ -17,6 +17,7 @@ from expanse.registry import Registry
 
 if TYPE_CHECKING:
     from expanse.generation.config import GenerationCfg
+    from expanse.schema import ModelSource
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,13 @@ def run_routed_generation(
     out_path: str,
     *,
     lang: str,
-    teachers: dict[str, dict],
+    teachers: dict[str, ModelSource],
     ids: list[str],
     generation: GenerationCfg,
     seed: int,
     gpus: int = 0,
 ) -> None:
-    """Each of `teachers` ({name: {location, load}}, loaded one after the other) answers the prompts
+    """Each of `teachers` (name -> resolved reference, loaded one after the other) answers the prompts
     `ids`; one generations file."""
     from expanse.io import write_parquet
 
@@ -104,8 +105,8 @@ def run_routed_generation(
                 prompts,
                 lang=lang,
                 model_name=name,
-                location=ref["location"],
-                load=ref["load"],
+                location=ref.location,
+                load=ref.load,
                 generation=generation,
                 samples=1,
                 seed=seed,

@@ -10,17 +10,19 @@ from expanse.merging.engine import MergeError, merge_checkpoints
 
 if TYPE_CHECKING:
     from expanse.merging.config import MergeCfg
+    from expanse.schema import ModelSource
 
 HUB_FILES = ["*.safetensors", "*.json", "tokenizer*", "*.jinja", "*.model"]
 
 
-def resolve(ref: dict) -> str:
-    location = ref["location"]
+def resolve(ref: ModelSource) -> str:
+    """A local model directory as it is; a hub ID fetched once into the hub cache (its path)."""
+    location = ref.location
     if Path(location).is_dir():
         return location
     from huggingface_hub import snapshot_download  # HF_TOKEN, if needed, comes from the environment
 
-    return snapshot_download(location, revision=ref["load"].get("revision"), allow_patterns=HUB_FILES)
+    return snapshot_download(location, revision=ref.load.get("revision"), allow_patterns=HUB_FILES)
 
 
 def engine_options(merge: MergeCfg) -> dict:
@@ -40,7 +42,7 @@ def run_merge(
     merge: MergeCfg,
     weights: list[float],
     families: list[str],
-    base: dict | None,
+    base: ModelSource | None,
     stage: str,
 ) -> dict:
     if len(checkpoints) != len(families):

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from expanse.arbiter.config import ArbiterCfg
     from expanse.generation.config import GenerationCfg
     from expanse.merging.config import MergeCfg
+    from expanse.schema import ModelSource
 
 Evaluate = Callable[[list[float]], dict[str, float]]
 
@@ -152,7 +153,7 @@ def evaluator(
     prompts: dict,
     generation: GenerationCfg,
     arbiter: ArbiterCfg,
-    reward_model: dict | None,
+    reward_model: ModelSource | None,
     load: dict,
     seed: int,
     gpus: int,
@@ -216,7 +217,7 @@ def run_search(
     base: str | None,
     generation: GenerationCfg,
     arbiter: ArbiterCfg,
-    reward_model: dict | None,
+    reward_model: ModelSource | None,
     load: dict,
     seed: int,
     gpus: int = 0,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from expanse.schema import Bool, Float, Int, LearningRate, Steps, Strict, Tokens
+from expanse.schema import Bool, Float, Int, LearningRate, ModelSource, Steps, Strict, Tokens
 
 
 class LoraCfg(Strict):
@@ -47,14 +47,6 @@ class DPOCfg(TrainCfg):
 
     beta: Annotated[Float, Field(gt=0, le=100)] = 0.1
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
-
-
-class ModelSource(Strict):
-    """A model a job loads: a local directory or hub ID, and its from_pretrained keywords
-    (safetensors only; remote code only where its params entry opts in)."""
-
-    location: str
-    load: dict[str, Any] = {}
 
 
 class TrainJob(Strict):

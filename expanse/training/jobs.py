@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from expanse.schema import ModelSource
 from expanse.training.config import TrainJob
 from expanse.training.launch import run_training
 
@@ -10,8 +11,8 @@ def run_job(
     stage: str,
     *,
     name: str,
-    model: dict,
-    ref_model: dict | None,
+    model: ModelSource,
+    ref_model: ModelSource | None,
     data: list[str],
     prompts: list[str],
     config: dict,
@@ -42,8 +43,8 @@ def run_job(
         "work_dir": work_dir,
         "made_by": {
             "stage": stage,
-            "model": model["location"],
-            "reference": ref_model and ref_model["location"],
+            "model": model.location,
+            "reference": ref_model and ref_model.location,
             "data": list(data),
             "config": config,
             "seed": int(seed),

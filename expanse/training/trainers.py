@@ -18,7 +18,8 @@ from expanse.training.data import preference_rows, sft_rows
 from expanse.training.resume import finish, last_checkpoint
 
 if TYPE_CHECKING:
-    from expanse.training.config import ModelSource, TrainCfg, TrainJob
+    from expanse.schema import ModelSource
+    from expanse.training.config import TrainCfg, TrainJob
 
 KEEP_LOG_KEYS = (
     "loss",

@@ -13,6 +13,7 @@ from expanse.evaluation.pairwise import best_teacher, judge_language
 from expanse.generation.config import GenerationCfg
 from expanse.io import write_parquet
 from expanse.models import register_cohere_sequence_classification
+from expanse.schema import ModelSource
 from expanse.tiny.corpus import build_corpus
 from expanse.tiny.pretraining import cohere_config
 from expanse.tiny.tokenizer import train_tokenizer
@@ -97,7 +98,7 @@ def test_llm_judge_asks_both_orders_and_counts_unparsed_verdicts_as_ties(models,
         answers=answers,
         opponents={"base": "base", "teacher.x": "teacher.x", "best_teacher": "teacher.x"},
         judge=JudgeCfg(method="llm", model={"path": "lm"}, max_new_tokens=8, batch_size=4),
-        judge_model={"location": models["lm"], "load": LOAD},
+        judge_model=ModelSource(location=models["lm"], load=LOAD),
         generation=GenerationCfg.model_validate(GEN),
         bootstrap=100,
         seed=0,
@@ -117,7 +118,7 @@ def test_reward_model_judge_is_consistent_across_orders(models, files):
         answers=answers,
         opponents={"base": "base"},
         judge=JudgeCfg(method="reward_model", max_new_tokens=8, batch_size=4),
-        judge_model={"location": models["rm"], "load": LOAD},
+        judge_model=ModelSource(location=models["rm"], load=LOAD),
         generation=GenerationCfg.model_validate(GEN),
         bootstrap=100,
         seed=0,
@@ -142,7 +143,7 @@ def test_missing_answers_name_the_file(models, files, tmp_path):
             answers={**answers, "base": str(tmp_path / "short.parquet")},
             opponents={"base": "base"},
             judge=JudgeCfg(method="reward_model", max_new_tokens=8, batch_size=4),
-            judge_model={"location": models["rm"], "load": LOAD},
+            judge_model=ModelSource(location=models["rm"], load=LOAD),
             generation=GenerationCfg.model_validate(GEN),
             bootstrap=10,
             seed=0,

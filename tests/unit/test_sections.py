@@ -25,6 +25,12 @@ def test_the_whole_params_model_is_composed_of_the_packages_sections():
     assert isinstance(tiny.merge, MergeCfg) and isinstance(tiny.sft, SFTCfg) and isinstance(tiny.online.dpo, DPOCfg)
     assert MergeCfg.model_validate(tiny.merge.model_dump()) == tiny.merge
     assert DPOCfg.model_validate(tiny.online.dpo.model_dump()) == tiny.online.dpo
+    # a model a job loads: the resolved reference of its params entry
+    from expanse import workflow_support as ws
+    from expanse.schema import ModelSource
+
+    base = ModelSource.model_validate(ws.model_ref(p, "32b", "base"))
+    assert base.location == p.scales["32b"].base.hf and base.load["use_safetensors"] is True
     big = p.scales["32b"].eval
     assert isinstance(big.judge, JudgeCfg) and big.judge.model.hf  # params.yaml's judge: a model reference
     assert JudgeCfg.model_validate(big.judge.model_dump()).model == big.judge.model.model_dump()
