@@ -45,7 +45,7 @@ from expanse.schema import (
     one_line,
 )
 from expanse.tiny.spec import TinySpec
-from expanse.training.config import DPOCfg, LoraCfg, SFTCfg, TrainCfg  # noqa: F401 (re-exported)
+from expanse.training.config import DPOCfg, LaunchCfg, LoraCfg, SFTCfg, TrainCfg  # noqa: F401 (re-exported)
 
 
 def _plain_path(v: str) -> str:
@@ -277,14 +277,6 @@ class OnlineCfg(Strict):
     top_p: Fraction = 1.0
     min_margin: NonNegativeFloat = 0.1
     dpo: DPOCfg = DPOCfg()
-
-
-class LaunchCfg(Strict):
-    """How a training job with several GPUs is launched: accelerate with FSDP (full sharding, ZeRO-3
-    equivalent; no extra dependency) or DeepSpeed ZeRO-3 (needs the deepspeed package)."""
-
-    strategy: Literal["fsdp", "deepspeed_zero3"] = "fsdp"
-    main_process_port: Annotated[Int, Field(gt=1023, lt=65536)] = 29500
 
 
 class JudgeCfg(evaluation_config.JudgeCfg):

@@ -8,6 +8,7 @@ from expanse.logs import run_script
 
 def main(smk):
     from expanse.schema import ModelSource
+    from expanse.training.config import LaunchCfg
     from expanse.training.jobs import run_job
 
     p = smk.params
@@ -27,7 +28,7 @@ def main(smk):
         work_dir=p.work_dir,
         gpus=p.gpus,
         nodes=p.nodes,
-        launch=p.launch,
+        launch=LaunchCfg.of(p.launch, f"scales.{smk.wildcards.scale}.launch"),
         made_by={"family": smk.wildcards.family, "scale": smk.wildcards.scale, "origin": "offline"},
     )
 

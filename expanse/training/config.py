@@ -49,6 +49,14 @@ class DPOCfg(TrainCfg):
     loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid"
 
 
+class LaunchCfg(Strict):
+    """How a training job with several GPUs is launched: accelerate with FSDP (full sharding, ZeRO-3
+    equivalent; no extra dependency) or DeepSpeed ZeRO-3 (needs the deepspeed package)."""
+
+    strategy: Literal["fsdp", "deepspeed_zero3"] = "fsdp"
+    main_process_port: Annotated[Int, Field(gt=1023, lt=65536)] = 29500
+
+
 class TrainJob(Strict):
     """One training job: stage, the model it starts from and the DPO reference, data and prompts
     files, the stage's config, seed and threads, where the checkpoint, its metrics and the resume

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expanse.schema import ModelSource
-from expanse.training.config import TrainJob
+from expanse.training.config import LaunchCfg, TrainJob
 from expanse.training.launch import run_training
 
 
@@ -23,7 +23,7 @@ def run_job(
     work_dir: str,
     gpus: int,
     nodes: int,
-    launch: dict,
+    launch: LaunchCfg,
     made_by: dict,
 ) -> None:
     """Validate the job (its config as the stage's model: a bad value fails here, before any launch)
@@ -55,6 +55,6 @@ def run_job(
         TrainJob.model_validate(spec),
         gpus=gpus,
         nodes=nodes,
-        strategy=launch["strategy"],
-        port=launch["main_process_port"],
+        strategy=launch.strategy,
+        port=launch.main_process_port,
     )
