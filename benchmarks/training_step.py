@@ -126,7 +126,9 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        metrics = timed("job", tr.train)(spec)
+        from expanse.training.config import TrainJob
+
+        metrics = timed("job", tr.train)(TrainJob.model_validate(spec))
         if profiler:
             profiler.disable()
             profiler.dump_stats(args.profile)

@@ -26,10 +26,11 @@ def measure_accuracy(
     seed: int,
 ) -> dict:
     from expanse.arbiter.reward_model import load_reward_model
+    from expanse.schema import ModelSource
 
     rows = synthetic_preference_pairs(pl.read_parquet(corpus_path), codes, "heldout", n_per_language, seed + 7)
     rm = load_reward_model(
-        {"location": reward_model_dir, "load": {"use_safetensors": True}}, batch_size=arbiter.batch_size
+        ModelSource(location=reward_model_dir, load={"use_safetensors": True}), batch_size=arbiter.batch_size
     )
     chosen = [{"prompt": r["prompt"], "completion": r["chosen"], "lang": r["lang"]} for r in rows]
     rejected = [{"prompt": r["prompt"], "completion": r["rejected"], "lang": r["lang"]} for r in rows]
