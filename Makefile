@@ -21,12 +21,14 @@ run: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q --durations=25
 
-# ruff (lint + format, configured in pyproject.toml), snakefmt for the rules, Snakemake's own linter
+# ruff (lint + format, configured in pyproject.toml), snakefmt for the rules, Snakemake's own linter,
+# and the generated DVC pipelines in step with the rules and the modules their scripts import
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check Snakefile rules/
 	$(BIN)/snakemake --lint
+	$(BIN)/python -m expanse.dvc_pipeline check
 
 # the plan of a scale's targets, e.g. `make dry-run SCALE=8b` (every scale of params.yaml has them)
 SCALE ?= 32b
