@@ -42,6 +42,7 @@ from expanse.schema import (
     SlurmWord,
     Strict,
     Temperature,
+    context_root,
     one_line,
 )
 from expanse.tiny.spec import TinySpec
@@ -55,11 +56,6 @@ def _plain_path(v: str) -> str:
             f"{v!r} is not a plain path (A-Z a-z 0-9 _ . / + @ % , = -, no '..' component, not starting with '-')"
         )
     return v
-
-
-def _root(info: ValidationInfo) -> Path:
-    """The directory relative paths in params.yaml are relative to (where Snakemake runs)."""
-    return Path((info.context or {}).get("root") or ".")
 
 
 # The resource classes rules draw from (rules/common.smk: resources_for). A key not listed here is
@@ -132,7 +128,7 @@ class ModelRef(Strict):
         _plain_path(v)
         # A directory under results/ is one a rule builds; any other must be there now, or the
         # loader would take a missing 'owner/name' directory for a hub ID.
-        if PurePosixPath(v).parts[0] != "results" and not (_root(info) / v).is_dir():
+        if PurePosixPath(v).parts[0] != "results" and not (context_root(info) / v).is_dir():
             raise ValueError(f"directory {v!r} does not exist")
         return v
 

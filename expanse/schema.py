@@ -9,6 +9,7 @@ imports only that package's code, not every package's.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
 )
 
 from expanse.errors import ConfigError
@@ -68,6 +70,12 @@ def _known_codes(codes: list[str] | None) -> list[str] | None:
 LanguageCodes = Annotated[list[str] | None, AfterValidator(_known_codes)]
 
 
+def context_root(info: ValidationInfo) -> Path:
+    """The directory relative paths in params.yaml are relative to (where Snakemake runs): the
+    validation context's `root`, else the working directory."""
+    return Path((info.context or {}).get("root") or ".")
+
+
 class Strict(BaseModel):
     """Unknown keys are refused, values are frozen, numbers are finite."""
 
@@ -82,6 +90,11 @@ class Strict(BaseModel):
             return cls.model_validate(data)
         except ValidationError as e:
             raise ConfigError(one_line(e, "params.yaml", prefix=key)) from None
+
+    def replaced(self, **changes):
+        """A copy with `changes`, validated like the original (model_copy(update=...) would skip
+        the checks)."""
+        return type(self).model_validate({**self.model_dump(), **changes})
 
 
 _KEY_PREFIX = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
@@ -99,6 +112,12 @@ class ModelSource(Strict):
 def one_line(error: ValidationError, source: str, prefix: str = "") -> str:
     """The first problem of a validation error as one line: `source: key.path: what is wrong`
     (key.path under `prefix` when the data was the section at that key)."""
+    loc, msg = first_problem(error, prefix)
+    return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
+
+
+def first_problem(error: ValidationError, prefix: str = "") -> tuple[str, str]:
+    """(key.path, what is wrong) of a validation error's first problem; key.path under `prefix`."""
     err = error.errors()[0]
     loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]])
     msg = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
@@ -111,4 +130,4 @@ def one_line(error: ValidationError, source: str, prefix: str = "") -> str:
     if key:
         loc = f"{loc}.{key.group(1)}" if loc else key.group(1)
         msg = msg[key.end() :]
-    return f"{source}: {loc}: {msg}" if loc else f"{source}: {msg}"
+    return loc, msg

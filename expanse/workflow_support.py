@@ -140,7 +140,7 @@ def all_teacher_inputs(params: Params, scale: str) -> list[str]:
 
 def tiny_teacher_dirs(params: Params, scale: str) -> list[str]:
     """The build directories of the scale's tiny teachers."""
-    return [L.fill(L.TEACHER_MODEL, scale=scale, teacher=t) for t in tiny_teachers(params, scale)]
+    return L.every(L.TEACHER_MODEL, "teacher", tiny_teachers(params, scale), scale=scale)
 
 
 def tiny_teachers(params: Params, scale: str) -> list[str]:
@@ -505,7 +505,7 @@ def eval_opponents(params: Params, scale: str, lang: str) -> dict[str, str]:
 
 def eval_answer_files(params: Params, scale: str, lang: str) -> list[str]:
     """The answers to a language's test prompts of every model judged on it (eval_models)."""
-    return [L.fill(L.EVAL_ANSWERS, scale=scale, lang=lang, model=m) for m in eval_models(params, scale, lang)]
+    return L.every(L.EVAL_ANSWERS, "model", eval_models(params, scale, lang), scale=scale, lang=lang)
 
 
 def benchmark_result_files(params: Params, scale: str) -> list[str]:

@@ -5,18 +5,12 @@ these; the evaluation library takes them."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from expanse.evaluation.judges import JUDGES
-from expanse.schema import BatchSize, Bool, Int, LanguageCodes, NonNegativeFloat, Strict, Tokens
-
-
-def _root(info: ValidationInfo) -> Path:
-    """The directory relative paths are relative to (where Snakemake runs)."""
-    return Path((info.context or {}).get("root") or ".")
+from expanse.schema import BatchSize, Bool, Int, LanguageCodes, NonNegativeFloat, Strict, Tokens, context_root
 
 
 class JudgeCfg(Strict):
@@ -77,7 +71,7 @@ class BenchmarkCfg(Strict):
         if self.include_path is not None:
             from expanse.evaluation.benchmarks import check_task_folder
 
-            check_task_folder(self.include_path, allow_functions=self.allow_functions, root=_root(info))
+            check_task_folder(self.include_path, allow_functions=self.allow_functions, root=context_root(info))
         elif self.allow_functions:
             raise ValueError("allow_functions: only local task files (include_path) can use !function")
         return self

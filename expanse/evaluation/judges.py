@@ -114,17 +114,15 @@ def parse_verdict(text: str) -> str | None:
 
 def judge_generation(generation: GenerationCfg, judge: JudgeCfg) -> GenerationCfg:
     """The scale's generation settings made greedy and unpenalised, with the judge's length."""
-    settings = {
-        **generation.model_dump(),
-        "temperature": 0.0,
-        "top_p": 1.0,
-        "min_new_tokens": 0,
-        "repetition_penalty": 1.0,
-        "no_repeat_ngram_size": 0,
-        "max_new_tokens": judge.max_new_tokens,
-        "batch_size": judge.batch_size,
-    }
-    return type(generation).model_validate(settings)
+    return generation.replaced(
+        temperature=0.0,
+        top_p=1.0,
+        min_new_tokens=0,
+        repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        max_new_tokens=judge.max_new_tokens,
+        batch_size=judge.batch_size,
+    )
 
 
 class LLMJudge:

@@ -170,7 +170,7 @@ def evaluator(
         from expanse.arbiter.reward_model import load_reward_model
 
         rm = load_reward_model(reward_model, batch_size=arbiter.batch_size, gpus=gpus)
-    greedy = type(generation).model_validate({**generation.model_dump(), "temperature": 0.0})
+    greedy = generation.replaced(temperature=0.0)
     items = [(lang, pid, text) for lang, rows in sorted(prompts.items()) for pid, text in rows]
 
     def evaluate(weights: list[float]) -> dict[str, float]:

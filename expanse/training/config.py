@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from expanse.schema import Bool, Float, Int, LearningRate, ModelSource, Steps, Strict, Tokens
+from expanse.schema import Bool, Float, Int, LearningRate, ModelSource, Steps, Strict, Tokens, first_problem
 
 
 class LoraCfg(Strict):
@@ -85,8 +85,7 @@ class TrainJob(Strict):
             try:
                 data = {**data, "config": model.model_validate(data["config"])}
             except ValidationError as e:
-                err = e.errors()[0]
-                raise ValueError(f"config.{'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+                raise ValueError("{}: {}".format(*first_problem(e, prefix="config"))) from None
         return data
 
     @model_validator(mode="after")

@@ -154,12 +154,10 @@ def read_spec(path: str) -> TrainJob:
     from pydantic import ValidationError
 
     from expanse.errors import DataError
+    from expanse.schema import one_line
     from expanse.training.config import TrainJob
 
     try:
         return TrainJob.model_validate_json(Path(path).read_text(encoding="utf-8"))
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise DataError(f"{path}: {where + ': ' if where else ''}{msg}") from None
+        raise DataError(one_line(e, path)) from None
