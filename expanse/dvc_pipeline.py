@@ -32,6 +32,7 @@ A scale added to params.yaml gets its pipeline, its targets and its ignores with
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
+    python -m expanse.dvc_pipeline repro      # dvc repro with independent stages side by side
     python -m expanse.dvc_pipeline dvc 32b repro pipelines/32b/dvc.yaml   # DVC on a hidden pipeline
 """
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -750,8 +752,51 @@ def record(root: Path, scale: str) -> str:
     return f"recorded in {path.replace('dvc.yaml', 'dvc.lock')}; commit it with git and `dvc push`"
 
 
+def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, dry: bool = False) -> int:
+    """`dvc repro` of one scale's pipeline with its independent stages side by side
+    (expanse/dvc_repro.py); returns the exit status."""
+    from expanse import dvc_repro
+
+    path = pipelines(root)[scale]
+    pipeline = dvc_repro.load_pipeline(root, path)
+    unknown = [t for t in targets if t not in pipeline.upstream]
+    if unknown:
+        raise ConfigError(f"repro {unknown[0]}: no such stage in {path}")
+    cpus = dvc_repro.available_cores(cores)
+    started = time.monotonic()
+    status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
+    if status.returncode != 0:
+        raise StateError(f"dvc status failed: {_last_line(status.stderr or status.stdout)}")
+    todo = pipeline.below(dvc_repro.changed(status.stdout, path))
+    if targets:
+        todo &= pipeline.above(targets)
+    if not todo:
+        print("Data and pipelines are up to date.")
+        return 0
+    if dry:
+        for name in dvc_repro.order(pipeline, todo):
+            print(name)
+        return 0
+    first = scale == scales_of(root)[0]
+    print(f"{len(todo)} stages to run on {len(cpus)} cores ({path}); each stage's DVC output: logs/{scale}/dvc_repro/")
+    code = dvc_repro.run(
+        root,
+        pipeline,
+        todo,
+        [sys.executable, "-m", "dvc"] if first else [sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale],
+        (lambda name: name) if first else (lambda name: f"{path}:{name}"),
+        cpus,
+        root / "logs" / scale / "dvc_repro",
+    )
+    if code == 0:
+        took = time.monotonic() - started
+        print(f"{len(todo)} stages reproduced in {took:.0f} s; commit dvc.lock with git and `dvc push`")
+    return code
+
+
 def main(argv=None) -> int:
-    """`python -m expanse.dvc_pipeline [generate|check|sync|record|jobs]`, or `dvc SCALE ARGS`: the exit status."""
+    """`python -m expanse.dvc_pipeline [generate|check|sync|record|jobs|repro]`, or `dvc SCALE ARGS`:
+    the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["dvc"]:
         if len(argv) < 3 or argv[1].startswith("-"):
@@ -767,10 +812,11 @@ def main(argv=None) -> int:
         "command",
         nargs="?",
         default="generate",
-        choices=("generate", "check", "sync", "record", "jobs"),
+        choices=("generate", "check", "sync", "record", "jobs", "repro"),
         help="generate (default): write the pipeline files; check: exit 1 if one is stale; sync: "
         "after dvc pull/checkout, bring Snakemake in line; record: after a Snakemake run, dvc commit; "
-        "jobs: print each job's stage, deps, outs and params keys as JSON; "
+        "jobs: print each job's stage, deps, outs and params keys as JSON; repro [STAGE...]: dvc repro "
+        "with independent stages side by side, on every core; "
         "`dvc SCALE DVC-ARGS...`: run dvc with the pipeline of SCALE (8b, 32b; hidden by .dvcignore) "
         "visible",
     )
@@ -779,6 +825,9 @@ def main(argv=None) -> int:
         help="generate: only this scale's pipeline (default: all); sync, record, jobs: the scale (default: the "
         "first of params.yaml's scales)",
     )
+    ap.add_argument("stages", nargs="*", metavar="STAGE", help="repro: only what these stages need (default: all)")
+    ap.add_argument("--cores", type=int, help="repro: cores to use (default: all this process may run on)")
+    ap.add_argument("--dry", action="store_true", help="repro: print the stages it would run, in order, and stop")
     ap.add_argument("--root", default=".", help="the repository root")
     ap.add_argument(
         "--code-rev",
@@ -799,6 +848,10 @@ def main(argv=None) -> int:
     if args.command == "record":
         print(record(root, scale))
         return 0
+    if args.command != "repro" and (args.stages or args.cores is not None or args.dry):
+        ap.error("STAGE, --cores and --dry are for repro")
+    if args.command == "repro":
+        return repro(root, scale, args.stages, args.cores, args.dry)
     if args.command == "jobs":
         import json
 

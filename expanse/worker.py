@@ -17,6 +17,8 @@ imports already done.
                                                          runs the same script file as `__main__`
 
 What keeps a job what it was:
+- The child takes the job process's CPU affinity too, so a job started on its own cores (a stage
+  of `python -m expanse.dvc_pipeline repro`, a cpuset) stays on them whichever job started the server.
 - The child re-executes the very script file Snakemake wrote for the job (its preamble holds the
   job's inputs, outputs, params), so the job's code path is the cold one; `run_script` in the child
   runs `main` directly (the child's environment has EXPANSE_WARM=0, so nothing is forwarded twice).
@@ -354,7 +356,15 @@ def forward() -> int:
     try:
         _send(
             sock,
-            {"script": script, "argv": sys.argv, "cwd": os.getcwd(), "env": env, "path": sys.path, "umask": umask},
+            {
+                "script": script,
+                "argv": sys.argv,
+                "cwd": os.getcwd(),
+                "env": env,
+                "path": sys.path,
+                "umask": umask,
+                "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            },
             fds=fds,
         )
     finally:
@@ -443,6 +453,11 @@ def _run_child(req: dict, fds: list[int], keep_closed: list) -> None:
                 os.close(fd)
         os.chdir(req["cwd"])
         os.umask(int(req["umask"]))
+        if req.get("cpus") and hasattr(os, "sched_setaffinity"):
+            try:
+                os.sched_setaffinity(0, [int(c) for c in req["cpus"]])
+            except OSError:  # none of the job's cores is the server's: keep the server's
+                pass
         os.environ.clear()
         os.environ.update(req["env"])
         sys.argv = list(req["argv"])

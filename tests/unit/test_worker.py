@@ -59,7 +59,8 @@ def main(smk):
     with open(out, "w") as f:
         json.dump({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "umask": os.umask(0o022),
                    "var": os.environ.get("JOB_VAR"), "warm_env": os.environ.get("EXPANSE_WARM"), "argv": sys.argv,
-                   "warm_at_start": warm_at_start, "fresh_worker_module": getattr(w, "SERVING", None) is None}, f)
+                   "warm_at_start": warm_at_start, "cpus": sorted(os.sched_getaffinity(0)),
+                   "fresh_worker_module": getattr(w, "SERVING", None) is None}, f)
 
 
 run_script(main, smk)
@@ -80,10 +81,16 @@ def job(tmp_path, rundir):
     script = tmp_path / "job.py"
     script.write_text(JOB)
 
-    def run(*, env=None, umask=None, cwd=None, **kw):
+    def run(*, env=None, umask=None, cwd=None, cpus=None, **kw):
         full = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", worker.ENV_SWITCH)}
         full.update({"XDG_RUNTIME_DIR": str(rundir), "JOB_LOG": str(tmp_path / "job.log"), **(env or {})})
-        pre = (lambda: os.umask(umask)) if umask is not None else None
+
+        def pre():
+            if umask is not None:
+                os.umask(umask)
+            if cpus is not None:
+                os.sched_setaffinity(0, cpus)
+
         return subprocess.Popen(
             [sys.executable, str(script), str(tmp_path / "out.json")],
             env=full,
@@ -138,6 +145,20 @@ def test_a_job_runs_in_a_child_of_the_server_with_the_callers_context(job, tmp_p
     # a second job is served by the same server
     rc, _, err = finish(job(env={"JOB_VAR": "es"}))
     assert rc == 0 and json.loads(job.out.read_text())["ppid"] == seen["ppid"], err
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin jobs apart")
+def test_a_warm_child_runs_on_the_cores_its_job_was_given(job, rundir):
+    """A job pinned to some cores (a stage of `dvc_pipeline repro`) keeps them in the server's
+    child, whichever cores the job that started the server had."""
+    first, last = min(os.sched_getaffinity(0)), max(os.sched_getaffinity(0))
+    seen = []
+    for cpus in ([last], [first], None):
+        rc, _, err = finish(job(cpus=cpus))
+        assert rc == 0, err
+        seen.append(json.loads(job.out.read_text()))
+    assert len({s["ppid"] for s in seen}) == 1  # one server served all three
+    assert [s["cpus"] for s in seen] == [[last], [first], sorted(os.sched_getaffinity(0))]
 
 
 def test_exit_status_and_errors_reach_the_job(job):

@@ -1,0 +1,317 @@
+"""`dvc repro` on every core: DVC runs the changed stages, independent ones side by side.
+
+DVC runs one stage at a time, and DVC has no `--jobs`. It does let separate processes run
+independent stages at once: `dvc repro --single-item STAGE` releases the repository lock while the
+stage's command runs and guards the stage's own deps and outs with read/write locks
+(`.dvc/tmp/rwlock`); `dvc --wait-for-lock` waits, instead of failing, for the moments another
+process holds the repository lock (collecting stages, hashing outputs, writing dvc.lock). This
+module is the scheduler around that, the way `make -j` is around a compiler:
+
+1. `dvc status` names the stages whose deps, params, outs or command changed; those and every
+   stage below them (whose deps they write) are to run, in the pipeline's order;
+2. a stage is started once every stage it depends on has finished, longest chain first, while a
+   core is free: each runs as `dvc --wait-for-lock repro --single-item STAGE`, so DVC itself
+   decides whether it still needs to run (a rebuilt upstream output may be byte-identical),
+   runs its command, hashes its outputs into the cache and records it in dvc.lock;
+3. each stage gets its own cores (the process's CPU affinity): the stage's `snakemake --cores all`
+   counts only those, so two stages never run more jobs than there are cores.
+
+Each stage's DVC output goes to `logs/{scale}/dvc_repro/{stage}.log`; on a failure no new stage
+starts, the running ones finish, and the exit status is 1 with the failed stage and its log named.
+
+    python -m expanse.dvc_pipeline repro                 # the default scale's pipeline, all cores
+    python -m expanse.dvc_pipeline repro --cores 1       # one stage at a time, as plain `dvc repro`
+    python -m expanse.dvc_pipeline repro eval-fr         # only what eval-fr needs
+    python -m expanse.dvc_pipeline repro --dry           # the stages it would start, in order
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from expanse.errors import ConfigError, StateError
+
+
+@dataclass
+class Pipeline:
+    """A dvc.yaml's stages and, for each, the stages it reads outputs of."""
+
+    path: str
+    upstream: dict[str, set[str]]
+    downstream: dict[str, set[str]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.downstream = {name: set() for name in self.upstream}
+        for name, ups in self.upstream.items():
+            for up in ups:
+                self.downstream[up].add(name)
+
+    def below(self, roots) -> set[str]:
+        """`roots` and every stage that depends on one of them, transitively."""
+        seen, todo = set(), list(roots)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.downstream[name])
+        return seen
+
+    def above(self, roots) -> set[str]:
+        """`roots` and every stage one of them depends on, transitively."""
+        seen, todo = set(), list(roots)
+        while todo:
+            name = todo.pop()
+            if name not in seen:
+                seen.add(name)
+                todo.extend(self.upstream[name])
+        return seen
+
+    def chain_length(self) -> dict[str, int]:
+        """For each stage, the number of stages on the longest chain from it to a last stage."""
+        memo: dict[str, int] = {}
+        for start in self.upstream:
+            stack = [start]
+            while stack:
+                name = stack[-1]
+                pending = [d for d in self.downstream[name] if d not in memo]
+                if pending:
+                    stack.extend(pending)
+                    continue
+                stack.pop()
+                memo[name] = 1 + max((memo[d] for d in self.downstream[name]), default=0)
+        return memo
+
+
+def load_pipeline(root: Path, path: str) -> Pipeline:
+    """The stages of the dvc.yaml at `path` (relative to root) and which feeds which: B depends on
+    A when one of B's deps is one of A's outs, inside one, or a folder holding one."""
+    try:
+        stages = (yaml.safe_load((root / path).read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read the pipeline: {str(e).splitlines()[0]}") from e
+    writer: dict[str, str] = {}  # an out, or a folder holding outs, -> the stage(s) writing it
+    holders: dict[str, set[str]] = {}
+    for name, st in stages.items():
+        for out in st.get("outs") or []:
+            out = str(PurePosixPath(_path_of(out)))
+            writer[out] = name
+            for parent in PurePosixPath(out).parents:
+                holders.setdefault(str(parent), set()).add(name)
+    upstream: dict[str, set[str]] = {}
+    for name, st in stages.items():
+        ups: set[str] = set()
+        for dep in st.get("deps") or []:
+            p = PurePosixPath(_path_of(dep))
+            for candidate in (p, *p.parents):
+                if str(candidate) in writer:
+                    ups.add(writer[str(candidate)])
+            ups |= holders.get(str(p), set())
+        ups.discard(name)
+        upstream[name] = ups
+    return Pipeline(path, upstream)
+
+
+def _path_of(item) -> str:
+    return next(iter(item)) if isinstance(item, dict) else str(item)
+
+
+def changed(status_json: str, path: str) -> set[str]:
+    """The stage names in `dvc status --json` output for the pipeline at `path` (DVC names the
+    root dvc.yaml's stages plainly and any other file's as `path:stage`)."""
+    try:
+        report = json.loads(status_json or "{}")
+    except json.JSONDecodeError as e:
+        raise StateError(f"dvc status printed no JSON report: {status_json.strip()[:200]!r}") from e
+    names = set()
+    for key in report:
+        file, sep, stage = key.rpartition(":")
+        if not sep:
+            names.add(key)
+        elif file == path:
+            names.add(stage)
+    return names
+
+
+def order(pipeline: Pipeline, todo: set[str]) -> list[str]:
+    """`todo` in an order that puts each stage after the stages of `todo` it depends on, longest
+    chain first (ties by name): the order stages start in when one core runs them all."""
+    lengths = pipeline.chain_length()
+    done: list[str] = []
+    placed: set[str] = set()
+    ready = [n for n in todo if not (pipeline.upstream[n] & todo)]
+    while ready:
+        ready.sort(key=lambda n: (-lengths[n], n))
+        name = ready.pop(0)
+        done.append(name)
+        placed.add(name)
+        for d in pipeline.downstream[name]:
+            if d in todo and d not in placed and d not in ready and pipeline.upstream[d] & todo <= placed:
+                ready.append(d)
+    return done
+
+
+def split_cores(free: list[int], n_ready: int) -> list[list[int]]:
+    """The free cores shared among at most `n_ready` stages to start now: one set each while there
+    are more stages than cores, else all of them split as evenly as they go, the first the most."""
+    n = min(len(free), n_ready)
+    if n == 0:
+        return []
+    size, extra = divmod(len(free), n)
+    sets, i = [], 0
+    for k in range(n):
+        take = size + (1 if k < extra else 0)
+        sets.append(free[i : i + take])
+        i += take
+    return sets
+
+
+@dataclass
+class _Running:
+    name: str
+    proc: subprocess.Popen
+    cores: list[int]
+    log: Path
+    started: float
+
+
+def _pinned(cores: list[int]):
+    def pin():
+        try:
+            os.sched_setaffinity(0, cores)
+        except (AttributeError, OSError):  # no affinity on this system: the stage uses every core
+            pass
+
+    return pin
+
+
+def last_lines(log: Path, n: int = 3) -> str:
+    try:
+        lines = [x.strip() for x in log.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-n:])
+
+
+def run(
+    root: Path,
+    pipeline: Pipeline,
+    todo: set[str],
+    dvc_argv: list[str],
+    target_of,
+    cores: list[int],
+    log_dir: Path,
+    say=print,
+) -> int:
+    """Run `todo`'s stages, each as `dvc_argv + ['--wait-for-lock', 'repro', '--single-item',
+    target_of(name)]`, a stage once the stages of `todo` it depends on have succeeded, on its own
+    share of `cores`. Returns 0, or 1 after a stage failed (the others running then finish)."""
+    lengths = pipeline.chain_length()
+    waiting = set(todo)
+    finished: set[str] = set()
+    running: list[_Running] = []
+    failed: list[tuple[str, int, Path]] = []
+    free = list(cores)
+    total = len(todo)
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    def stop(signum, frame):
+        for r in running:
+            try:
+                os.killpg(r.proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        while waiting or running:
+            ready = sorted(
+                (n for n in waiting if not (pipeline.upstream[n] & (waiting | {r.name for r in running}))),
+                key=lambda n: (-lengths[n], n),
+            )
+            if not failed:
+                for name, share in zip(ready, split_cores(free, len(ready)), strict=False):
+                    waiting.discard(name)
+                    for c in share:
+                        free.remove(c)
+                    log = log_dir / f"{name}.log"
+                    with log.open("w", encoding="utf-8") as f:
+                        proc = subprocess.Popen(
+                            [*dvc_argv, "--wait-for-lock", "repro", "--single-item", target_of(name)],
+                            cwd=root,
+                            stdin=subprocess.DEVNULL,
+                            stdout=f,
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=_pinned(share),
+                            start_new_session=True,
+                        )
+                    running.append(_Running(name, proc, share, log, time.monotonic()))
+                    on = ("cores " if len(share) > 1 else "core ") + ",".join(map(str, share))
+                    say(f"[{len(finished) + len(running)}/{total}] {name}: started on {on}")
+            elif not running:
+                break
+            if not running:  # nothing can start: a cycle, which the generator refuses
+                raise StateError(f"{pipeline.path}: no stage of {sorted(waiting)[:3]} can start (a cycle?)")
+            done = _wait_any(running)
+            running.remove(done)
+            free = sorted(free + done.cores)
+            code = done.proc.returncode
+            took = time.monotonic() - done.started
+            if code == 0:
+                finished.add(done.name)
+                say(f"{done.name}: done in {took:.0f} s")
+            else:
+                failed.append((done.name, code, done.log))
+                say(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")
+    except KeyboardInterrupt:
+        for r in running:
+            r.proc.wait()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if failed:
+        name, code, log = failed[0]
+        skipped = len(waiting)
+        print(
+            f"error: stage {name} failed (exit {code}; its DVC output: {log}); "
+            f"{len(finished)} stages done, {skipped} not started",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _wait_any(running: list[_Running]) -> _Running:
+    woken = False
+    while True:
+        for r in running:
+            if r.proc.poll() is not None:
+                return r
+        if woken:  # another child of this process exited: do not spin on it
+            time.sleep(0.2)
+        try:  # sleep until a child exits, leaving it for Popen to reap (WNOWAIT)
+            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
+            woken = True
+        except (ChildProcessError, AttributeError, InterruptedError):
+            time.sleep(0.2)
+
+
+def available_cores(limit: int | None) -> list[int]:
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = list(range(os.cpu_count() or 1))
+    if limit is not None:
+        if limit < 1:
+            raise ConfigError(f"--cores {limit}: must be at least 1")
+        cores = cores[:limit]
+    return cores

@@ -1,0 +1,172 @@
+"""`python -m expanse.dvc_pipeline repro` with real DVC on a small pipeline: independent stages run
+side by side on their own cores, a stage only after what it reads, each recorded in dvc.lock as
+`dvc repro` records it; an edit reruns what it feeds and nothing else; a failed stage stops what
+depends on it; a hidden scale's pipeline runs through its own file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expanse import dvc_repro
+
+STAGE = """
+import json, os, sys, time
+name, out, *ins = sys.argv[1:]
+start = time.time()
+if os.path.exists(f"fail-{name}"):
+    sys.exit(3)
+time.sleep(1.5)
+data = "".join(open(i).read() for i in ins)
+os.makedirs(os.path.dirname(out), exist_ok=True)
+with open(out + ".tmp", "w") as f:
+    json.dump({"start": start, "end": time.time(), "cpus": sorted(os.sched_getaffinity(0)), "data": data}, f)
+os.replace(out + ".tmp", out)
+"""
+
+
+def stage(name: str, out: str, *ins: str) -> dict:
+    return {"cmd": f"python3 stage.py {name} {out} {' '.join(ins)}", "deps": ["stage.py", *ins], "outs": [out]}
+
+
+PIPELINE = {
+    "stages": {
+        "a": stage("a", "out/a.json", "in/a.txt"),
+        "b": stage("b", "out/b.json", "in/b.txt"),
+        "c": stage("c", "out/c.json", "out/a.json", "out/b.json"),
+    }
+}
+
+
+def run(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "expanse.dvc_pipeline", *args, "--root", str(root)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    if check:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def dvc_status(root: Path, path: str = "dvc.yaml") -> dict:
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", "--json", path], cwd=root, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def output(root: Path, name: str) -> dict:
+    return json.loads((root / f"out/{name}.json").read_text())
+
+
+@pytest.fixture
+def repo(tmp_path):
+    (tmp_path / "params.yaml").write_text("scales:\n  tiny: {}\n  big: {}\n")
+    (tmp_path / ".dvcignore").write_text("/pipelines/*/\n")
+    (tmp_path / "stage.py").write_text(STAGE)
+    (tmp_path / "in").mkdir()
+    for name in "ab":
+        (tmp_path / f"in/{name}.txt").write_text(f"{name}\n")
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(PIPELINE, sort_keys=False))
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    return tmp_path
+
+
+def test_independent_stages_run_side_by_side_and_a_stage_after_what_it_reads(repo):
+    proc = run(repo, "repro")
+    assert "3 stages to run" in proc.stdout and "3 stages reproduced" in proc.stdout
+    a, b, c = (output(repo, n) for n in "abc")
+    assert (
+        c["start"] >= max(a["end"], b["end"])
+        and c["data"] == (repo / "out/a.json").read_text() + (repo / "out/b.json").read_text()
+    )
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) >= 2:  # a and b at once, each on its own cores; c, alone, on all of them
+        assert a["start"] < b["end"] and b["start"] < a["end"]
+        assert not set(a["cpus"]) & set(b["cpus"]) and sorted(a["cpus"] + b["cpus"]) == cores
+        assert c["cpus"] == cores
+    assert dvc_status(repo) == {}  # DVC recorded every stage
+    assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"a", "b", "c"}
+    assert "Running stage 'a'" in (repo / "logs/tiny/dvc_repro/a.log").read_text()
+    # nothing changed: nothing runs
+    before = {n: (repo / f"out/{n}.json").read_bytes() for n in "abc"}
+    again = run(repo, "repro")
+    assert again.stdout.strip() == "Data and pipelines are up to date."
+    assert {n: (repo / f"out/{n}.json").read_bytes() for n in "abc"} == before
+
+
+def test_an_edit_reruns_what_it_feeds_and_a_target_limits_the_run(repo):
+    run(repo, "repro")
+    before = {n: (repo / f"out/{n}.json").read_bytes() for n in "abc"}
+    (repo / "in/b.txt").write_text("b, edited\n")
+    assert run(repo, "repro", "--dry").stdout.split() == ["b", "c"]
+    (repo / "in/a.txt").write_text("a, edited\n")
+    assert run(repo, "repro", "--dry").stdout.split() == ["a", "b", "c"]
+    run(repo, "repro", "a")  # only what a needs
+    assert (repo / "out/a.json").read_bytes() != before["a"]
+    assert [(repo / f"out/{n}.json").read_bytes() for n in "bc"] == [before["b"], before["c"]]
+    assert set(dvc_status(repo)) == {"b", "c"}
+    run(repo, "repro", "--cores", "1")
+    assert output(repo, "c")["data"].count("edited") == 2 and dvc_status(repo) == {}
+
+
+def test_a_failed_stage_fails_the_run_and_what_depends_on_it_does_not_start(repo):
+    (repo / "fail-a").touch()
+    proc = run(repo, "repro", check=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: stage a failed (exit ")
+    assert f"its DVC output: {repo}/logs/tiny/dvc_repro/a.log" in last
+    assert not (repo / "out/c.json").exists() and not (repo / "out/a.json").exists()
+    lock = repo / "dvc.lock"
+    assert not lock.exists() or set(yaml.safe_load(lock.read_text())["stages"]) <= {"b"}
+    (repo / "fail-a").unlink()
+    run(repo, "repro")
+    assert dvc_status(repo) == {}
+
+
+def test_a_hidden_scales_pipeline_runs_through_its_own_file(repo):
+    (repo / "pipelines/big").mkdir(parents=True)
+    (repo / "pipelines/big/dvc.yaml").write_text(
+        yaml.safe_dump({"stages": {"big-a": {**stage("big-a", "out/big.json", "in/a.txt"), "wdir": "../.."}}})
+    )
+    run(repo, "repro", "--scale", "big")
+    assert output(repo, "big")["data"] == "a\n"
+    assert set(yaml.safe_load((repo / "pipelines/big/dvc.lock").read_text())["stages"]) == {"big-a"}
+    assert not (repo / "out/a.json").exists()  # the default scale's stages did not run
+
+
+def test_a_stage_name_that_is_not_in_the_pipeline_is_one_line_error(repo):
+    proc = run(repo, "repro", "nope", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: repro nope: no such stage in dvc.yaml"
+    assert not (repo / "logs").exists()
+
+
+def test_stage_order_follows_deps_longest_chain_first(tmp_path):
+    stages = {
+        "models": stage("models", "m/model", "in/x"),
+        "short": stage("short", "s/out", "in/x"),
+        "train": {"cmd": "x", "deps": ["m"], "outs": ["t/ckpt"]},  # a folder holding models' out
+        "eval": {"cmd": "x", "deps": ["t/ckpt/weights.bin"], "outs": ["e/report"]},  # a file inside train's
+    }
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    p = dvc_repro.load_pipeline(tmp_path, "dvc.yaml")
+    assert p.upstream == {"models": set(), "short": set(), "train": {"models"}, "eval": {"train"}}
+    assert dvc_repro.order(p, set(stages)) == ["models", "train", "eval", "short"]
+    assert p.below({"train"}) == {"train", "eval"} and p.above({"train"}) == {"models", "train"}
+
+
+def test_cores_are_shared_among_the_stages_that_can_start():
+    assert dvc_repro.split_cores([0, 1], 1) == [[0, 1]]
+    assert dvc_repro.split_cores([0, 1], 3) == [[0], [1]]
+    assert dvc_repro.split_cores([0, 1, 2], 2) == [[0, 1], [2]]
+    assert dvc_repro.split_cores([], 2) == []
