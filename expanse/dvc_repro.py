@@ -9,10 +9,11 @@ module is the scheduler around that, the way `make -j` is around a compiler:
 
 1. `dvc status` names the stages whose deps, params, outs or command changed; those and every
    stage below them (whose deps they write) are to run, in the pipeline's order;
-2. a stage is started once every stage it depends on has finished, longest chain first, while a
-   core is free: each runs as `dvc --wait-for-lock repro --single-item STAGE`, so DVC itself
-   decides whether it still needs to run (a rebuilt upstream output may be byte-identical),
-   runs its command, hashes its outputs into the cache and records it in dvc.lock;
+2. a stage is started once every stage it depends on has finished, while a core is free, longest
+   chain of stages below it first (then the bigger stage): each runs as
+   `dvc --wait-for-lock repro --single-item STAGE`, so DVC itself decides whether it still needs
+   to run (a rebuilt upstream output may be byte-identical), runs its command, hashes its outputs
+   into the cache and records it in dvc.lock;
 3. each stage gets its own cores (the process's CPU affinity): the stage's `snakemake --cores all`
    counts only those, so two stages never run more jobs than there are cores.
 
@@ -47,6 +48,7 @@ class Pipeline:
 
     path: str
     upstream: dict[str, set[str]]
+    sizes: dict[str, int] = field(default_factory=dict)  # outputs per stage: its jobs, roughly
     downstream: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self):
@@ -74,6 +76,12 @@ class Pipeline:
                 seen.add(name)
                 todo.extend(self.upstream[name])
         return seen
+
+    def priority(self) -> dict[str, tuple]:
+        """A sort key per stage, first to start first: the longest chain of stages below it, then
+        the most outputs (the bigger stage first, so small ones fill the gaps), then the name."""
+        lengths = self.chain_length()
+        return {n: (-lengths[n], -self.sizes.get(n, 0), n) for n in self.upstream}
 
     def chain_length(self) -> dict[str, int]:
         """For each stage, the number of stages on the longest chain from it to a last stage."""
@@ -117,7 +125,7 @@ def load_pipeline(root: Path, path: str) -> Pipeline:
             ups |= holders.get(str(p), set())
         ups.discard(name)
         upstream[name] = ups
-    return Pipeline(path, upstream)
+    return Pipeline(path, upstream, {name: len(st.get("outs") or []) for name, st in stages.items()})
 
 
 def _path_of(item) -> str:
@@ -142,14 +150,14 @@ def changed(status_json: str, path: str) -> set[str]:
 
 
 def order(pipeline: Pipeline, todo: set[str]) -> list[str]:
-    """`todo` in an order that puts each stage after the stages of `todo` it depends on, longest
-    chain first (ties by name): the order stages start in when one core runs them all."""
-    lengths = pipeline.chain_length()
+    """`todo` in an order that puts each stage after the stages of `todo` it depends on, by
+    `Pipeline.priority`: the order stages start in when one core runs them all."""
+    key = pipeline.priority()
     done: list[str] = []
     placed: set[str] = set()
     ready = [n for n in todo if not (pipeline.upstream[n] & todo)]
     while ready:
-        ready.sort(key=lambda n: (-lengths[n], n))
+        ready.sort(key=key.get)
         name = ready.pop(0)
         done.append(name)
         placed.add(name)
@@ -214,7 +222,7 @@ def run(
     """Run `todo`'s stages, each as `dvc_argv + ['--wait-for-lock', 'repro', '--single-item',
     target_of(name)]`, a stage once the stages of `todo` it depends on have succeeded, on its own
     share of `cores`. Returns 0, or 1 after a stage failed (the others running then finish)."""
-    lengths = pipeline.chain_length()
+    key = pipeline.priority()
     waiting = set(todo)
     finished: set[str] = set()
     running: list[_Running] = []
@@ -236,7 +244,7 @@ def run(
         while waiting or running:
             ready = sorted(
                 (n for n in waiting if not (pipeline.upstream[n] & (waiting | {r.name for r in running}))),
-                key=lambda n: (-lengths[n], n),
+                key=key.get,
             )
             if not failed:
                 for name, share in zip(ready, split_cores(free, len(ready)), strict=False):

@@ -22,7 +22,7 @@ name, out, *ins = sys.argv[1:]
 start = time.time()
 if os.path.exists(f"fail-{name}"):
     sys.exit(3)
-time.sleep(1.5)
+time.sleep(1.0)
 data = "".join(open(i).read() for i in ins)
 os.makedirs(os.path.dirname(out), exist_ok=True)
 with open(out + ".tmp", "w") as f:
@@ -155,13 +155,14 @@ def test_stage_order_follows_deps_longest_chain_first(tmp_path):
     stages = {
         "models": stage("models", "m/model", "in/x"),
         "short": stage("short", "s/out", "in/x"),
+        "wide": {"cmd": "x", "deps": ["in/x"], "outs": ["w/1", "w/2"]},  # as short, but more outputs
         "train": {"cmd": "x", "deps": ["m"], "outs": ["t/ckpt"]},  # a folder holding models' out
         "eval": {"cmd": "x", "deps": ["t/ckpt/weights.bin"], "outs": ["e/report"]},  # a file inside train's
     }
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
     p = dvc_repro.load_pipeline(tmp_path, "dvc.yaml")
-    assert p.upstream == {"models": set(), "short": set(), "train": {"models"}, "eval": {"train"}}
-    assert dvc_repro.order(p, set(stages)) == ["models", "train", "eval", "short"]
+    assert p.upstream == {"models": set(), "short": set(), "wide": set(), "train": {"models"}, "eval": {"train"}}
+    assert dvc_repro.order(p, set(stages)) == ["models", "train", "wide", "eval", "short"]
     assert p.below({"train"}) == {"train", "eval"} and p.above({"train"}) == {"models", "train"}
 
 
