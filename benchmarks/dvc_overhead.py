@@ -105,17 +105,22 @@ def timed_runs(root: Path, pipeline: str, repeat: int, scale: str) -> None:
     runs = [("dvc status", ["status", pipeline]), ("dvc repro (no-op)", ["repro", pipeline])]
     if scale == DEFAULT:  # what a user types: no target
         runs = [("plain dvc status", ["status"]), ("plain dvc repro (no-op)", ["repro"]), *runs]
+    runs.append(("dvc_pipeline repro (no-op)", ["--scale", scale]))
     for label, args in runs:
         walls, cpus = [], []
         for _ in range(repeat):
-            wall, cpu, out = timed(root, dvc_argv(scale, *args))
+            if label.startswith("dvc_pipeline"):
+                argv = [sys.executable, "-m", "expanse.dvc_pipeline", "repro", *args]
+            else:
+                argv = dvc_argv(scale, *args)
+            wall, cpu, out = timed(root, argv)
             if out.returncode != 0:
                 raise SystemExit(f"{label} failed:\n{out.stderr[-2000:]}")
             walls.append(wall)
             cpus.append(cpu)
         text = (out.stdout + out.stderr).strip().splitlines()
         print(
-            f"{label:24s} "
+            f"{label:27s} "
             + "  ".join(f"{w:6.1f} s ({c:4.1f} s CPU)" for w, c in zip(walls, cpus))
             + f"   ({text[-1] if text else ''})"
         )
