@@ -19,6 +19,7 @@ module is the scheduler around that, the way `make -j` is around a compiler:
 
 Each stage's DVC output goes to `logs/{scale}/dvc_repro/{stage}.log`; on a failure no new stage
 starts, the running ones finish, and the exit status is 1 with the failed stage and its log named.
+Ctrl-C (or SIGTERM) interrupts the running stages as it would a plain `dvc repro` (exit 130).
 
     python -m expanse.dvc_pipeline repro                 # the default scale's pipeline, all cores
     python -m expanse.dvc_pipeline repro --cores 1       # one stage at a time, as plain `dvc repro`
@@ -232,11 +233,6 @@ def run(
     log_dir.mkdir(parents=True, exist_ok=True)
 
     def stop(signum, frame):
-        for r in running:
-            try:
-                os.killpg(r.proc.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -281,9 +277,21 @@ def run(
                 failed.append((done.name, code, done.log))
                 say(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")
     except KeyboardInterrupt:
+        # the stages run in sessions of their own (a terminal's Ctrl-C reaches only this process):
+        # interrupt each, as Ctrl-C interrupts a plain `dvc repro`, and wait for DVC to clean up
         for r in running:
-            r.proc.wait()
-        raise
+            try:
+                os.killpg(r.proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+        for r in running:
+            try:
+                r.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # it ignores SIGINT (started with it ignored?)
+                os.killpg(r.proc.pid, signal.SIGKILL)
+                r.proc.wait()
+        print(f"interrupted: {', '.join(r.name for r in running) or 'no stage'} stopped", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
     if failed:
@@ -299,18 +307,13 @@ def run(
 
 
 def _wait_any(running: list[_Running]) -> _Running:
-    woken = False
+    # polling, not a blocking wait: once polars is imported (expanse.config imports it), a blocking
+    # waitid is restarted after SIGINT instead of letting Ctrl-C through; a sleep is not
     while True:
         for r in running:
             if r.proc.poll() is not None:
                 return r
-        if woken:  # another child of this process exited: do not spin on it
-            time.sleep(0.2)
-        try:  # sleep until a child exits, leaving it for Popen to reap (WNOWAIT)
-            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
-            woken = True
-        except (ChildProcessError, AttributeError, InterruptedError):
-            time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def available_cores(limit: int | None) -> list[int]:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,8 @@ name, out, *ins = sys.argv[1:]
 start = time.time()
 if os.path.exists(f"fail-{name}"):
     sys.exit(3)
-time.sleep(1.0)
+open(f"started-{name}", "w").close()
+time.sleep(120 if os.path.exists(f"slow-{name}") else 1.0)
 data = "".join(open(i).read() for i in ins)
 os.makedirs(os.path.dirname(out), exist_ok=True)
 with open(out + ".tmp", "w") as f:
@@ -132,6 +135,29 @@ def test_a_failed_stage_fails_the_run_and_what_depends_on_it_does_not_start(repo
     (repo / "fail-a").unlink()
     run(repo, "repro")
     assert dvc_status(repo) == {}
+
+
+def test_an_interrupt_stops_the_running_stages_and_records_nothing(repo):
+    (repo / "slow-a").touch()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "expanse.dvc_pipeline", "repro", "--cores", "1"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal (CI may ignore it)
+    )
+    deadline = time.monotonic() + 60
+    while not (repo / "started-a").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (repo / "started-a").exists()
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends the terminal's foreground process
+    out, err = proc.communicate(timeout=60)  # not the stage's 120 s
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted: a stopped"
+    assert not (repo / "out/a.json").exists() and not (repo / "started-b").exists()
+    assert set(dvc_status(repo)) == {"a", "b", "c"}  # nothing recorded
+    assert not subprocess.run(["pgrep", "-f", "stage.py a"], capture_output=True).stdout  # the stage is gone
 
 
 def test_a_hidden_scales_pipeline_runs_through_its_own_file(repo):

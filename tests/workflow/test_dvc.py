@@ -271,6 +271,12 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     # fr's chain, its family's chain, the merge and the eval; no other language's arbitrage
     assert {"arbitrage-fr", "sft-romance", "online-romance-2", "merge_families", "eval_report"} <= snakemake_plan
     assert not any(n.startswith(("arbitrage-es", "sft-asian", "dpo-asian")) for n in snakemake_plan)
+    # `dvc_pipeline repro` would run those stages, each after the stages it reads from
+    planned = pipeline(repo, "repro", "--dry").stdout.split()
+    assert set(planned) == snakemake_plan and len(planned) == len(snakemake_plan)
+    stages = stages_of(repo)
+    for i, name in enumerate(planned):
+        assert not downstream(stages, {name}) & set(planned[:i]), f"{name} planned after a stage that reads it"
 
 
 def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo):
