@@ -151,6 +151,7 @@ def shrink_cold(dest: Path, repeat: int, only: list[str]) -> None:
         (root / "dvc.lock").unlink(missing_ok=True)  # cold: nothing recorded
         stages = len(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
         wall, cpu, out = timed(root, argv)
+        (dest / f"{folder}.out").write_text(out.stdout + out.stderr)  # dvc_pipeline repro: each stage's start and end
         if out.returncode != 0:
             raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")
         print(f"cold {label:20s} {wall:8.0f} s ({cpu:.0f} s CPU; {stages} DVC stages)", flush=True)

@@ -231,6 +231,10 @@ def run(
     free = list(cores)
     total = len(todo)
     log_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+
+    def note(line: str) -> None:  # each line with the time since the start, as a build log reads
+        say(f"{time.monotonic() - t0:6.0f} s  {line}")
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -260,7 +264,7 @@ def run(
                         )
                     running.append(_Running(name, proc, share, log, time.monotonic()))
                     on = ("cores " if len(share) > 1 else "core ") + ",".join(map(str, share))
-                    say(f"[{len(finished) + len(running)}/{total}] {name}: started on {on}")
+                    note(f"[{len(finished) + len(running)}/{total}] {name}: started on {on}")
             elif not running:
                 break
             if not running:  # nothing can start: a cycle, which the generator refuses
@@ -272,10 +276,10 @@ def run(
             took = time.monotonic() - done.started
             if code == 0:
                 finished.add(done.name)
-                say(f"{done.name}: done in {took:.0f} s")
+                note(f"{done.name}: done in {took:.0f} s")
             else:
                 failed.append((done.name, code, done.log))
-                say(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")
+                note(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")
     except KeyboardInterrupt:
         # the stages run in sessions of their own (a terminal's Ctrl-C reaches only this process):
         # interrupt each, as Ctrl-C interrupts a plain `dvc repro`, and wait for DVC to clean up
