@@ -457,10 +457,16 @@ def _snakemake(root: Path, *args: str):
     return _run([sys.executable, "-m", "snakemake", "--cores", "1", *args], root)
 
 
-def _dvc(root: Path, *args: str, scale: str):
+def dvc_argv(root: Path, scale: str) -> list[str]:
+    """The command that runs DVC on `scale`'s pipeline: plain `dvc` for the default scale, else
+    through `dvc SCALE` here (.dvcignore hides the other scales' pipelines)."""
     if scale == scales_of(root)[0]:
-        return _run([sys.executable, "-m", "dvc", *args], root)
-    return _run([sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale, *args], root)
+        return [sys.executable, "-m", "dvc"]
+    return [sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale]
+
+
+def _dvc(root: Path, *args: str, scale: str):
+    return _run([*dvc_argv(root, scale), *args], root)
 
 
 def run_dvc(scales: list[str], args: list[str], root: Path = Path(".")) -> int:
@@ -777,14 +783,13 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
         for name in dvc_repro.order(pipeline, todo):
             print(name)
         return 0
-    first = scale == scales_of(root)[0]
     print(f"{len(todo)} stages to run on {len(cpus)} cores ({path}); each stage's DVC output: logs/{scale}/dvc_repro/")
     code = dvc_repro.run(
         root,
         pipeline,
         todo,
-        [sys.executable, "-m", "dvc"] if first else [sys.executable, "-m", "expanse.dvc_pipeline", "dvc", scale],
-        (lambda name: name) if first else (lambda name: f"{path}:{name}"),
+        dvc_argv(root, scale),
+        (lambda name: name) if path == "dvc.yaml" else (lambda name: f"{path}:{name}"),
         cpus,
         root / "logs" / scale / "dvc_repro",
     )

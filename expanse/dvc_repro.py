@@ -36,6 +36,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import yaml
@@ -50,7 +51,7 @@ class Pipeline:
     path: str
     upstream: dict[str, set[str]]
     sizes: dict[str, int] = field(default_factory=dict)  # outputs per stage: its jobs, roughly
-    downstream: dict[str, set[str]] = field(default_factory=dict)
+    downstream: dict[str, set[str]] = field(init=False)  # derived from upstream
 
     def __post_init__(self):
         self.downstream = {name: set() for name in self.upstream}
@@ -60,24 +61,18 @@ class Pipeline:
 
     def below(self, roots) -> set[str]:
         """`roots` and every stage that depends on one of them, transitively."""
-        seen, todo = set(), list(roots)
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                todo.extend(self.downstream[name])
-        return seen
+        return _closure(roots, self.downstream)
 
     def above(self, roots) -> set[str]:
         """`roots` and every stage one of them depends on, transitively."""
-        seen, todo = set(), list(roots)
-        while todo:
-            name = todo.pop()
-            if name not in seen:
-                seen.add(name)
-                todo.extend(self.upstream[name])
-        return seen
+        return _closure(roots, self.upstream)
 
+    def ready(self, waiting: set[str], busy: set[str]) -> list[str]:
+        """The stages of `waiting` none of whose upstream stages is waiting or `busy` (running), first
+        to start first (`priority`)."""
+        return sorted((n for n in waiting if not self.upstream[n] & (waiting | busy)), key=self.priority.get)
+
+    @cached_property
     def priority(self) -> dict[str, tuple]:
         """A sort key per stage, first to start first: the longest chain of stages below it, then
         the most outputs (the bigger stage first, so small ones fill the gaps), then the name."""
@@ -98,6 +93,16 @@ class Pipeline:
                 stack.pop()
                 memo[name] = 1 + max((memo[d] for d in self.downstream[name]), default=0)
         return memo
+
+
+def _closure(roots, edges: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(edges[name])
+    return seen
 
 
 def load_pipeline(root: Path, path: str) -> Pipeline:
@@ -153,18 +158,11 @@ def changed(status_json: str, path: str) -> set[str]:
 def order(pipeline: Pipeline, todo: set[str]) -> list[str]:
     """`todo` in an order that puts each stage after the stages of `todo` it depends on, by
     `Pipeline.priority`: the order stages start in when one core runs them all."""
-    key = pipeline.priority()
-    done: list[str] = []
-    placed: set[str] = set()
-    ready = [n for n in todo if not (pipeline.upstream[n] & todo)]
-    while ready:
-        ready.sort(key=key.get)
-        name = ready.pop(0)
+    waiting, done = set(todo), []
+    while waiting:
+        name = pipeline.ready(waiting, set())[0]
         done.append(name)
-        placed.add(name)
-        for d in pipeline.downstream[name]:
-            if d in todo and d not in placed and d not in ready and pipeline.upstream[d] & todo <= placed:
-                ready.append(d)
+        waiting.discard(name)
     return done
 
 
@@ -223,7 +221,6 @@ def run(
     """Run `todo`'s stages, each as `dvc_argv + ['--wait-for-lock', 'repro', '--single-item',
     target_of(name)]`, a stage once the stages of `todo` it depends on have succeeded, on its own
     share of `cores`. Returns 0, or 1 after a stage failed (the others running then finish)."""
-    key = pipeline.priority()
     waiting = set(todo)
     finished: set[str] = set()
     running: list[_Running] = []
@@ -242,10 +239,7 @@ def run(
     previous = signal.signal(signal.SIGTERM, stop)
     try:
         while waiting or running:
-            ready = sorted(
-                (n for n in waiting if not (pipeline.upstream[n] & (waiting | {r.name for r in running}))),
-                key=key.get,
-            )
+            ready = pipeline.ready(waiting, {r.name for r in running})
             if not failed:
                 for name, share in zip(ready, split_cores(free, len(ready)), strict=False):
                     waiting.discard(name)
