@@ -6,10 +6,8 @@ gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or onl
 language's eval, a model's benchmarks; a job of any other rule is a stage of its own), whose
 - `cmd` runs exactly those jobs through one Snakemake process (`--allowed-rules`, so nothing
   upstream runs; `--cores all`, so independent jobs of the stage run side by side),
-- `deps` are the jobs' inputs (but the stage's own outputs) plus their scripts, the project
-  modules the scripts import (the `code` param, expanse/fingerprint.py: what Snakemake's params
-  trigger watches for the code), rule files and conda envs (what Snakemake's code and
-  software-env triggers watch),
+- `deps` are the jobs' inputs (but the stage's own outputs) plus the code file of each script
+  (below), rule files and conda envs (what Snakemake's code and software-env triggers watch),
 - `params` are the params.yaml keys the jobs' params read: recorded while the generator evaluates
   them (`recording`), so editing `languages.fr` reruns fr's stages (and its family's) and nothing
   else. A job that reads a set of names (all languages, all teachers) depends on that set through
@@ -18,6 +16,14 @@ language's eval, a model's benchmarks; a job of any other rule is a stage of its
   files stay out of DVC.
 A stage holds one language's or one family's jobs only, so an edit to one language reruns the
 same stages in DVC as the jobs Snakemake reruns belong to; the stages form a DAG (checked).
+
+Every pipeline starts with the stage `code`: it depends on every script and project module the
+jobs run and writes one code file per script (`results/{scale}/code/{script}.json`: the script,
+the modules it imports and their hash; what Snakemake's params trigger compares through each
+rule's `code` param, expanse/fingerprint.py). A job stage depends on its scripts' code files, not
+on their ~30 modules each: an edit to a module reruns `code` (seconds), then the stages whose code
+file changed, and no other. It keeps dvc.lock a third smaller, and DVC parses and rewrites the
+whole lock file (round-trip YAML, in Python) after every stage it runs.
 
 Scales get separate files so `dvc repro` of one never runs another's stages: the default scale's
 (the first of params.yaml's `scales:`, tiny as shipped) is `dvc.yaml` at the root (plain
@@ -317,26 +323,27 @@ def job_params(job: Job, graph: Graph) -> Reads:
 OLD_CMD = "snakemake --cores 1 --force --allowed-rules {rule} --quiet all -- {outs}"
 
 
-def job_parts(job: Job, graph: Graph, root: Path) -> tuple[list[str], list[str], Reads]:
-    """(deps, outs, params reads) of one job."""
+def job_parts(job: Job, graph: Graph, root: Path, scale: str) -> tuple[list[str], list[str], Reads]:
+    """(deps, outs, params reads) of one job. Its code (script and modules) is one dep: the code
+    file of its entry, which the pipeline's `code` stage writes."""
     deps = [_rel(f, root) for f in job.input_paths]
-    if job.script:
-        deps.append(_rel(job.script, root))
     code = job_code(job)
     if code is not None:
-        deps += [code.entry, *code.modules]
+        deps.append(fp.code_file(scale, code.entry))
+    elif job.script:
+        deps.append(_rel(job.script, root))
     deps.append(_rel(job.rule_file, root))
     if job.conda_env:
         deps.append(_rel(job.conda_env, root))
     return deps, [_rel(f, root) for f in job.output_paths], job_params(job, graph)
 
 
-def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict) -> tuple[dict, Reads]:
+def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str) -> tuple[dict, Reads]:
     """The DVC stage running `jobs` (sorted by job name) in one Snakemake process: their deps but
     its own outputs, their outputs, the params keys any of them reads."""
     deps, outs, reads = [], [], Reads()
     for job in jobs:
-        d, o, r = job_parts(job, graph, root)
+        d, o, r = job_parts(job, graph, root, scale)
         deps += d
         outs += o
         reads.paths |= r.paths
@@ -351,6 +358,25 @@ def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict) -> tuple[dict, R
         st["params"] = [*params, *([{KEYS_FILE: keyset_deps}] if keyset_deps else [])]
     st["outs"] = outs
     return st, reads
+
+
+CODE_STAGE = "code"  # the stage writing the code files, first in every pipeline
+
+
+def code_stage(codes: list[fp.Code], scale: str) -> dict:
+    """The stage that fingerprints the code of every job of the pipeline: one code file per entry
+    (expanse.fingerprint), which the job stages depend on. An edit to a module reruns this stage
+    (a few seconds); DVC then reruns the stages whose code file changed, and no other: the entries
+    that reach the module. The job stages' deps stay a handful of files instead of the ~30 modules
+    each imports, which DVC would otherwise hash, compare and rewrite into dvc.lock (its round-trip
+    YAML parse and dump, whole, after every stage) for every stage."""
+    entries = sorted({c.entry for c in codes})
+    files = sorted({f for c in codes for f in (c.entry, *c.modules)})
+    return {
+        "cmd": f"python -m expanse.fingerprint --scale {scale} " + " ".join(entries),
+        "deps": files,
+        "outs": [fp.code_file(scale, e) for e in entries],
+    }
 
 
 def check_acyclic(stages: dict[str, dict], path: str) -> None:
@@ -395,10 +421,15 @@ def generate(root: Path, scales: list[str] | None = None, members: dict | None =
             groups: dict[str, list] = {}
             for job in sorted(graph.jobs, key=lambda j: (j.rule, j.name)):
                 groups.setdefault(group_name_of(job.rule, job.wildcards, families), []).append(job)
-            stages = {}
+            if CODE_STAGE in groups:
+                raise RuleError(f"{path}: a stage of jobs is named {CODE_STAGE}, the name of the code stage")
+            codes = [c for c in map(job_code, graph.jobs) if c is not None]
+            stages = {CODE_STAGE: code_stage(codes, scale)} if codes else {}
+            if codes and path != "dvc.yaml":
+                stages[CODE_STAGE]["wdir"] = "../.."
             for name in sorted(groups):
                 group = sorted(groups[name], key=stage_name)
-                st, reads = stage(group, graph, root, raw)
+                st, reads = stage(group, graph, root, raw, scale)
                 if path != "dvc.yaml":
                     st["wdir"] = "../.."
                 stages[name] = st
@@ -430,7 +461,7 @@ def job_table(root: Path, scale: str) -> dict[str, dict]:
         families = families_of(graph.globals("PARAMS"))
         table = {}
         for job in sorted(graph.jobs, key=stage_name):
-            deps, outs, reads = job_parts(job, graph, root)
+            deps, outs, reads = job_parts(job, graph, root, scale)
             table[stage_name(job)] = {
                 "stage": group_name_of(job.rule, job.wildcards, families),
                 "deps": list(dict.fromkeys(deps)),
@@ -749,6 +780,12 @@ def record(root: Path, scale: str) -> str:
         if o.exists()
         for f in ([o] if o.is_file() else [o, *o.rglob("*")])
     }
+    # the code files are DVC's own (no Snakemake job writes them): its code stage writes them
+    if CODE_STAGE in yaml.safe_load(files[path])["stages"]:
+        target = CODE_STAGE if path == "dvc.yaml" else f"{path}:{CODE_STAGE}"
+        code = _dvc(root, "repro", "--single-item", target, scale=scale)
+        if code.returncode != 0:
+            raise StateError(f"dvc repro {target} failed: {_last_line(code.stderr or code.stdout)}")
     commit = _dvc(root, "commit", "--force", "--quiet", *pipeline_arg(root, scale), scale=scale)
     if commit.returncode != 0:
         raise StateError(f"dvc commit failed: {_last_line(commit.stderr)}")
@@ -773,7 +810,8 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
     if status.returncode != 0:
         raise StateError(f"dvc status failed: {_last_line(status.stderr or status.stdout)}")
-    todo = pipeline.below(dvc_repro.changed(status.stdout, path))
+    dirty = dvc_repro.changed(status.stdout, path)
+    todo = pipeline.below(dirty)
     if targets:
         todo &= pipeline.above(targets)
     if not todo:
@@ -784,7 +822,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
             print(name)
         return 0
     print(f"{len(todo)} stages to run on {len(cpus)} cores ({path}); each stage's DVC output: logs/{scale}/dvc_repro/")
-    code = dvc_repro.run(
+    code, skipped = dvc_repro.run(
         root,
         pipeline,
         todo,
@@ -792,10 +830,16 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
         (lambda name: name) if path == "dvc.yaml" else (lambda name: f"{path}:{name}"),
         cpus,
         root / "logs" / scale / "dvc_repro",
+        dirty=dirty,
+        outs_of=lambda: dvc_repro.lock_outs(root, path),
     )
     if code == 0:
         took = time.monotonic() - started
-        print(f"{len(todo)} stages reproduced in {took:.0f} s; commit dvc.lock with git and `dvc push`")
+        print(
+            f"{len(todo) - skipped} stages reproduced in {took:.0f} s"
+            + (f" ({skipped} skipped: what they read came out unchanged)" if skipped else "")
+            + "; commit dvc.lock with git and `dvc push`"
+        )
     return code
 
 

@@ -155,6 +155,22 @@ def changed(status_json: str, path: str) -> set[str]:
     return names
 
 
+def lock_outs(root: Path, path: str) -> dict[str, tuple]:
+    """{stage: its recorded outs as (path, hash) pairs} of the dvc.lock next to the pipeline at
+    `path` (empty when there is none): what a stage's run is compared with to tell whether it
+    changed anything."""
+    lock = root / PurePosixPath(path).with_name("dvc.lock")
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    return {
+        name: tuple((o.get("path"), o.get("md5") or o.get("hash")) for o in entry.get("outs") or [])
+        for name, entry in (data.get("stages") or {}).items()
+    }
+
+
 def order(pipeline: Pipeline, todo: set[str]) -> list[str]:
     """`todo` in an order that puts each stage after the stages of `todo` it depends on, by
     `Pipeline.priority`: the order stages start in when one core runs them all."""
@@ -217,11 +233,22 @@ def run(
     cores: list[int],
     log_dir: Path,
     say=print,
-) -> int:
+    dirty: set[str] | None = None,
+    outs_of=None,
+) -> tuple[int, int]:
     """Run `todo`'s stages, each as `dvc_argv + ['--wait-for-lock', 'repro', '--single-item',
     target_of(name)]`, a stage once the stages of `todo` it depends on have succeeded, on its own
-    share of `cores`. Returns 0, or 1 after a stage failed (the others running then finish)."""
+    share of `cores`. A stage of `todo` not in `dirty` (the stages DVC reported changed; default:
+    all of `todo`) is only below one: it runs when a stage it reads from changed its outputs
+    (`outs_of()`: each stage's recorded outs, read before and after), and is skipped when they all
+    came out as they were, as DVC itself would skip it. Returns (0, stages skipped), or 1 after a
+    stage failed (the others running then finish)."""
     waiting = set(todo)
+    dirty = set(todo) if dirty is None else set(dirty)
+    cut = outs_of is not None and bool(waiting - dirty)
+    before = outs_of() if cut else {}
+    changed_outs: set[str] = set()  # stages that ran and recorded other outputs than before
+    skipped: set[str] = set()
     finished: set[str] = set()
     running: list[_Running] = []
     failed: list[tuple[str, int, Path]] = []
@@ -240,6 +267,14 @@ def run(
     try:
         while waiting or running:
             ready = pipeline.ready(waiting, {r.name for r in running})
+            unchanged = [n for n in ready if n not in dirty and not pipeline.upstream[n] & changed_outs]
+            if unchanged and not failed:
+                for name in unchanged:
+                    waiting.discard(name)
+                    finished.add(name)
+                    skipped.add(name)
+                    note(f"{name}: skipped (the stages it reads from left their outputs as they were)")
+                continue
             if not failed:
                 for name, share in zip(ready, split_cores(free, len(ready)), strict=False):
                     waiting.discard(name)
@@ -271,6 +306,11 @@ def run(
             if code == 0:
                 finished.add(done.name)
                 note(f"{done.name}: done in {took:.0f} s")
+                # read dvc.lock only when a stage below waits on the answer
+                if not (cut and pipeline.downstream[done.name] & (waiting - dirty)):
+                    changed_outs.add(done.name)
+                elif outs_of().get(done.name) != before.get(done.name):
+                    changed_outs.add(done.name)
             else:
                 failed.append((done.name, code, done.log))
                 note(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")
@@ -289,19 +329,18 @@ def run(
                 os.killpg(r.proc.pid, signal.SIGKILL)
                 r.proc.wait()
         print(f"interrupted: {', '.join(r.name for r in running) or 'no stage'} stopped", file=sys.stderr)
-        return 130
+        return 130, len(skipped)
     finally:
         signal.signal(signal.SIGTERM, previous)
     if failed:
         name, code, log = failed[0]
-        skipped = len(waiting)
         print(
             f"error: stage {name} failed (exit {code}; its DVC output: {log}); "
-            f"{len(finished)} stages done, {skipped} not started",
+            f"{len(finished)} stages done, {len(waiting)} not started",
             file=sys.stderr,
         )
-        return 1
-    return 0
+        return 1, len(skipped)
+    return 0, len(skipped)
 
 
 def _wait_any(running: list[_Running]) -> _Running:

@@ -308,3 +308,57 @@ def save_cache(root) -> None:
     """Write the parsed imports of the files read under `root` to its cache file (atomically; when
     it cannot be written, the next process parses again)."""
     _tree(root).save()
+
+
+# ------------------------------------------------------------------ code files for DVC
+def code_file(scale: str, entry: str) -> str:
+    """The file holding the fingerprint of `entry`'s code (a path relative to the root) for `scale`'s
+    DVC pipeline: what its stages depend on in place of the entry and its modules."""
+    from expanse import layout as L
+
+    return L.fill(L.CODE, scale=scale, entry=entry)
+
+
+def code_text(code: Code) -> str:
+    """A code file's content: the entry, its modules and their hash; a function of their contents
+    only (an edit that leaves a module's bytes as they were leaves it as it was)."""
+    return json.dumps(code.as_dict(), indent=1, sort_keys=True) + "\n"
+
+
+def write_code_files(root, scale: str, entries: list[str]) -> list[str]:
+    """Write the code file of each entry (atomically) under `root`, once every entry is known to
+    be one (a RuleError otherwise, with nothing written); returns their paths."""
+    from expanse.io import write_text
+
+    texts = {code_file(scale, entry): code_text(fingerprint(entry, root)) for entry in entries}
+    for rel, text in texts.items():
+        path = os.path.join(os.fspath(root), rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_text(text, path)
+    written = list(texts)
+    save_cache(root)
+    return written
+
+
+def main(argv=None) -> int:
+    """`python -m expanse.fingerprint --scale SCALE ENTRY...`: write the entries' code files (the
+    `code` stage of a generated DVC pipeline runs this)."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="Write the code files of entries (scripts, `python -m` modules).")
+    ap.add_argument("--scale", required=True)
+    ap.add_argument("--root", default=".")
+    ap.add_argument("entries", nargs="+", metavar="ENTRY")
+    args = ap.parse_args(argv)
+    try:
+        written = write_code_files(args.root, args.scale, args.entries)
+    except RuleError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{len(written)} code files written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,10 @@ TEACHER_MODEL = f"{RESULTS}/models/teachers/{{teacher}}"
 TEACHER_HELDOUT_LOSS = f"{RESULTS}/models/teacher_heldout_loss.json"
 ARBITER_ACCURACY = f"{RESULTS}/models/arbiter_accuracy.json"
 
+# the fingerprint of an entry's code (a script, or a package run as `python -m`: its path under the
+# root) and the project modules it imports; the DVC stages depend on it (expanse.dvc_pipeline)
+CODE = f"{RESULTS}/code/{{entry}}.json"
+
 # data arbitrage
 PROMPTS = f"{RESULTS}/prompts/{{lang}}.parquet"
 GENERATIONS = f"{RESULTS}/generations/{{lang}}/{{teacher}}.parquet"

@@ -122,6 +122,38 @@ def test_an_edit_reruns_what_it_feeds_and_a_target_limits_the_run(repo):
     assert output(repo, "c")["data"].count("edited") == 2 and dvc_status(repo) == {}
 
 
+def test_a_stage_below_one_whose_outputs_came_out_unchanged_is_skipped(repo):
+    """DVC's early cut-off, kept: a rerun that writes the same bytes leaves what reads them alone."""
+    (repo / "norm.py").write_text(
+        "import os, sys\nos.makedirs('out', exist_ok=True)\ntext = open(sys.argv[1]).read().strip().lower()\n"
+        "open(sys.argv[2] + '.tmp', 'w').write(text + '\\n')\nos.replace(sys.argv[2] + '.tmp', sys.argv[2])\n"
+    )
+    (repo / "in/n.txt").write_text("Hello\n")
+    pipeline = {
+        "stages": {
+            "n": {"cmd": "python3 norm.py in/n.txt out/n.txt", "deps": ["norm.py", "in/n.txt"], "outs": ["out/n.txt"]},
+            "d": stage("d", "out/d.json", "out/n.txt"),
+            "e": stage("e", "out/e.json", "out/d.json"),
+        }
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    run(repo, "repro")
+    d_before = (repo / "out/d.json").read_bytes()
+    os.remove(repo / "started-d")
+    (repo / "in/n.txt").write_text("  HELLO \n")  # n reruns, and writes the same bytes
+    assert run(repo, "repro", "--dry").stdout.split() == ["n", "d", "e"]  # what may run
+    proc = run(repo, "repro")
+    assert "d: skipped" in proc.stdout and "e: skipped" in proc.stdout
+    assert "1 stages reproduced" in proc.stdout and "(2 skipped" in proc.stdout
+    assert not (repo / "started-d").exists() and (repo / "out/d.json").read_bytes() == d_before
+    assert dvc_status(repo) == {}  # DVC agrees: nothing left to run
+    (repo / "in/n.txt").write_text("bye\n")  # n's output changes: d and e run
+    proc = run(repo, "repro")
+    assert "3 stages reproduced" in proc.stdout and "skipped" not in proc.stdout
+    assert (repo / "started-d").exists() and output(repo, "d")["data"] == "bye\n"
+    assert dvc_status(repo) == {}
+
+
 def test_a_failed_stage_fails_the_run_and_what_depends_on_it_does_not_start(repo):
     (repo / "fail-a").touch()
     proc = run(repo, "repro", check=False)

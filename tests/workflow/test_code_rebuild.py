@@ -4,6 +4,7 @@ fingerprint (each rule's `code` param), DVC their files (each stage's deps)."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -36,17 +37,53 @@ def planned_with_reasons(cwd: Path, *targets: str) -> list[tuple[str, dict, str]
     return [(r, w, why) for r, w, why in jobs if r not in TARGET_RULES]
 
 
-def test_each_stage_depends_on_exactly_the_modules_its_script_imports():
-    # a stage runs the jobs of a phase (expanse.dvc_pipeline.PHASES), maybe of several scripts
+def test_each_stage_depends_on_the_code_files_of_exactly_its_scripts():
+    # a stage runs the jobs of a phase (expanse.dvc_pipeline.PHASES), maybe of several scripts; its
+    # code is one dep per script: the code file the code stage writes (script and modules)
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    code = stages.pop("code")
+    entries = code["cmd"].split(" --scale tiny ", 1)[1].split()
+    assert code["deps"] == sorted({f for e in entries for f in (e, *fingerprint(e, REPO).modules)})
     for name, st in stages.items():
-        scripts = [d for d in st["deps"] if d.startswith("scripts/")]
-        assert scripts, name
-        modules = {d for d in st["deps"] if d.startswith("expanse/")}
-        assert modules == {m for s in scripts for m in fingerprint(s, REPO).modules}, name
-    assert "expanse/pairs.py" in stages["dpo-romance"]["deps"]  # build_pairs
-    assert "expanse/pairs.py" not in stages["sft-romance"]["deps"]
-    assert "expanse/training/trainers.py" in stages["sft-romance"]["deps"]  # through `python -m expanse.training`
+        files = [d for d in st["deps"] if d.startswith("results/tiny/code/")]
+        assert files and not any(d.startswith(("expanse/", "scripts/")) for d in st["deps"]), name
+        assert set(files) <= set(code["outs"]), name
+    assert stages["dpo-romance"]["deps"].count("results/tiny/code/scripts/build_pairs.py.json") == 1
+    assert "expanse/pairs.py" in fingerprint("scripts/build_pairs.py", REPO).modules
+    assert "expanse/pairs.py" not in fingerprint("scripts/train_sft.py", REPO).modules
+    # through `python -m expanse.training`
+    assert "expanse/training/trainers.py" in fingerprint("scripts/train_sft.py", REPO).modules
+
+
+def test_the_code_stage_writes_each_entrys_fingerprint(tmp_path):
+    """`python -m expanse.fingerprint` (the code stage's cmd): one file per entry, a function of the
+    code's bytes only; an unknown entry is a one-line error and writes nothing."""
+    import shutil
+
+    from expanse.fingerprint import code_text
+
+    root = tmp_path / "copy"
+    for part in ("expanse", "scripts"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def write(*entries: str):
+        argv = [sys.executable, "-m", "expanse.fingerprint", "--scale", "tiny", "--root", str(root), *entries]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
+
+    assert write("scripts/build_pairs.py", "scripts/train_sft.py").returncode == 0
+    written = root / "results/tiny/code/scripts/build_pairs.py.json"
+    assert written.read_text() == code_text(fingerprint("scripts/build_pairs.py", REPO))  # the same code
+    data = json.loads(written.read_text())
+    assert data["entry"] == "scripts/build_pairs.py" and "expanse/pairs.py" in data["modules"]
+    sft = (root / "results/tiny/code/scripts/train_sft.py.json").read_text()
+    (root / "expanse/pairs.py").write_text((root / "expanse/pairs.py").read_text() + "\n# edited\n")
+    assert write("scripts/build_pairs.py", "scripts/train_sft.py").returncode == 0
+    assert written.read_text() != code_text(fingerprint("scripts/build_pairs.py", REPO))
+    assert (root / "results/tiny/code/scripts/train_sft.py.json").read_text() == sft  # not its code
+    shutil.rmtree(root / "results")
+    bad = write("scripts/nope.py")
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+    assert "scripts/nope.py" in bad.stderr and not (root / "results").exists()
 
 
 def params_changed(cwd: Path) -> set[str]:

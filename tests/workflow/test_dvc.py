@@ -90,7 +90,20 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
     proc = pipeline(REPO, "check", check=False)
     assert proc.returncode == 0, proc.stderr
     tiny = stages_of(REPO)
+    code = tiny.pop("code")
     assert set(tiny) == planned_stages(REPO, "--forceall", "all") == {j["stage"] for j in jobs.values()}
+    # the code stage fingerprints every job's entry; a job's code is one dep, its entry's code file
+    entries = sorted(
+        {
+            d.removeprefix("results/tiny/code/").removesuffix(".json")
+            for j in jobs.values()
+            for d in j["deps"]
+            if d.startswith("results/tiny/code/")
+        }
+    )
+    assert code["cmd"] == "python -m expanse.fingerprint --scale tiny " + " ".join(entries)
+    assert code["outs"] == [f"results/tiny/code/{e}.json" for e in entries]
+    assert not any(d.startswith("expanse/") or d.startswith("scripts/") for j in jobs.values() for d in j["deps"])
     # a stage runs its jobs, all of them in one Snakemake process, and holds their outputs
     for name, st in tiny.items():
         members = [j for j in jobs.values() if j["stage"] == name]
@@ -119,19 +132,17 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
 
 
 def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params, jobs):
-    from expanse.fingerprint import fingerprint
-
     job = jobs["prepare_prompts-fr"]
     assert job["params"] == ["languages.fr", "scales.tiny.prompts", "seed"]
     assert job["deps"] == [
         "data/prompts/fr.jsonl",
         "data/eval/prompts/fr.jsonl",
-        "scripts/prepare_prompts.py",
-        *fingerprint("scripts/prepare_prompts.py", REPO).modules,
+        "results/tiny/code/scripts/prepare_prompts.py.json",
         "rules/prompts.smk",
         "envs/data.yaml",
     ]
     tiny = stages_of(REPO)
+    assert "params" not in tiny.pop("code")
     # a stage's params: its jobs' keys, those a read parent covers dropped; its deps: its jobs' deps
     # but the outputs of its own jobs
     for name, st in tiny.items():
@@ -285,10 +296,20 @@ def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo
     with (repo / "expanse/pairs.py").open("a", encoding="utf-8") as f:
         f.write("\n# edited\n")
     snakemake_plan = planned_stages(repo, "all")
+    # DVC sees the code stage changed (the module is its dep); once it has run, the stages whose
+    # code file changed: those of the jobs importing the module
+    assert changed_stages(repo) == {"code"}
+    out = dvc(repo, "repro", "--single-item", "code").stdout
+    assert "Running stage 'code'" in out
     roots = changed_stages(repo)
     assert roots == {n for n in stages_of(repo) if n.startswith(("dpo-", "online-"))}  # build_pairs, build_online_pairs
     assert downstream(stages_of(repo), roots) == snakemake_plan
     assert not any(n.startswith(("arbitrage-", "sft-")) for n in snakemake_plan)
+    code_files = [o for o in stages_of(repo)["code"]["outs"] if "expanse/pairs.py" in (repo / o).read_text()]
+    assert code_files == [
+        "results/tiny/code/scripts/build_online_pairs.py.json",
+        "results/tiny/code/scripts/build_pairs.py.json",
+    ]
 
 
 def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(repo):
