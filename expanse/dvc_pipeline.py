@@ -55,6 +55,7 @@ import yaml
 from pydantic import BaseModel
 
 from expanse import fingerprint as fp
+from expanse import layout as L
 from expanse.config import Strict
 from expanse.errors import ConfigError, ExpanseError, RuleError, StateError
 from expanse.graph import Graph, Job, stage_name_of
@@ -338,6 +339,49 @@ def job_parts(job: Job, graph: Graph, root: Path, scale: str) -> tuple[list[str]
     return deps, [_rel(f, root) for f in job.output_paths], job_params(job, graph)
 
 
+MIN_FOLDER = 4  # a folder dep replaces at least this many file deps
+
+
+def _ignored(root: Path):
+    """A test of root-relative paths against .dvcignore (gitignore rules, as DVC reads them)."""
+    import pathspec
+
+    path = root / ".dvcignore"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    return spec.match_file
+
+
+def folder_deps(deps: list[str], root: Path, writes: set[str]) -> list[str]:
+    """`deps` with the files of a source folder (one no stage writes into, with no subfolders)
+    replaced by the folder where they are every file DVC sees in it (.dvcignore applied): DVC hashes
+    the same files, reruns the stage on the same edits, and dvc.lock records one dep instead of
+    dozens (the benchmarks' task and item files). The folder takes its first file's place."""
+    ignored = _ignored(root)
+    by_folder: dict[str, list[str]] = {}
+    for d in deps:
+        folder = d.rpartition("/")[0]
+        if folder and not any(folder == w or folder.startswith(w + "/") or w.startswith(folder + "/") for w in writes):
+            by_folder.setdefault(folder, []).append(d)
+    fold = set()
+    for folder, files in by_folder.items():
+        if len(files) < MIN_FOLDER or not (root / folder).is_dir():
+            continue
+        entries = list((root / folder).iterdir())
+        if any(e.is_dir() for e in entries):
+            continue
+        seen = {f"{folder}/{e.name}" for e in entries if not ignored(f"{folder}/{e.name}")}
+        if seen == set(files):
+            fold.add(folder)
+    out = []
+    for d in deps:
+        folder = d.rpartition("/")[0]
+        item = folder if folder in fold else d
+        if item not in out:
+            out.append(item)
+    return out
+
+
 def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str) -> tuple[dict, Reads]:
     """The DVC stage running `jobs` (sorted by job name) in one Snakemake process: their deps but
     its own outputs, their outputs, the params keys any of them reads."""
@@ -351,7 +395,8 @@ def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str) -> t
     own = set(outs)
     rules = list(dict.fromkeys(j.rule for j in jobs))
     cmd = f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs)
-    st = {"cmd": cmd, "deps": [d for d in dict.fromkeys(deps) if d not in own]}
+    deps = [d for d in dict.fromkeys(deps) if d not in own]
+    st = {"cmd": cmd, "deps": folder_deps(deps, root, {f"{L.RESULTS_DIR}/{scale}"})}
     params = reads.minimal(raw)
     keyset_deps = sorted(k for k in reads.keysets if not any(k == q or k.startswith(q + ".") for q in params))
     if params or keyset_deps:

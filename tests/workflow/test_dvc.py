@@ -151,7 +151,18 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
         wanted = {k for j in members for k in j["params"]}
         assert set(keys) == {k for k in wanted if not any(k.startswith(q + ".") for q in wanted)}, name
         own = {o for j in members for o in j["outs"]}
-        assert st["deps"] == list(dict.fromkeys(d for j in members for d in j["deps"] if d not in own)), name
+        wanted_deps = list(dict.fromkeys(d for j in members for d in j["deps"] if d not in own))
+        folders = [d for d in st["deps"] if d not in wanted_deps]  # a folder of source files stands for them
+        assert all((REPO / f).is_dir() and not f.startswith("results/") for f in folders), name
+        expanded = [d for d in st["deps"] if d not in folders]
+        for f in folders:
+            inside = [d for d in wanted_deps if d.rpartition("/")[0] == f]
+            # every file DVC sees there (.dvcignore leaves out the data READMEs), and no other
+            assert sorted(inside) == sorted(f"{f}/{p.name}" for p in (REPO / f).iterdir() if p.name != "README.md"), (
+                name
+            )
+            expanded += inside
+        assert sorted(expanded) == sorted(wanted_deps), name
     readers_of_fr = {
         n
         for n, s in tiny.items()
@@ -161,6 +172,7 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
     assert "arbitrage-fr" in readers_of_fr
     assert all(n == "arbitrage-fr" or tiny[n]["params"].count("languages.fr.family") for n in readers_of_fr)
     assert not any(p.startswith("languages.es") for p in tiny["arbitrage-fr"]["params"] if isinstance(p, str))
+    assert {"data/eval/lm_eval", "data/eval/mgsm", "data/eval/mmlu"} <= set(tiny["benchmarks-merged"]["deps"])
     assert "scales.tiny.sft" in tiny["sft-romance"]["params"]
     assert "scales.tiny.dpo" not in tiny["sft-romance"]["params"]
     assert {f"families.{f}" for f in shipped_params["families"]} <= {
@@ -310,6 +322,19 @@ def test_editing_a_library_module_reruns_the_same_jobs_in_dvc_and_snakemake(repo
         "results/tiny/code/scripts/build_online_pairs.py.json",
         "results/tiny/code/scripts/build_pairs.py.json",
     ]
+
+
+def test_a_benchmark_item_edit_reruns_the_benchmarks_and_a_readme_edit_nothing(repo):
+    """The benchmark stages depend on the item folders (every file DVC sees there: .dvcignore
+    leaves the READMEs out), as their jobs depend on every file in them."""
+    with (repo / "data/eval/mgsm/README.md").open("a", encoding="utf-8") as f:
+        f.write("\nedited\n")
+    assert changed_stages(repo) == set()
+    with (repo / "data/eval/mgsm/fr.jsonl").open("a", encoding="utf-8") as f:
+        f.write("\n")
+    roots = changed_stages(repo)
+    assert roots == {n for n in stages_of(repo) if n.startswith("benchmarks-")} and roots
+    assert planned_stages(repo, "all") - {"lineage", "eval_report"} == roots
 
 
 def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(repo):
