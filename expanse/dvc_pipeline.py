@@ -33,8 +33,7 @@ stages); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with pipe
 A scale added to params.yaml gets its pipeline, its targets and its ignores with no other edit.
 
     python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule);
-                                              # dvc.lock entries of stages gone are dropped, entries
-                                              # recorded before their modules were deps get them
+                                              # dvc.lock entries of stages gone are dropped
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
@@ -665,95 +664,6 @@ def regroup_lock(root: Path, path: str, text: str, members: dict[str, list[str]]
     return written
 
 
-def _is_module(dep: str) -> bool:
-    return dep.split("/", 1)[0] in fp.PACKAGES and dep.endswith(".py")
-
-
-def _git_blobs(root: Path, rev: str, paths: list[str]) -> dict[str, bytes | None]:
-    """The content of each path at git revision `rev` (None where it did not exist)."""
-    import subprocess
-
-    request = "".join(f"{rev}:{p}\n" for p in paths).encode()
-    out = subprocess.run(
-        ["git", "cat-file", "--batch"], cwd=root, input=request, capture_output=True, check=True
-    ).stdout
-    blobs, pos = {}, 0
-    for p in paths:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        if header[-1] == b"missing":
-            blobs[p], pos = None, end + 1
-            continue
-        size = int(header[2])
-        blobs[p], pos = out[end + 1 : end + 1 + size], end + 1 + size + 1
-    return blobs
-
-
-def lock_commit(root: Path, lock: Path) -> str | None:
-    """The last commit that changed the lock file (None when it is not in a git history)."""
-    proc = _run(["git", "log", "-1", "--format=%H", "--", str(lock.relative_to(root))], root)
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
-
-
-def fill_code_deps(root: Path, path: str, text: str, rev: str | None = None) -> list[str]:
-    """Record in the lock file next to pipeline `path` the module deps its regenerated `text` gives a
-    stage, in the entries recorded before their stage had module deps (an entry with none of
-    them): each as DVC records a dep ({path, hash: md5, md5, size}), the entry's deps sorted by path
-    as DVC sorts them; the other entries keep their exact text. The modules' content is read at git
-    revision `rev`, the code the entry's outputs were recorded with (`main` passes the lock file's
-    last commit), or from the working tree (None).
-
-    It asserts that this is that code: an entry is filled only when it recorded its script and every
-    `.py` dep it recorded has, at `rev`, the md5 it recorded. Otherwise it is left as it is (DVC
-    reports the stage changed, as the script did). A module missing at `rev` is not added (the
-    stage is then changed for DVC: new code). Returns the names of the entries filled."""
-    import hashlib
-
-    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
-    from ruamel.yaml.comments import CommentedMap
-
-    from expanse.io import write_text
-
-    lock = root / Path(path).with_name("dvc.lock")
-    if not lock.is_file():
-        return []
-    data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
-    stages = yaml.safe_load(text)["stages"]
-    todo = {}
-    for name, entry in (data.get("stages") or {}).items():
-        deps = (stages.get(name) or {}).get("deps", [])
-        want = [d for d in deps if _is_module(d)]
-        recorded = {d["path"] for d in entry.get("deps") or []}
-        script = {d for d in deps if d.endswith(".py") and not _is_module(d)}
-        if want and not recorded & set(want) and script and script <= recorded:
-            todo[name] = want
-    if not todo:
-        return []
-    need = sorted(
-        {m for want in todo.values() for m in want}
-        | {d["path"] for name in todo for d in data["stages"][name]["deps"] if d["path"].endswith(".py")}
-    )
-    blobs = (
-        _git_blobs(root, rev, need)
-        if rev
-        else {p: (root / p).read_bytes() if (root / p).is_file() else None for p in need}
-    )
-    md5 = {p: hashlib.md5(b).hexdigest() for p, b in blobs.items() if b is not None}
-    filled = []
-    for name, want in todo.items():
-        deps = data["stages"][name]["deps"]
-        if any(d["path"].endswith(".py") and md5.get(d["path"]) != d.get("md5") for d in deps):
-            continue
-        for m in want:
-            if m in md5:
-                deps.append(CommentedMap([("path", m), ("hash", "md5"), ("md5", md5[m]), ("size", len(blobs[m]))]))
-        deps.sort(key=lambda d: d["path"])
-        filled.append(name)
-    if filled:
-        write_text(dumps_yaml(data), lock)
-    return filled
-
-
 def pipeline_arg(root: Path, scale: str) -> list[str]:
     """DVC targets of one scale's pipeline (without them DVC acts on every dvc.yaml in the repo)."""
     return [pipelines(root)[scale]]
@@ -923,13 +833,6 @@ def main(argv=None) -> int:
     ap.add_argument("--cores", type=int, help="repro: cores to use (default: all this process may run on)")
     ap.add_argument("--dry", action="store_true", help="repro: print the stages it would run, in order, and stop")
     ap.add_argument("--root", default=".", help="the repository root")
-    ap.add_argument(
-        "--code-rev",
-        default="lock",
-        help="generate: the git revision whose modules fill dvc.lock entries recorded before their "
-        "stage had module deps (default 'lock': the lock file's last commit; 'worktree': the "
-        "working tree's files)",
-    )
     args = ap.parse_args(argv)
     root = Path(args.root).resolve()
     scales = scales_of(root)
@@ -976,15 +879,6 @@ def main(argv=None) -> int:
             print(
                 f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
                 f"{', ...' if len(gone) > 3 else ''})"
-            )
-        rev = {"worktree": None, "lock": "lock"}.get(args.code_rev, args.code_rev)
-        if rev == "lock":
-            rev = lock_commit(root, root / lock)
-        filled = fill_code_deps(root, p, files[p], rev)
-        if filled:
-            print(
-                f"{lock}: recorded the module deps of {len(filled)} stages recorded before them, as of "
-                f"{rev[:12] if rev else 'the working tree'}"
             )
     return 0
 

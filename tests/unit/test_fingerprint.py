@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from expanse import fingerprint as fp
 from expanse.errors import RuleError
@@ -174,67 +173,6 @@ def test_every_script_rule_must_pass_its_code_fingerprint(tree):
         check_code_params([("job", script, None)], tree)
     with pytest.raises(RuleError, match="rule job: params: code is not the fingerprint of its script scripts/job.py"):
         check_code_params([("job", script, fp.fingerprint("scripts/other.py", tree).sha256)], tree)
-
-
-# ---------------------------------------------------------------- dvc.lock entries recorded before module deps
-def _dvc(root: Path, *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=True
-    ).stdout
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
-def test_filled_lock_entries_are_what_dvc_records(tree):
-    """A stage whose deps gained its modules: the entry DVC recorded before (without them), once
-    filled, is byte for byte the entry DVC itself records with them, and DVC sees it up to date."""
-    from dvc.utils.serialize import dumps_yaml
-
-    from expanse.dvc_pipeline import fill_code_deps, lock_commit
-
-    code = fp.fingerprint("scripts/job.py", tree)
-    (tree / "data.txt").write_text("in\n")
-    stage = {
-        "cmd": "cat data.txt > out.txt",
-        "deps": ["data.txt", "scripts/job.py", *code.modules],
-        "outs": ["out.txt"],
-    }
-    text = yaml.safe_dump({"stages": {"job": stage}}, sort_keys=False)
-    (tree / "dvc.yaml").write_text(text)
-    _git(tree, "init", "-q")
-    _dvc(tree, "init", "-q")
-    _dvc(tree, "repro", "-q")
-    recorded = (tree / "dvc.lock").read_text()
-    lock = yaml.safe_load(recorded)
-    before = [d for d in lock["stages"]["job"]["deps"] if not d["path"].startswith("expanse/")]
-    lock["stages"]["job"]["deps"] = before
-    (tree / "dvc.lock").write_text(dumps_yaml(lock))
-    _git(tree, "add", "-A")
-    _git(tree, "commit", "-qm", "recorded before module deps")
-    rev = lock_commit(tree, tree / "dvc.lock")
-    assert rev == _git(tree, "rev-parse", "HEAD").strip()
-    # the working tree's code has moved on since: the modules are read as of the lock's commit
-    edit(tree / "expanse/c.py")
-    assert fill_code_deps(tree, "dvc.yaml", text, rev) == ["job"]
-    assert (tree / "dvc.lock").read_text() == recorded
-    assert fill_code_deps(tree, "dvc.yaml", text, rev) == []  # filled once
-    status = _dvc(tree, "status", "--json")
-    assert yaml.safe_load(status) == {"job": [{"changed deps": {"expanse/c.py": "modified"}}]}
-    # an entry whose recorded script is not the one at that revision was recorded with other code:
-    # left as it is (DVC reports the stage changed)
-    (tree / "dvc.lock").write_text(dumps_yaml(lock))
-    edit(tree / "scripts/job.py")
-    _git(tree, "commit", "-qam", "script edited")
-    assert fill_code_deps(tree, "dvc.yaml", text, _git(tree, "rev-parse", "HEAD").strip()) == []
-    assert (tree / "dvc.lock").read_text() == dumps_yaml(lock)
 
 
 def test_a_registry_target_string_reaches_its_module(tmp_path):
