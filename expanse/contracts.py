@@ -224,6 +224,8 @@ JSON_SCHEMAS: dict[str, Any] = {
         "artifacts": Map({"job": str, "sha256": Opt(str)}),
         "jobs": Map(dict),
     },
+    # the code stage of a DVC pipeline: one entry's modules and their hash (expanse.fingerprint)
+    "code": {"entry": str, "sha256": str, "modules": List(str)},
     # tiny teachers: each one's held-out loss per language
     "teacher_heldout_loss": {"loss": Map(Map(float)), "best": Map(str)},
     # eval_report's numbers for `dvc metrics`: win-rate per opponent and accuracy per benchmark and

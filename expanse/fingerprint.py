@@ -328,9 +328,13 @@ def code_text(code: Code) -> str:
 def write_code_files(root, scale: str, entries: list[str]) -> list[str]:
     """Write the code file of each entry (atomically) under `root`, once every entry is known to
     be one (a RuleError otherwise, with nothing written); returns their paths."""
+    from expanse import contracts
     from expanse.io import write_text
 
-    texts = {code_file(scale, entry): code_text(fingerprint(entry, root)) for entry in entries}
+    codes = {code_file(scale, entry): fingerprint(entry, root) for entry in entries}
+    for rel, code in codes.items():
+        contracts.check(code.as_dict(), "code", rel)
+    texts = {rel: code_text(code) for rel, code in codes.items()}
     for rel, text in texts.items():
         path = os.path.join(os.fspath(root), rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -60,6 +60,7 @@ def test_the_code_stage_writes_each_entrys_fingerprint(tmp_path):
     code's bytes only; an unknown entry is a one-line error and writes nothing."""
     import shutil
 
+    from expanse import contracts
     from expanse.fingerprint import code_text
 
     root = tmp_path / "copy"
@@ -75,6 +76,7 @@ def test_the_code_stage_writes_each_entrys_fingerprint(tmp_path):
     assert written.read_text() == code_text(fingerprint("scripts/build_pairs.py", REPO))  # the same code
     data = json.loads(written.read_text())
     assert data["entry"] == "scripts/build_pairs.py" and "expanse/pairs.py" in data["modules"]
+    contracts.check(data, "code", written)
     sft = (root / "results/tiny/code/scripts/train_sft.py.json").read_text()
     (root / "expanse/pairs.py").write_text((root / "expanse/pairs.py").read_text() + "\n# edited\n")
     assert write("scripts/build_pairs.py", "scripts/train_sft.py").returncode == 0
