@@ -1,10 +1,10 @@
 """DVC's own overhead on a built graph of a scale's stage count: `dvc status` and a no-op
 `dvc repro` over pipelines/<scale>/dvc.yaml; for tiny also the plain `dvc status` and `dvc repro`
 (no target: what a user types; .dvcignore hides the 8b and 32b pipelines from them). With
---shrink, the cold build of the shrunk tiny graph (tests/shrink.py) by `snakemake -c2 all` (then
-`record`), by plain `dvc repro` and by `python -m expanse.dvc_pipeline repro` (--only some of
-them), each in its own copy, then the overhead on the DVC-built one. Prints figures; asserts
-nothing.
+--shrink (or --cold: the full default graph), the cold build of the tiny graph by
+`snakemake -c2 all` (then `record`), by plain `dvc repro` and by `python -m expanse.dvc_pipeline
+repro` (--only some of them), each in its own copy that runs its own code, then the overhead on
+the DVC-built one. Prints figures; asserts nothing.
 
 32b artifacts cannot be built here, so every output of the generated pipeline is filled with a
 small placeholder (a checkpoint directory gets the files of a sharded safetensors checkpoint:
@@ -18,6 +18,7 @@ their sizes; the first `dvc status` after the commit is reported separately.
     .venv/bin/python benchmarks/dvc_overhead.py --built /tmp/dvcfull --scale tiny  # a real built repo, as it is
     .venv/bin/python benchmarks/dvc_overhead.py --shrink --keep /tmp/dvcshrink       # cold builds (about 40 min)
     .venv/bin/python benchmarks/dvc_overhead.py --shrink --only "snakemake -c2 all,dvc_pipeline repro"
+    .venv/bin/python benchmarks/dvc_overhead.py --cold --only "snakemake -c2 all,dvc_pipeline repro"  # full graph
 
 The machine's other load shows in the wall times; the CPU time (user + sys) of each command is
 printed beside them.
@@ -29,6 +30,7 @@ import argparse
 import hashlib
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,11 +59,13 @@ DEFAULT, *HIDDEN = scales_of(REPO)
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
-def timed(root: Path, argv: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall s, CPU s of the command and its children, result)."""
+def timed(root: Path, argv: list[str], own_code: bool = False) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall s, CPU s of the command and its children, result); with own_code, the copy's `expanse`
+    is imported first (not the one the virtualenv's editable install points at)."""
+    env = {**ENV, "PYTHONPATH": str(root)} if own_code else ENV
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(argv, cwd=root, text=True, capture_output=True, env=ENV)
+    out = subprocess.run(argv, cwd=root, text=True, capture_output=True, env=env)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
@@ -133,11 +137,13 @@ COLD = {  # label: (directory, command)
 }
 
 
-def shrink_cold(dest: Path, repeat: int, only: list[str]) -> None:
-    """Build the shrunk tiny graph cold with Snakemake (2 cores, then `record`), with plain `dvc
-    repro` and with `python -m expanse.dvc_pipeline repro` (DVC, independent stages side by side),
-    each in a fresh copy."""
-    params = shrink_params(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
+def cold_builds(dest: Path, repeat: int, only: list[str], shrink: bool, edit: str | None = None) -> None:
+    """Build the tiny graph (shrunk, or the full default one) cold with Snakemake (2 cores, then
+    `record`), with plain `dvc repro` and with `python -m expanse.dvc_pipeline repro` (DVC,
+    independent stages side by side), each in a fresh copy running its own code; with `edit`, the
+    rebuild by dvc_pipeline repro after that language's prompts are edited."""
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    params = shrink_params(params) if shrink else None  # None: params.yaml as it is
     figures = {}
     for label in only:
         folder, argv = COLD[label]
@@ -150,25 +156,47 @@ def shrink_cold(dest: Path, repeat: int, only: list[str]) -> None:
             raise SystemExit(f"generating the shrunk pipelines failed:\n{gen.stderr[-2000:]}")
         (root / "dvc.lock").unlink(missing_ok=True)  # cold: nothing recorded
         stages = len(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
-        wall, cpu, out = timed(root, argv)
+        wall, cpu, out = timed(root, argv, own_code=True)
         (dest / f"{folder}.out").write_text(out.stdout + out.stderr)  # dvc_pipeline repro: each stage's start and end
         if out.returncode != 0:
             raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")
         print(f"cold {label:20s} {wall:8.0f} s ({cpu:.0f} s CPU; {stages} DVC stages)", flush=True)
         if folder == "snakemake":  # then recorded in dvc.lock, as the README says to
-            rec_wall, rec_cpu, rec = timed(root, [sys.executable, "-m", "expanse.dvc_pipeline", "record"])
+            rec_wall, rec_cpu, rec = timed(
+                root, [sys.executable, "-m", "expanse.dvc_pipeline", "record"], own_code=True
+            )
             if rec.returncode != 0:
                 raise SystemExit(f"record failed:\n{rec.stderr[-3000:]}")
             print(f"  + dvc_pipeline record  {rec_wall:8.0f} s ({rec_cpu:.0f} s CPU)", flush=True)
-            wall += rec_wall
+            figures["record"] = rec_wall
         figures[label] = wall
     base = figures.get("snakemake -c2 all")
-    for label in figures:
+    for label in only:
         if base and label != "snakemake -c2 all":
-            print(f"cold {label} / cold snakemake -c2 all + record: {figures[label] / base:.2f}x")
+            print(f"cold {label} / cold snakemake -c2 all: {figures[label] / base:.2f}x", end="")
+            print(f"; / snakemake -c2 all + record: {figures[label] / (base + figures['record']):.2f}x")
     built = next((COLD[label][0] for label in ("dvc_pipeline repro", "dvc repro") if label in figures), None)
     if built:
         timed_runs(dest / built, "dvc.yaml", repeat, "tiny")
+    if edit is not None and "dvc_pipeline repro" in figures:
+        one_language_rebuild(dest / COLD["dvc_pipeline repro"][0], params, edit or None)
+
+
+def one_language_rebuild(root: Path, params: dict | None, lang: str | None) -> None:
+    """Edit one language's prompt file (as benchmarks/tiny_graph.py does) in the DVC-built copy and
+    time `python -m expanse.dvc_pipeline repro`: the stages it reruns and its wall time."""
+    from tiny_graph import edit_prompts
+
+    params = params or yaml.safe_load((root / "params.yaml").read_text())
+    lang = lang or next(iter(params["languages"]))
+    shutil.copy2(root / "dvc.lock", root.parent / "dvc.lock.cold")  # what the cold build recorded
+    edit_prompts(root / params["languages"][lang]["prompts"])
+    wall, cpu, out = timed(root, [sys.executable, "-m", "expanse.dvc_pipeline", "repro"], own_code=True)
+    (root.parent / f"rebuild-{lang}.out").write_text(out.stdout + out.stderr)
+    if out.returncode != 0:
+        raise SystemExit(f"dvc_pipeline repro after editing {lang}'s prompts failed:\n{out.stderr[-3000:]}")
+    last = (out.stdout + out.stderr).strip().splitlines()[-1]
+    print(f"after editing {lang}'s prompts, dvc_pipeline repro: {wall:6.0f} s ({cpu:.0f} s CPU; {last})")
 
 
 def main() -> None:
@@ -190,21 +218,34 @@ def main() -> None:
         "snakemake -c2 and by dvc repro, then DVC's overhead on the DVC-built one",
     )
     ap.add_argument(
+        "--cold",
+        action="store_true",
+        help="the same cold builds on the full tiny graph (23 languages; about 20 min each)",
+    )
+    ap.add_argument(
         "--only",
         default=",".join(COLD),
-        help=f"--shrink: the cold builds to time, comma-separated (default: {','.join(COLD)})",
+        help=f"--shrink/--cold: the cold builds to time, comma-separated (default: {','.join(COLD)})",
+    )
+    ap.add_argument(
+        "--edit",
+        metavar="LANG",
+        nargs="?",
+        const="",
+        help="--shrink/--cold: then edit LANG's prompts (default: the first language) in the DVC-built copy "
+        "and time dvc_pipeline repro's rebuild",
     )
     args = ap.parse_args()
-    if args.shrink:
+    if args.shrink or args.cold:
         only = args.only.split(",")
         bad = [x for x in only if x not in COLD]
         if bad:
             raise SystemExit(f"--only {bad[0]}: not one of {', '.join(COLD)}")
         if args.keep:
-            shrink_cold(args.keep, args.repeat, only)
+            cold_builds(args.keep, args.repeat, only, args.shrink, args.edit)
             return
         with tempfile.TemporaryDirectory() as tmp:
-            shrink_cold(Path(tmp), args.repeat, only)
+            cold_builds(Path(tmp), args.repeat, only, args.shrink, args.edit)
         return
     if args.built:
         pipeline = pipeline_path(args.scale, scales_of(REPO))

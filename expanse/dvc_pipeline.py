@@ -3,7 +3,8 @@ family and phase, or per job.
 
 The Snakefile is the only hand-written DAG. For each scale, the jobs of that scale's targets are
 gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or online iteration, a
-language's eval, a model's benchmarks; a job of any other rule is a stage of its own), whose
+model's eval answers (every language's), a language's judging, a model's benchmarks; a job of any
+other rule is a stage of its own), whose
 - `cmd` runs exactly those jobs through one Snakemake process (`--allowed-rules`, so nothing
   upstream runs; `--cores all`, so independent jobs of the stage run side by side),
 - `deps` are the jobs' inputs (but the stage's own outputs) plus the code file of each script
@@ -14,8 +15,8 @@ language's eval, a model's benchmarks; a job of any other rule is a stage of its
   `pipelines/keys.yaml`,
 - `outs` are their outputs (directory outputs, i.e. checkpoints, included); logs and benchmark
   files stay out of DVC.
-A stage holds one language's or one family's jobs only, so an edit to one language reruns the
-same stages in DVC as the jobs Snakemake reruns belong to; the stages form a DAG (checked).
+A stage holds one language's, one family's or one model's jobs only, so an edit reruns the stages
+in DVC that the jobs Snakemake reruns belong to; the stages form a DAG (checked).
 
 Every pipeline starts with the stage `code`: it depends on every script and project module the
 jobs run and writes one code file per script (`results/{scale}/code/{script}.json`: the script,
@@ -223,8 +224,8 @@ def stage_name(job: Job) -> str:
     return job.name
 
 
-# rule -> (phase, the wildcards naming its stage): the jobs of one language's or one family's phase
-# run as one stage. A rule without a `family` wildcard takes its language's family. Rules not
+# rule -> (phase, the wildcards naming its stage): the jobs of one language's, one family's or one
+# model's phase run as one stage. A rule without a `family` wildcard takes its language's family. Rules not
 # listed run one job per stage.
 PHASES = {
     **{
@@ -248,7 +249,10 @@ PHASES = {
         rule: ("online", ("family", "it"))
         for rule in ("sample_policy", "score_policy", "build_online_pairs", "train_online_dpo")
     },
-    "generate_eval": ("eval", ("lang",)),
+    # a model's answers to every language's test prompts: the models change far more often than the
+    # test prompts (any training edit changes the merged model), and the base model's and the
+    # teachers' answers can start as soon as those exist instead of waiting for the merge
+    "generate_eval": ("answers", ("model",)),
     "judge_pairwise": ("eval", ("lang",)),
     "run_benchmark": ("benchmarks", ("model",)),
 }
