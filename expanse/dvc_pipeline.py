@@ -3,7 +3,7 @@ family and phase, or per job.
 
 The Snakefile is the only hand-written DAG. For each scale, the jobs of that scale's targets are
 gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or online iteration, a
-model's eval answers (every language's), a language's judging, a model's benchmarks; a job of any
+model's eval answers (every language's), a family's judging, a model's benchmarks; a job of any
 other rule is a stage of its own), whose
 - `cmd` runs exactly those jobs through one Snakemake process (`--allowed-rules`, so nothing
   upstream runs; `--cores all`, so independent jobs of the stage run side by side),
@@ -253,7 +253,10 @@ PHASES = {
     # test prompts (any training edit changes the merged model), and the base model's and the
     # teachers' answers can start as soon as those exist instead of waiting for the merge
     "generate_eval": ("answers", ("model",)),
-    "judge_pairwise": ("eval", ("lang",)),
+    # the judge of each language of a family: every training edit changes the merged model's answers
+    # in all languages, so the judges rerun together anyway, and one stage per language paid a DVC
+    # and a Snakemake start (~7 CPU-s) for a ~1 s job
+    "judge_pairwise": ("eval", ("family",)),
     "run_benchmark": ("benchmarks", ("model",)),
 }
 

@@ -23,7 +23,7 @@ Ctrl-C (or SIGTERM) interrupts the running stages as it would a plain `dvc repro
 
     python -m expanse.dvc_pipeline repro                 # the default scale's pipeline, all cores
     python -m expanse.dvc_pipeline repro --cores 1       # one stage at a time, as plain `dvc repro`
-    python -m expanse.dvc_pipeline repro eval-fr         # only what eval-fr needs
+    python -m expanse.dvc_pipeline repro eval-romance    # only what eval-romance needs
     python -m expanse.dvc_pipeline repro --dry           # the stages it would start, in order
 """
 
