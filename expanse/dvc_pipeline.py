@@ -768,7 +768,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     if unknown:
         raise ConfigError(f"repro {unknown[0]}: no such stage in {path}")
     cpus = dvc_repro.available_cores(cores)
-    started = time.monotonic()
+    started, since = time.monotonic(), time.time() - 1
     status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
     if status.returncode != 0:
         raise StateError(f"dvc status failed: {_last_line(status.stderr or status.stdout)}")
@@ -784,6 +784,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
             print(name)
         return 0
     print(f"{len(todo)} stages to run on {len(cpus)} cores ({path}); each stage's DVC output: logs/{scale}/dvc_repro/")
+    log_dir = root / "logs" / scale / "dvc_repro"
     code, skipped = dvc_repro.run(
         root,
         pipeline,
@@ -791,7 +792,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
         dvc_argv(root, scale),
         (lambda name: name) if path == "dvc.yaml" else (lambda name: f"{path}:{name}"),
         cpus,
-        root / "logs" / scale / "dvc_repro",
+        log_dir,
         dirty=dirty,
         outs_of=lambda: dvc_repro.lock_outs(root, path),
     )
@@ -802,6 +803,16 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
             + (f" ({skipped} skipped: what they read came out unchanged)" if skipped else "")
             + "; commit dvc.lock with git and `dvc push`"
         )
+        # outputs DVC checked out of its run cache have the checkout's mtimes (and Snakemake's
+        # metadata of the jobs' last run here): bring Snakemake in line, as after `dvc checkout`
+        restored = dvc_repro.restored_from_run_cache(log_dir, todo, since)
+        if restored:
+            what = f"{len(restored)} stages restored from DVC's run cache"
+            if targets:  # the rest of the pipeline may not be up to date: sync refuses then
+                flag = "" if path == "dvc.yaml" else f" --scale {scale}"
+                print(f"{what}: run `python -m expanse.dvc_pipeline sync{flag}` once the pipeline is up to date")
+            else:
+                print(f"{what}: {sync(root, scale)}")
     return code
 
 

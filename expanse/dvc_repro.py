@@ -51,6 +51,9 @@ class Pipeline:
     path: str
     upstream: dict[str, set[str]]
     sizes: dict[str, int] = field(default_factory=dict)  # outputs per stage: its jobs, roughly
+    # stage -> upstream stage -> the outs of it the stage reads (None: all of them, e.g. a folder
+    # dep holding several); a pair not listed reads all of them
+    reads: dict[str, dict[str, set[str] | None]] = field(default_factory=dict)
     downstream: dict[str, set[str]] = field(init=False)  # derived from upstream
 
     def __post_init__(self):
@@ -121,17 +124,27 @@ def load_pipeline(root: Path, path: str) -> Pipeline:
             for parent in PurePosixPath(out).parents:
                 holders.setdefault(str(parent), set()).add(name)
     upstream: dict[str, set[str]] = {}
+    reads: dict[str, dict[str, set[str] | None]] = {}
     for name, st in stages.items():
         ups: set[str] = set()
+        read: dict[str, set[str] | None] = {}
         for dep in st.get("deps") or []:
             p = PurePosixPath(_path_of(dep))
             for candidate in (p, *p.parents):
                 if str(candidate) in writer:
-                    ups.add(writer[str(candidate)])
-            ups |= holders.get(str(p), set())
+                    up = writer[str(candidate)]
+                    ups.add(up)
+                    if read.get(up, set()) is not None:
+                        read.setdefault(up, set()).add(str(candidate))
+            for up in holders.get(str(p), set()):
+                ups.add(up)
+                read[up] = None
         ups.discard(name)
+        read.pop(name, None)
         upstream[name] = ups
-    return Pipeline(path, upstream, {name: len(st.get("outs") or []) for name, st in stages.items()})
+        reads[name] = read
+    sizes = {name: len(st.get("outs") or []) for name, st in stages.items()}
+    return Pipeline(path, upstream, sizes, reads)
 
 
 def _path_of(item) -> str:
@@ -216,6 +229,25 @@ def _pinned(cores: list[int]):
     return pin
 
 
+RUN_CACHE_LINE = "is cached - skipping run"  # DVC's log line for a stage it checks out of its run cache
+
+
+def restored_from_run_cache(log_dir: Path, names, since: float) -> list[str]:
+    """The stages among `names` whose DVC log, written since `since` (a time.time()), says DVC
+    checked their outputs out of its run cache (deps and params it had built before) instead of
+    running the command: those outputs carry the checkout's mtimes, not the order of a build."""
+    restored = []
+    for name in sorted(names):
+        log = log_dir / f"{name}.log"
+        try:
+            fresh = log.stat().st_mtime >= since
+        except FileNotFoundError:
+            continue
+        if fresh and RUN_CACHE_LINE in log.read_text(encoding="utf-8", errors="replace"):
+            restored.append(name)
+    return restored
+
+
 def last_lines(log: Path, n: int = 3) -> str:
     try:
         lines = [x.strip() for x in log.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
@@ -241,13 +273,25 @@ def run(
     share of `cores`. A stage of `todo` not in `dirty` (the stages DVC reported changed; default:
     all of `todo`) is only below one: it runs when a stage it reads from changed its outputs
     (`outs_of()`: each stage's recorded outs, read before and after), and is skipped when they all
-    came out as they were, as DVC itself would skip it. Returns (0, stages skipped), or 1 after a
-    stage failed (the others running then finish)."""
+    came out as they were, as DVC itself would skip it: compared out by out, so a stage whose
+    upstream changed only outs it does not read (the `code` stage rewriting one script's code
+    file) is skipped too. Returns (0, stages skipped), or 1 after a stage failed (the others running
+    then finish)."""
     waiting = set(todo)
     dirty = set(todo) if dirty is None else set(dirty)
     cut = outs_of is not None and bool(waiting - dirty)
     before = outs_of() if cut else {}
-    changed_outs: set[str] = set()  # stages that ran and recorded other outputs than before
+    # stages that ran and recorded other outputs than before -> those outs (None: any of them)
+    changed_outs: dict[str, set[str] | None] = {}
+
+    def reads_changed(name: str) -> bool:
+        for up in pipeline.upstream[name]:
+            if up in changed_outs:
+                paths, reads = changed_outs[up], pipeline.reads.get(name, {}).get(up)
+                if paths is None or reads is None or paths & reads:
+                    return True
+        return False
+
     skipped: set[str] = set()
     finished: set[str] = set()
     running: list[_Running] = []
@@ -267,7 +311,7 @@ def run(
     try:
         while waiting or running:
             ready = pipeline.ready(waiting, {r.name for r in running})
-            unchanged = [n for n in ready if n not in dirty and not pipeline.upstream[n] & changed_outs]
+            unchanged = [n for n in ready if n not in dirty and not reads_changed(n)]
             if unchanged and not failed:
                 for name in unchanged:
                     waiting.discard(name)
@@ -308,9 +352,12 @@ def run(
                 note(f"{done.name}: done in {took:.0f} s")
                 # read dvc.lock only when a stage below waits on the answer
                 if not (cut and pipeline.downstream[done.name] & (waiting - dirty)):
-                    changed_outs.add(done.name)
-                elif outs_of().get(done.name) != before.get(done.name):
-                    changed_outs.add(done.name)
+                    changed_outs[done.name] = None
+                else:
+                    old, new = dict(before.get(done.name, ())), dict(outs_of().get(done.name, ()))
+                    diff = {str(PurePosixPath(p)) for p in old.keys() | new.keys() if old.get(p) != new.get(p)}
+                    if diff:
+                        changed_outs[done.name] = diff
             else:
                 failed.append((done.name, code, done.log))
                 note(f"{done.name}: FAILED (exit {code}) after {took:.0f} s: {last_lines(done.log)}")

@@ -154,6 +154,43 @@ def test_a_stage_below_one_whose_outputs_came_out_unchanged_is_skipped(repo):
     assert dvc_status(repo) == {}
 
 
+def test_a_stage_is_skipped_when_its_upstream_changed_only_outputs_it_does_not_read(repo):
+    """The cut-off compares out by out: a stage writing two files (as the code stage writes one code
+    file per script) that changes one of them reruns only the stages reading that one."""
+    (repo / "norm2.py").write_text(
+        "import os, sys\nos.makedirs('out', exist_ok=True)\n"
+        "for src, dst in ((sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])):\n"
+        "    text = open(src).read().strip().lower()\n"
+        "    open(dst + '.tmp', 'w').write(text + '\\n')\n    os.replace(dst + '.tmp', dst)\n"
+    )
+    (repo / "in/n.txt").write_text("Hello\n")
+    (repo / "in/m.txt").write_text("World\n")
+    pipeline = {
+        "stages": {
+            "n": {
+                "cmd": "python3 norm2.py in/n.txt out/n.txt in/m.txt out/m.txt",
+                "deps": ["norm2.py", "in/n.txt", "in/m.txt"],
+                "outs": ["out/n.txt", "out/m.txt"],
+            },
+            "d": stage("d", "out/d.json", "out/n.txt"),
+            "f": stage("f", "out/f.json", "out/m.txt"),
+        }
+    }
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    run(repo, "repro")
+    assert dvc_repro.load_pipeline(repo, "dvc.yaml").reads["d"] == {"n": {"out/n.txt"}}
+    d_before = (repo / "out/d.json").read_bytes()
+    os.remove(repo / "started-d")
+    os.remove(repo / "started-f")
+    (repo / "in/m.txt").write_text("moon\n")  # n reruns: out/m.txt changes, out/n.txt does not
+    proc = run(repo, "repro")
+    assert "d: skipped" in proc.stdout and "f: skipped" not in proc.stdout
+    assert "2 stages reproduced" in proc.stdout and "(1 skipped" in proc.stdout
+    assert not (repo / "started-d").exists() and (repo / "out/d.json").read_bytes() == d_before
+    assert (repo / "started-f").exists() and output(repo, "f")["data"] == "moon\n"
+    assert dvc_status(repo) == {}  # DVC agrees: nothing left to run
+
+
 def test_a_failed_stage_fails_the_run_and_what_depends_on_it_does_not_start(repo):
     (repo / "fail-a").touch()
     proc = run(repo, "repro", check=False)
@@ -229,3 +266,16 @@ def test_cores_are_shared_among_the_stages_that_can_start():
     assert dvc_repro.split_cores([0, 1], 3) == [[0], [1]]
     assert dvc_repro.split_cores([0, 1, 2], 2) == [[0, 1], [2]]
     assert dvc_repro.split_cores([], 2) == []
+
+
+def test_the_stages_dvc_checked_out_of_its_run_cache_are_read_from_this_runs_logs(tmp_path):
+    import os
+    import time
+
+    since = time.time() - 1
+    (tmp_path / "a.log").write_text("Stage 'a' is cached - skipping run, checking out outputs\nUpdating lock file\n")
+    (tmp_path / "b.log").write_text("Running stage 'b':\n> snakemake ...\nUpdating lock file\n")
+    old = tmp_path / "c.log"  # a stage this run did not start: its log is an earlier run's
+    old.write_text("Stage 'c' is cached - skipping run, checking out outputs\n")
+    os.utime(old, (since - 60, since - 60))
+    assert dvc_repro.restored_from_run_cache(tmp_path, {"a", "b", "c", "d"}, since) == ["a"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -358,6 +359,26 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     left = changed_stages(repo)
     assert left == (roots - {romance}) | {"lineage", "eval_report"}  # their fr input is new now
     assert planned_stages(repo, "all") == downstream(stages_of(repo), left) == snakemake_plan - {romance}
+
+
+def test_stages_dvc_restores_from_its_run_cache_leave_snakemake_nothing_to_do(repo):
+    """DVC checks a stage's outputs out of its run cache when it has built the same deps and params
+    before (`record`'s dvc commit keeps the recorded runs there too) instead of running it: the
+    outputs then carry the checkout's mtimes, and Snakemake's metadata the params of the jobs' last
+    run, so `dvc_pipeline repro` brings Snakemake in line afterwards."""
+    original = (repo / "params.yaml").read_bytes()
+    params = params_of(repo)
+    params["scales"]["tiny"]["eval"]["judge"]["tie_margin"] = 1000.0
+    write_params(repo, params)
+    first = pipeline(repo, "repro").stdout  # the judges run: a state DVC has not built
+    assert "run cache" not in first and "stages reproduced" in first
+    (repo / "params.yaml").write_bytes(original)  # back to the recorded params
+    again = pipeline(repo, "repro").stdout
+    restored = re.search(r"(\d+) stages restored from DVC's run cache: Snakemake is in line with DVC", again)
+    families = {cfg["family"] for cfg in params["languages"].values()}
+    assert restored and int(restored[1]) >= len(families), again
+    assert "Nothing to be done" in run(repo, sys.executable, "-m", "snakemake", "-n", "all").stdout
+    assert "Data and pipelines are up to date" in dvc(repo, "status", "dvc.yaml").stdout
 
 
 def test_record_refuses_while_snakemake_has_work(repo):
