@@ -768,7 +768,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     if unknown:
         raise ConfigError(f"repro {unknown[0]}: no such stage in {path}")
     cpus = dvc_repro.available_cores(cores)
-    started, since = time.monotonic(), time.time() - 1
+    started = time.monotonic()
     status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
     if status.returncode != 0:
         raise StateError(f"dvc status failed: {_last_line(status.stderr or status.stdout)}")
@@ -799,13 +799,13 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     if code == 0:
         took = time.monotonic() - started
         print(
-            f"{len(todo) - skipped} stages reproduced in {took:.0f} s"
-            + (f" ({skipped} skipped: what they read came out unchanged)" if skipped else "")
+            f"{len(todo) - len(skipped)} stages reproduced in {took:.0f} s"
+            + (f" ({len(skipped)} skipped: what they read came out unchanged)" if skipped else "")
             + "; commit dvc.lock with git and `dvc push`"
         )
         # outputs DVC checked out of its run cache have the checkout's mtimes (and Snakemake's
         # metadata of the jobs' last run here): bring Snakemake in line, as after `dvc checkout`
-        restored = dvc_repro.restored_from_run_cache(log_dir, todo, since)
+        restored = dvc_repro.restored_from_run_cache(log_dir, todo - skipped)
         if restored:
             what = f"{len(restored)} stages restored from DVC's run cache"
             if targets:  # the rest of the pipeline may not be up to date: sync refuses then

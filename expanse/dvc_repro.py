@@ -126,22 +126,17 @@ def load_pipeline(root: Path, path: str) -> Pipeline:
     upstream: dict[str, set[str]] = {}
     reads: dict[str, dict[str, set[str] | None]] = {}
     for name, st in stages.items():
-        ups: set[str] = set()
         read: dict[str, set[str] | None] = {}
         for dep in st.get("deps") or []:
             p = PurePosixPath(_path_of(dep))
             for candidate in (p, *p.parents):
-                if str(candidate) in writer:
-                    up = writer[str(candidate)]
-                    ups.add(up)
-                    if read.get(up, set()) is not None:
-                        read.setdefault(up, set()).add(str(candidate))
+                up = writer.get(str(candidate))
+                if up is not None and read.get(up, set()) is not None:
+                    read.setdefault(up, set()).add(str(candidate))
             for up in holders.get(str(p), set()):
-                ups.add(up)
                 read[up] = None
-        ups.discard(name)
         read.pop(name, None)
-        upstream[name] = ups
+        upstream[name] = set(read)
         reads[name] = read
     sizes = {name: len(st.get("outs") or []) for name, st in stages.items()}
     return Pipeline(path, upstream, sizes, reads)
@@ -232,18 +227,17 @@ def _pinned(cores: list[int]):
 RUN_CACHE_LINE = "is cached - skipping run"  # DVC's log line for a stage it checks out of its run cache
 
 
-def restored_from_run_cache(log_dir: Path, names, since: float) -> list[str]:
-    """The stages among `names` whose DVC log, written since `since` (a time.time()), says DVC
+def restored_from_run_cache(log_dir: Path, started) -> list[str]:
+    """The stages among `started` (this run's: their logs are this run's) whose DVC log says DVC
     checked their outputs out of its run cache (deps and params it had built before) instead of
     running the command: those outputs carry the checkout's mtimes, not the order of a build."""
     restored = []
-    for name in sorted(names):
-        log = log_dir / f"{name}.log"
+    for name in sorted(started):
         try:
-            fresh = log.stat().st_mtime >= since
+            text = (log_dir / f"{name}.log").read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             continue
-        if fresh and RUN_CACHE_LINE in log.read_text(encoding="utf-8", errors="replace"):
+        if RUN_CACHE_LINE in text:
             restored.append(name)
     return restored
 
@@ -267,7 +261,7 @@ def run(
     say=print,
     dirty: set[str] | None = None,
     outs_of=None,
-) -> tuple[int, int]:
+) -> tuple[int, set[str]]:
     """Run `todo`'s stages, each as `dvc_argv + ['--wait-for-lock', 'repro', '--single-item',
     target_of(name)]`, a stage once the stages of `todo` it depends on have succeeded, on its own
     share of `cores`. A stage of `todo` not in `dirty` (the stages DVC reported changed; default:
@@ -275,8 +269,8 @@ def run(
     (`outs_of()`: each stage's recorded outs, read before and after), and is skipped when they all
     came out as they were, as DVC itself would skip it: compared out by out, so a stage whose
     upstream changed only outs it does not read (the `code` stage rewriting one script's code
-    file) is skipped too. Returns (0, stages skipped), or 1 after a stage failed (the others running
-    then finish)."""
+    file) is skipped too. Returns (0, skipped), or 1 after a stage failed (the others running
+    then finish). `skipped` is the set of stages skipped so."""
     waiting = set(todo)
     dirty = set(todo) if dirty is None else set(dirty)
     cut = outs_of is not None and bool(waiting - dirty)
@@ -376,7 +370,7 @@ def run(
                 os.killpg(r.proc.pid, signal.SIGKILL)
                 r.proc.wait()
         print(f"interrupted: {', '.join(r.name for r in running) or 'no stage'} stopped", file=sys.stderr)
-        return 130, len(skipped)
+        return 130, skipped
     finally:
         signal.signal(signal.SIGTERM, previous)
     if failed:
@@ -386,8 +380,8 @@ def run(
             f"{len(finished)} stages done, {len(waiting)} not started",
             file=sys.stderr,
         )
-        return 1, len(skipped)
-    return 0, len(skipped)
+        return 1, skipped
+    return 0, skipped
 
 
 def _wait_any(running: list[_Running]) -> _Running:

@@ -269,13 +269,8 @@ def test_cores_are_shared_among_the_stages_that_can_start():
 
 
 def test_the_stages_dvc_checked_out_of_its_run_cache_are_read_from_this_runs_logs(tmp_path):
-    import os
-    import time
-
-    since = time.time() - 1
     (tmp_path / "a.log").write_text("Stage 'a' is cached - skipping run, checking out outputs\nUpdating lock file\n")
     (tmp_path / "b.log").write_text("Running stage 'b':\n> snakemake ...\nUpdating lock file\n")
-    old = tmp_path / "c.log"  # a stage this run did not start: its log is an earlier run's
-    old.write_text("Stage 'c' is cached - skipping run, checking out outputs\n")
-    os.utime(old, (since - 60, since - 60))
-    assert dvc_repro.restored_from_run_cache(tmp_path, {"a", "b", "c", "d"}, since) == ["a"]
+    # a stage this run did not start (skipped): its log is an earlier run's
+    (tmp_path / "c.log").write_text("Stage 'c' is cached - skipping run, checking out outputs\n")
+    assert dvc_repro.restored_from_run_cache(tmp_path, {"a", "b", "d"}) == ["a"]
