@@ -1,5 +1,5 @@
 """DVC's own overhead on a built graph of a scale's stage count: `dvc status` and a no-op
-`dvc repro` over pipelines/<scale>/dvc.yaml; for tiny also the plain `dvc status` and `dvc repro`
+`dvc repro` over a scale's pipeline files; for tiny also the plain `dvc status` and `dvc repro`
 (no target: what a user types; .dvcignore hides the 8b and 32b pipelines from them). With
 --shrink (or --cold: the full default graph), the cold build of the tiny graph by
 `snakemake -c2 all` (then `record`), by plain `dvc repro` and by `python -m expanse.dvc_pipeline
@@ -42,7 +42,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from shrink import REPO, copy_repo, shrink_params  # noqa: E402
 
-from expanse.dvc_pipeline import pipeline_path, scales_of  # noqa: E402
+from expanse.dvc_pipeline import pipeline_files, scales_of  # noqa: E402
 
 CHECKPOINT_FILES = (
     "config.json",
@@ -105,8 +105,13 @@ def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
     return files, dirs
 
 
-def timed_runs(root: Path, pipeline: str, repeat: int, scale: str) -> None:
-    runs = [("dvc status", ["status", pipeline]), ("dvc repro (no-op)", ["repro", pipeline])]
+def all_stages(root: Path, files: list[str]) -> dict:
+    """The stages of a scale's pipeline files (its main file and its phase files)."""
+    return {n: st for f in files for n, st in yaml.safe_load((root / f).read_text())["stages"].items()}
+
+
+def timed_runs(root: Path, files: list[str], repeat: int, scale: str) -> None:
+    runs = [("dvc status", ["status", *files]), ("dvc repro (no-op)", ["repro", *files])]
     if scale == DEFAULT:  # what a user types: no target
         runs = [("plain dvc status", ["status"]), ("plain dvc repro (no-op)", ["repro"]), *runs]
     runs.append(("dvc_pipeline repro (no-op)", ["--scale", scale]))
@@ -154,8 +159,9 @@ def cold_builds(dest: Path, repeat: int, only: list[str], shrink: bool, edit: st
         )
         if gen.returncode != 0:
             raise SystemExit(f"generating the shrunk pipelines failed:\n{gen.stderr[-2000:]}")
-        (root / "dvc.lock").unlink(missing_ok=True)  # cold: nothing recorded
-        stages = len(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+        for lock in root.rglob("dvc.lock"):  # cold: nothing recorded
+            lock.unlink()
+        stages = len(all_stages(root, pipeline_files(root, "tiny")))
         wall, cpu, out = timed(root, argv, own_code=True)
         (dest / f"{folder}.out").write_text(out.stdout + out.stderr)  # dvc_pipeline repro: each stage's start and end
         if out.returncode != 0:
@@ -177,7 +183,7 @@ def cold_builds(dest: Path, repeat: int, only: list[str], shrink: bool, edit: st
             print(f"; / snakemake -c2 all + record: {figures[label] / (base + figures['record']):.2f}x")
     built = next((COLD[label][0] for label in ("dvc_pipeline repro", "dvc repro") if label in figures), None)
     if built:
-        timed_runs(dest / built, "dvc.yaml", repeat, "tiny")
+        timed_runs(dest / built, pipeline_files(dest / built, "tiny"), repeat, "tiny")
     if edit is not None and "dvc_pipeline repro" in figures:
         one_language_rebuild(dest / COLD["dvc_pipeline repro"][0], params, edit or None)
 
@@ -189,7 +195,10 @@ def one_language_rebuild(root: Path, params: dict | None, lang: str | None) -> N
 
     params = params or yaml.safe_load((root / "params.yaml").read_text())
     lang = lang or next(iter(params["languages"]))
-    shutil.copy2(root / "dvc.lock", root.parent / "dvc.lock.cold")  # what the cold build recorded
+    for lock in pipeline_files(root, "tiny"):  # what the cold build recorded
+        lock = Path(lock).with_name("dvc.lock")
+        (root.parent / "dvc.lock.cold" / lock).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / lock, root.parent / "dvc.lock.cold" / lock)
     edit_prompts(root / params["languages"][lang]["prompts"])
     wall, cpu, out = timed(root, [sys.executable, "-m", "expanse.dvc_pipeline", "repro"], own_code=True)
     (root.parent / f"rebuild-{lang}.out").write_text(out.stdout + out.stderr)
@@ -248,33 +257,33 @@ def main() -> None:
             cold_builds(Path(tmp), args.repeat, only, args.shrink, args.edit)
         return
     if args.built:
-        pipeline = pipeline_path(args.scale, scales_of(REPO))
-        stages = yaml.safe_load((args.built / pipeline).read_text())["stages"]
-        print(f"{args.built}: {pipeline}, {len(stages)} stages")
+        files = pipeline_files(args.built, args.scale)
+        stages = all_stages(args.built, files)
+        print(f"{args.built}: {files[0]} and {len(files) - 1} phase files, {len(stages)} stages")
         # a 'no-op' repro of a pipeline that is not built and recorded would run its stages for real
-        _, out = dvc(args.built, "status", "--quiet", pipeline, scale=args.scale)
+        _, out = dvc(args.built, "status", "--quiet", *files, scale=args.scale)
         if out.returncode != 0:
             raise SystemExit(
-                f"{args.built / pipeline}: not up to date in DVC (`dvc status` lists changes); "
+                f"{args.built / files[0]}: not up to date in DVC (`dvc status` lists changes); "
                 "--built times only a built, recorded pipeline (for tiny add --scale tiny)"
             )
-        timed_runs(args.built, pipeline, args.repeat, args.scale)
+        timed_runs(args.built, files, args.repeat, args.scale)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_repo(args.keep or Path(tmp) / "repo")
         subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-        pipeline = pipeline_path(args.scale, scales_of(REPO))
-        stages = yaml.safe_load((root / pipeline).read_text())["stages"]
+        pipeline = pipeline_files(root, args.scale)
+        stages = all_stages(root, pipeline)
         files, dirs = fill(root, stages, args.shards)
         print(
-            f"{pipeline}: {len(stages)} stages, {files} files written ({dirs} checkpoint directories "
-            f"of {len(CHECKPOINT_FILES) + args.shards} files)"
+            f"{pipeline[0]} and {len(pipeline) - 1} phase files: {len(stages)} stages, {files} files written "
+            f"({dirs} checkpoint directories of {len(CHECKPOINT_FILES) + args.shards} files)"
         )
-        seconds, out = dvc(root, "commit", "--force", "--quiet", pipeline, scale=args.scale)
+        seconds, out = dvc(root, "commit", "--force", "--quiet", *pipeline, scale=args.scale)
         if out.returncode != 0:
             raise SystemExit(f"dvc commit failed:\n{out.stderr[-2000:]}")
         print(f"{'dvc commit':22s} {seconds:6.1f} s")
-        seconds, out = dvc(root, "status", pipeline, scale=args.scale)
+        seconds, out = dvc(root, "status", *pipeline, scale=args.scale)
         print(f"{'dvc status (first)':22s} {seconds:6.1f} s")
         timed_runs(root, pipeline, args.repeat, args.scale)
 

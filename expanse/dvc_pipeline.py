@@ -2,9 +2,9 @@
 family and phase, or per job.
 
 The Snakefile is the only hand-written DAG. For each scale, the jobs of that scale's targets are
-gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or online iteration, a
-model's eval answers (every language's), a family's judging, a model's benchmarks; a job of any
-other rule is a stage of its own), whose
+gathered into stages (PHASES: a language's arbitrage, a family's SFT, DPO or online iteration,
+every language's test prompts, a model's eval answers (every language's), every language's judging,
+a model's benchmarks; a job of any other rule is a stage of its own), whose
 - `cmd` runs exactly those jobs through one Snakemake process (`--allowed-rules`, so nothing
   upstream runs; `--cores all`, so independent jobs of the stage run side by side),
 - `deps` are the jobs' inputs (but the stage's own outputs) plus the code file of each script
@@ -15,8 +15,10 @@ other rule is a stage of its own), whose
   `pipelines/keys.yaml`,
 - `outs` are their outputs (directory outputs, i.e. checkpoints, included); logs and benchmark
   files stay out of DVC.
-A stage holds one language's, one family's or one model's jobs only, so an edit reruns the stages
-in DVC that the jobs Snakemake reruns belong to; the stages form a DAG (checked).
+A training stage holds one language's, one family's or one model's jobs only, so an edit reruns the
+stages in DVC that the jobs Snakemake reruns belong to (the eval stages hold every language's: an
+edit to one eval file reruns every model's answers and every judge; a training edit changes the
+merged model's answers in every language anyway); the stages form a DAG (checked).
 
 Every pipeline starts with the stage `code`: it depends on every script and project module the
 jobs run and writes one code file per script (`results/{scale}/code/{script}.json`: the script,
@@ -27,19 +29,26 @@ file changed, and no other. It keeps dvc.lock a third smaller, and DVC parses an
 whole lock file (round-trip YAML, in Python) after every stage it runs.
 
 Scales get separate files so `dvc repro` of one never runs another's stages: the default scale's
-(the first of params.yaml's `scales:`, tiny as shipped) is `dvc.yaml` at the root (plain
-`dvc repro`), every other scale's `pipelines/{scale}/dvc.yaml`, which `.dvcignore` hides from plain
-DVC commands (`/pipelines/*/`: a plain `dvc status` would otherwise check ~200 planned, unbuilt
-stages); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with pipelines/32b visible.
-A scale added to params.yaml gets its pipeline, its targets and its ignores with no other edit.
+(the first of params.yaml's `scales:`, tiny as shipped) main file is `dvc.yaml` at the root (plain
+`dvc repro`), every other scale's `pipelines/{scale}/dvc.yaml`. The main file holds the code stage
+and the stages of one job; each phase's stages are in their own file,
+`pipelines/{scale}/{phase}/dvc.yaml` (every stage runs at the root: `wdir`), with their own
+dvc.lock: DVC parses and rewrites the whole lock file of a stage's dvc.yaml after running it
+(round-trip YAML, in Python: ~2 CPU-s for one lock of the whole tiny graph, a third of a stage's
+fixed cost). `.dvcignore` hides every scale's folder (`/pipelines/*/`: a plain `dvc status` would
+otherwise check ~200 planned, unbuilt stages each) but the default scale's (the line after it,
+which the generator writes); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with
+pipelines/32b visible. A scale added to params.yaml gets its pipeline, its targets and its ignores
+with no other edit.
 
     python -m expanse.dvc_pipeline            # write them (after adding a language, teacher, rule);
-                                              # dvc.lock entries of stages gone are dropped
+                                              # dvc.lock entries of stages gone are dropped, those
+                                              # of stages moved to another file move with them
     python -m expanse.dvc_pipeline check      # exit 1 if any is stale (a test runs this)
     python -m expanse.dvc_pipeline sync       # after dvc pull / checkout: Snakemake sees nothing to do
     python -m expanse.dvc_pipeline record     # after a Snakemake run: dvc commit, if nothing is left to do
     python -m expanse.dvc_pipeline repro      # dvc repro with independent stages side by side
-    python -m expanse.dvc_pipeline dvc 32b repro pipelines/32b/dvc.yaml   # DVC on a hidden pipeline
+    python -m expanse.dvc_pipeline dvc 32b repro -R pipelines/32b   # DVC on a hidden pipeline
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import os
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 from pydantic import BaseModel
@@ -88,9 +97,53 @@ def pipeline_path(scale: str, scales: list[str]) -> str:
 
 
 def pipelines(root: Path) -> dict[str, str]:
-    """{scale: pipeline file} for every scale of params.yaml."""
+    """{scale: main pipeline file} for every scale of params.yaml."""
     scales = scales_of(root)
     return {scale: pipeline_path(scale, scales) for scale in scales}
+
+
+def phase_path(scale: str, phase: str) -> str:
+    """Where the stages of one phase (PHASES) of `scale` are: pipelines/<scale>/<phase>/dvc.yaml. Each
+    file has its own dvc.lock, and after running a stage DVC parses and rewrites the whole lock file
+    of its dvc.yaml (round-trip YAML, in Python: ~2 CPU-s for one lock of the full tiny graph), so
+    a phase's lock costs a fraction of that."""
+    return f"pipelines/{scale}/{phase}/dvc.yaml"
+
+
+def pipeline_files(root: Path, scale: str) -> list[str]:
+    """The pipeline files of `scale` on disk: its main file, then its phase files."""
+    root = Path(root)
+    phases = sorted(p.relative_to(root).as_posix() for p in (root / "pipelines" / scale).glob("*/dvc.yaml"))
+    return [pipelines(root)[scale], *phases]
+
+
+def lock_of(path: str) -> str:
+    """The dvc.lock of the pipeline file at `path`."""
+    return PurePosixPath(path).with_name("dvc.lock").as_posix()
+
+
+def _wdir(path: str) -> str:
+    """The `wdir` that makes a stage of the pipeline file at `path` run at the repository root."""
+    return "/".join([".."] * (len(PurePosixPath(path).parts) - 1))
+
+
+def dvcignore_text(text: str, default: str) -> str:
+    """.dvcignore with the default scale's folder shown again right after the line HIDE (hiding
+    every scale's folder), which is added, with its comment, where missing."""
+    lines = text.splitlines()
+    shown = f"!/pipelines/{default}/"
+    if HIDE not in lines:
+        lines += [
+            "# every scale's pipeline but the default one is hidden from plain DVC commands; the line",
+            "# after this one (written by `python -m expanse.dvc_pipeline`) shows the default scale's",
+            HIDE,
+        ]
+    i = lines.index(HIDE) + 1
+    if i < len(lines) and lines[i].startswith("!/pipelines/"):
+        lines[i] = shown
+    else:
+        lines.insert(i, shown)
+    return "\n".join(lines) + "\n"
 
 
 def scale_targets(scale: str) -> list[str]:
@@ -253,10 +306,13 @@ PHASES = {
     # test prompts (any training edit changes the merged model), and the base model's and the
     # teachers' answers can start as soon as those exist instead of waiting for the merge
     "generate_eval": ("answers", ("model",)),
-    # the judge of each language of a family: every training edit changes the merged model's answers
-    # in all languages, so the judges rerun together anyway, and one stage per language paid a DVC
-    # and a Snakemake start (~7 CPU-s) for a ~1 s job
-    "judge_pairwise": ("eval", ("family",)),
+    # every language's test prompts (from the eval files alone): ~1 s jobs that change only when an
+    # eval file does
+    "prepare_eval_prompts": ("test_prompts", ()),
+    # every language's judge: every training edit changes the merged model's answers in all
+    # languages, so the judges rerun together anyway, and a stage per language (or family) paid a DVC
+    # and a Snakemake start (~6 CPU-s) for ~1 s jobs
+    "judge_pairwise": ("eval", ()),
     "run_benchmark": ("benchmarks", ("model",)),
 }
 
@@ -475,21 +531,28 @@ def generate(root: Path, scales: list[str] | None = None, members: dict | None =
             if CODE_STAGE in groups:
                 raise RuleError(f"{path}: a stage of jobs is named {CODE_STAGE}, the name of the code stage")
             codes = [c for c in map(job_code, graph.jobs) if c is not None]
-            stages = {CODE_STAGE: code_stage(codes, scale)} if codes else {}
-            if codes and path != "dvc.yaml":
-                stages[CODE_STAGE]["wdir"] = "../.."
+            # the main file: the code stage and the stages of one job; a phase's stages: its own file
+            by_file: dict[str, dict] = {path: {CODE_STAGE: code_stage(codes, scale)} if codes else {}}
             for name in sorted(groups):
                 group = sorted(groups[name], key=stage_name)
                 st, reads = stage(group, graph, root, raw, scale)
-                if path != "dvc.yaml":
-                    st["wdir"] = "../.."
-                stages[name] = st
+                phase = PHASES[group[0].rule][0] if group[0].rule in PHASES else None
+                file = path if phase is None else phase_path(scale, phase)
+                by_file.setdefault(file, {})[name] = st
                 for ks in reads.keysets:
                     keysets[ks] = sorted(_lookup_keys(graph.globals("PARAMS"), ks))
                 if members is not None:
-                    members.setdefault(path, {})[name] = [stage_name(j) for j in group]
-            check_acyclic(stages, path)
-        files[path] = HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+                    members.setdefault(file, {})[name] = [stage_name(j) for j in group]
+            check_acyclic({name: st for stages in by_file.values() for name, st in stages.items()}, path)
+        for file, stages in by_file.items():
+            if file != "dvc.yaml":
+                for st in stages.values():
+                    st["wdir"] = _wdir(file)
+            files[file] = HEADER + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120)
+    ignore = Path(root) / ".dvcignore"
+    files[".dvcignore"] = dvcignore_text(
+        ignore.read_text(encoding="utf-8") if ignore.is_file() else "", scales_of(root)[0]
+    )
     if scales is not None:
         return files
     tree: dict = {}
@@ -604,6 +667,41 @@ def prune_lock(root: Path, path: str, text: str) -> list[str]:
     return gone
 
 
+def relocate_lock(root: Path, paths: list[str], home: dict[str, str]) -> list[str]:
+    """Move the dvc.lock entries of stages that now live in another pipeline file (`home`: {stage:
+    its file}) into that file's lock, as recorded (paths in a lock are relative to the stage's
+    wdir, the repository root in every file); an entry the new lock has already wins. `paths`: the
+    pipeline files whose locks to look in. Returns the names moved."""
+    from dvc.utils.serialize import dumps_yaml, parse_yaml_for_update
+    from ruamel.yaml.comments import CommentedMap
+
+    from expanse.io import write_text
+
+    locks = {}
+    for path in dict.fromkeys([*paths, *home.values()]):
+        lock = root / lock_of(path)
+        if lock.is_file():
+            locks[lock_of(path)] = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
+    moved, dirty = [], set()
+    for lock, data in list(locks.items()):
+        entries = data.get("stages") or {}
+        for name in list(entries):
+            dest = lock_of(home[name]) if name in home else lock
+            if dest == lock:
+                continue
+            target = locks.setdefault(dest, CommentedMap([("schema", "2.0")]))
+            if not target.get("stages"):
+                target["stages"] = CommentedMap()
+            if name not in target["stages"]:
+                target["stages"][name] = entries[name]
+                moved.append(name)
+            del entries[name]
+            dirty |= {lock, dest}
+    for lock in sorted(dirty):
+        write_text(dumps_yaml(locks[lock]), root / lock)
+    return moved
+
+
 def _hash_fields(item) -> dict:
     return {k: item[k] for k in ("hash", "md5", "size", "nfiles") if k in item}
 
@@ -672,8 +770,9 @@ def regroup_lock(root: Path, path: str, text: str, members: dict[str, list[str]]
 
 
 def pipeline_arg(root: Path, scale: str) -> list[str]:
-    """DVC targets of one scale's pipeline (without them DVC acts on every dvc.yaml in the repo)."""
-    return [pipelines(root)[scale]]
+    """DVC targets of one scale's pipeline, its files (without them DVC acts on every dvc.yaml it
+    sees)."""
+    return pipeline_files(root, scale)
 
 
 def _last_line(text: str) -> str:
@@ -705,7 +804,7 @@ def sync(root: Path, scale: str) -> str:
     status = _dvc(root, "status", "--quiet", *pipeline_arg(root, scale), scale=scale)
     if status.returncode != 0:
         raise StateError(
-            f"{pipelines(root)[scale]}: the workspace does not match dvc.lock (run `dvc pull` or "
+            f"{pipelines(root)[scale]}: the workspace does not match the dvc.lock files (run `dvc pull` or "
             f"`dvc repro` first; `dvc status` lists what differs)"
         )
     touch = _snakemake(root, "--touch", "--forceall", *scale_targets(scale))
@@ -724,7 +823,7 @@ def record(root: Path, scale: str) -> str:
     outputs are up to date that are not)."""
     path = pipelines(root)[scale]
     files = generate(root, [scale])
-    if stale_files(root, files):
+    if stale_files(root, files) or obsolete_files(root, files):
         raise StateError(f"{path} is stale; regenerate it with `python -m expanse.dvc_pipeline` first")
     plan = _snakemake(root, "-n", *scale_targets(scale))
     text = plan.stdout + plan.stderr
@@ -735,7 +834,13 @@ def record(root: Path, scale: str) -> str:
         )
     # moving outputs into the cache (hardlinks) renews the mtimes of directories and of empty files
     # (DVC copies those): note Snakemake's mtimes first and put them back after
-    outs = [root / o for st in yaml.safe_load(files[path])["stages"].values() for o in st["outs"]]
+    outs = [
+        root / o
+        for file, text in files.items()
+        if file.endswith("dvc.yaml")
+        for st in yaml.safe_load(text)["stages"].values()
+        for o in st["outs"]
+    ]
     stamps = {
         f: (f.stat().st_atime_ns, f.stat().st_mtime_ns)
         for o in outs
@@ -754,7 +859,7 @@ def record(root: Path, scale: str) -> str:
     for f, ns in stamps.items():
         if f.exists():
             os.utime(f, ns=ns, follow_symlinks=False)
-    return f"recorded in {path.replace('dvc.yaml', 'dvc.lock')}; commit it with git and `dvc push`"
+    return f"recorded in {lock_of(path)} and pipelines/{scale}/*/dvc.lock; commit them with git and `dvc push`"
 
 
 def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, dry: bool = False) -> int:
@@ -763,16 +868,17 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     from expanse import dvc_repro
 
     path = pipelines(root)[scale]
-    pipeline = dvc_repro.load_pipeline(root, path)
+    files = pipeline_files(root, scale)
+    pipeline = dvc_repro.load_pipeline(root, files)
     unknown = [t for t in targets if t not in pipeline.upstream]
     if unknown:
-        raise ConfigError(f"repro {unknown[0]}: no such stage in {path}")
+        raise ConfigError(f"repro {unknown[0]}: no such stage in {path} or pipelines/{scale}/*/dvc.yaml")
     cpus = dvc_repro.available_cores(cores)
     started = time.monotonic()
     status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
     if status.returncode != 0:
         raise StateError(f"dvc status failed: {_last_line(status.stderr or status.stdout)}")
-    dirty = dvc_repro.changed(status.stdout, path)
+    dirty = dvc_repro.changed(status.stdout, files)
     todo = pipeline.below(dirty)
     if targets:
         todo &= pipeline.above(targets)
@@ -790,18 +896,18 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
         pipeline,
         todo,
         dvc_argv(root, scale),
-        (lambda name: name) if path == "dvc.yaml" else (lambda name: f"{path}:{name}"),
+        pipeline.target,
         cpus,
         log_dir,
         dirty=dirty,
-        outs_of=lambda: dvc_repro.lock_outs(root, path),
+        outs_of=lambda: dvc_repro.lock_outs(root, files),
     )
     if code == 0:
         took = time.monotonic() - started
         print(
             f"{len(todo) - len(skipped)} stages reproduced in {took:.0f} s"
             + (f" ({len(skipped)} skipped: what they read came out unchanged)" if skipped else "")
-            + "; commit dvc.lock with git and `dvc push`"
+            + "; commit the dvc.lock files with git and `dvc push`"
         )
         # outputs DVC checked out of its run cache have the checkout's mtimes (and Snakemake's
         # metadata of the jobs' last run here): bring Snakemake in line, as after `dvc checkout`
@@ -824,7 +930,7 @@ def main(argv=None) -> int:
         if len(argv) < 3 or argv[1].startswith("-"):
             print(
                 "usage: python -m expanse.dvc_pipeline dvc SCALE[,SCALE] DVC-ARGS...  "
-                "(e.g. dvc 32b repro pipelines/32b/dvc.yaml)",
+                "(e.g. dvc 32b repro -R pipelines/32b)",
                 file=sys.stderr,
             )
             return 2
@@ -875,30 +981,56 @@ def main(argv=None) -> int:
     members: dict = {}
     files = generate(root, [args.scale] if args.scale else None, members)
     stale = stale_files(root, files)
+    obsolete = obsolete_files(root, files)
     if args.command == "check":
         for p in stale:
             print(f"{p}: stale; regenerate with `python -m expanse.dvc_pipeline`", file=sys.stderr)
-        return 1 if stale else 0
+        for p in obsolete:
+            print(f"{p}: no longer generated; regenerate with `python -m expanse.dvc_pipeline`", file=sys.stderr)
+        return 1 if stale or obsolete else 0
     from expanse.io import write_text
 
     for p in stale:
         (root / p).parent.mkdir(parents=True, exist_ok=True)
         write_text(files[p], root / p)
     print(f"{len(stale)} of {len(files)} files written")
-    for p in (p for p in files if p in pipelines(root).values()):
-        lock = Path(p).with_name("dvc.lock")
-        regrouped = regroup_lock(root, p, files[p], members[p])
-        if regrouped:
-            print(
-                f"{lock}: {len(regrouped)} stages recorded from the entries of their jobs, recorded one job per stage"
-            )
-        gone = prune_lock(root, p, files[p])
-        if gone:
-            print(
-                f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
-                f"{', ...' if len(gone) > 3 else ''})"
-            )
+    for scale, main in pipelines(root).items():
+        if main not in files:
+            continue
+        mine = [p for p in files if p == main or p.startswith(f"pipelines/{scale}/") and p.endswith("/dvc.yaml")]
+        home = {name: p for p in mine for name in yaml.safe_load(files[p])["stages"]}
+        moved = relocate_lock(root, pipeline_files(root, scale), home)
+        if moved:
+            print(f"{scale}: {len(moved)} dvc.lock entries moved to the lock of the stage's pipeline file")
+        for p in mine:
+            lock = lock_of(p)
+            regrouped = regroup_lock(root, p, files[p], members.get(p, {}))
+            if regrouped:
+                print(f"{lock}: {len(regrouped)} stages recorded from the entries of their jobs, one job per stage")
+            gone = prune_lock(root, p, files[p])
+            if gone:
+                print(
+                    f"{lock}: dropped {len(gone)} stages no longer in {p} ({', '.join(gone[:3])}"
+                    f"{', ...' if len(gone) > 3 else ''})"
+                )
+    for p in obsolete:
+        for f in (root / p, root / lock_of(p)):
+            f.unlink(missing_ok=True)
+        if not any((root / p).parent.iterdir()):
+            (root / p).parent.rmdir()
+        print(f"{p}: removed (no stage of this phase left)")
     return 0
+
+
+def obsolete_files(root: Path, files: dict[str, str]) -> list[str]:
+    """Phase files on disk (of the scales in `files`) that the generator no longer writes."""
+    return [
+        p
+        for scale, main in pipelines(root).items()
+        if main in files
+        for p in pipeline_files(root, scale)[1:]
+        if p not in files
+    ]
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ Ctrl-C (or SIGTERM) interrupts the running stages as it would a plain `dvc repro
 
     python -m expanse.dvc_pipeline repro                 # the default scale's pipeline, all cores
     python -m expanse.dvc_pipeline repro --cores 1       # one stage at a time, as plain `dvc repro`
-    python -m expanse.dvc_pipeline repro eval-romance    # only what eval-romance needs
+    python -m expanse.dvc_pipeline repro sft-romance     # only what sft-romance needs
     python -m expanse.dvc_pipeline repro --dry           # the stages it would start, in order
 """
 
@@ -46,14 +46,16 @@ from expanse.errors import ConfigError, StateError
 
 @dataclass
 class Pipeline:
-    """A dvc.yaml's stages and, for each, the stages it reads outputs of."""
+    """A pipeline's stages (of one or several dvc.yaml files) and, for each, the stages it reads
+    outputs of."""
 
-    path: str
+    path: str  # its main file
     upstream: dict[str, set[str]]
     sizes: dict[str, int] = field(default_factory=dict)  # outputs per stage: its jobs, roughly
     # stage -> upstream stage -> the outs of it the stage reads (None: all of them, e.g. a folder
     # dep holding several); a pair not listed reads all of them
     reads: dict[str, dict[str, set[str] | None]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # stage -> its file, where not `path`
     downstream: dict[str, set[str]] = field(init=False)  # derived from upstream
 
     def __post_init__(self):
@@ -61,6 +63,11 @@ class Pipeline:
         for name, ups in self.upstream.items():
             for up in ups:
                 self.downstream[up].add(name)
+
+    def target(self, name: str) -> str:
+        """The stage as DVC names it: plainly in the root dvc.yaml, else `path:stage`."""
+        file = self.files.get(name, self.path)
+        return name if file == "dvc.yaml" else f"{file}:{name}"
 
     def below(self, roots) -> set[str]:
         """`roots` and every stage that depends on one of them, transitively."""
@@ -108,13 +115,23 @@ def _closure(roots, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def load_pipeline(root: Path, path: str) -> Pipeline:
-    """The stages of the dvc.yaml at `path` (relative to root) and which feeds which: B depends on
-    A when one of B's deps is one of A's outs, inside one, or a folder holding one."""
-    try:
-        stages = (yaml.safe_load((root / path).read_text(encoding="utf-8")) or {}).get("stages") or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read the pipeline: {str(e).splitlines()[0]}") from e
+def load_pipeline(root: Path, paths: str | list[str]) -> Pipeline:
+    """The stages of the dvc.yaml file(s) at `paths` (relative to root; the first is the main one)
+    and which feeds which: B depends on A when one of B's deps is one of A's outs, inside one, or a
+    folder holding one. Every stage runs at the root (their `wdir`), so paths compare as written."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    stages: dict[str, dict] = {}
+    files: dict[str, str] = {}
+    for path in paths:
+        try:
+            text = (root / path).read_text(encoding="utf-8")
+            found = (yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}).get("stages") or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{path}: cannot read the pipeline: {str(e).splitlines()[0]}") from e
+        for name, st in found.items():
+            if name in files:
+                raise ConfigError(f"{path}: stage {name} is in {files[name]} too; stage names must be unique")
+            stages[name], files[name] = st, path
     writer: dict[str, str] = {}  # an out, or a folder holding outs, -> the stage(s) writing it
     holders: dict[str, set[str]] = {}
     for name, st in stages.items():
@@ -139,16 +156,17 @@ def load_pipeline(root: Path, path: str) -> Pipeline:
         upstream[name] = set(read)
         reads[name] = read
     sizes = {name: len(st.get("outs") or []) for name, st in stages.items()}
-    return Pipeline(path, upstream, sizes, reads)
+    return Pipeline(paths[0], upstream, sizes, reads, {n: f for n, f in files.items() if f != paths[0]})
 
 
 def _path_of(item) -> str:
     return next(iter(item)) if isinstance(item, dict) else str(item)
 
 
-def changed(status_json: str, path: str) -> set[str]:
-    """The stage names in `dvc status --json` output for the pipeline at `path` (DVC names the
-    root dvc.yaml's stages plainly and any other file's as `path:stage`)."""
+def changed(status_json: str, paths: str | list[str]) -> set[str]:
+    """The stage names in `dvc status --json` output for the pipeline of the files `paths` (DVC
+    names the root dvc.yaml's stages plainly and any other file's as `path:stage`)."""
+    paths = {paths} if isinstance(paths, str) else set(paths)
     try:
         report = json.loads(status_json or "{}")
     except json.JSONDecodeError as e:
@@ -158,25 +176,28 @@ def changed(status_json: str, path: str) -> set[str]:
         file, sep, stage = key.rpartition(":")
         if not sep:
             names.add(key)
-        elif file == path:
+        elif file in paths:
             names.add(stage)
     return names
 
 
-def lock_outs(root: Path, path: str) -> dict[str, tuple]:
-    """{stage: its recorded outs as (path, hash) pairs} of the dvc.lock next to the pipeline at
-    `path` (empty when there is none): what a stage's run is compared with to tell whether it
-    changed anything."""
-    lock = root / PurePosixPath(path).with_name("dvc.lock")
-    try:
-        text = lock.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    return {
-        name: tuple((o.get("path"), o.get("md5") or o.get("hash")) for o in entry.get("outs") or [])
-        for name, entry in (data.get("stages") or {}).items()
-    }
+def lock_outs(root: Path, paths: str | list[str]) -> dict[str, tuple]:
+    """{stage: its recorded outs as (path, hash) pairs} of the dvc.lock files next to the pipeline
+    files `paths` (none where there is no lock): what a stage's run is compared with to tell
+    whether it changed anything."""
+    outs = {}
+    for path in [paths] if isinstance(paths, str) else paths:
+        lock = root / PurePosixPath(path).with_name("dvc.lock")
+        try:
+            text = lock.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            continue
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        outs.update(
+            (name, tuple((o.get("path"), o.get("md5") or o.get("hash")) for o in entry.get("outs") or []))
+            for name, entry in (data.get("stages") or {}).items()
+        )
+    return outs
 
 
 def order(pipeline: Pipeline, todo: set[str]) -> list[str]:

@@ -58,7 +58,8 @@ MERGED = f"{RESULTS}/merged"
 STAGE_MERGE = f"{RESULTS}/merges/{{stage}}"
 MERGE_SEARCH = f"{RESULTS}/merge_search.json"
 
-# eval
+# eval: the held-out test prompts (the test split of PROMPTS, prepared from the eval file alone)
+EVAL_PROMPTS = f"{RESULTS}/eval/prompts/{{lang}}.parquet"
 EVAL_ANSWERS = f"{RESULTS}/eval/answers/{{lang}}/{{model}}.parquet"
 JUDGEMENTS = f"{RESULTS}/eval/judgements/{{lang}}.parquet"
 WINRATE = f"{RESULTS}/eval/winrates/{{lang}}.json"

@@ -4,6 +4,10 @@ A prompt file is JSON Lines, one object per line with `id`, `prompt` and optiona
 language's training file gives the train and dev splits (dev by a seeded hash of the id); its
 held-out eval file gives the test split. A training prompt that repeats a test prompt is dropped
 (no eval contamination); an exact repeat within a file is dropped with a warning.
+
+The test split is also prepared on its own (`prepare_eval_prompts`, from the eval file alone): the
+eval answers and judges read that, so an edit to a language's training prompts leaves every model
+but the ones it retrains unasked.
 """
 
 from __future__ import annotations
@@ -153,9 +157,25 @@ def prepare_prompts(
                     continue
             kept.append(row)
         rows = kept
-    rows += [{**row, "split": "test"} for row in test]
+    rows += _test_rows(test)
     if not any(r["split"] == "train" for r in rows):
         raise DataError(f"{prompts_path}: no training prompts left after the dev split")
+    return _write(rows, out_path)
+
+
+def prepare_eval_prompts(
+    eval_path: str, lang: str, out_path: str, *, max_chars: int = MAX_PROMPT_CHARS
+) -> pl.DataFrame:
+    """Validate a language's held-out prompt file: its test split (the rows `prepare_prompts` gives
+    the split, in the same order), written and returned."""
+    return _write(_test_rows(_dedupe(read_prompt_file(eval_path, lang, max_chars=max_chars), eval_path)), out_path)
+
+
+def _test_rows(test: list[dict]) -> list[dict]:
+    return [{**row, "split": "test"} for row in test]
+
+
+def _write(rows: list[dict], out_path: str) -> pl.DataFrame:
     df = pl.DataFrame([{k: r[k] for k in ("id", "lang", "prompt", "split")} for r in rows])
     write_parquet(df, out_path, contract="prompts")
     return df

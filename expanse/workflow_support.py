@@ -322,6 +322,11 @@ def prompt_files(params: Params, scale: str, lang: str) -> dict[str, str]:
     return {"prompts": cfg.prompts, "eval_prompts": cfg.eval_prompts}
 
 
+def eval_prompt_file(params: Params, scale: str, lang: str) -> dict[str, str]:
+    """A language's held-out prompt file, as a named input."""
+    return {"eval_prompts": params.languages[lang].eval_prompts}
+
+
 def language_section(params: Params, scale: str, lang: str) -> dict:
     """languages.<lang> of params.yaml, as a job's params."""
     return params.languages[lang].model_dump()

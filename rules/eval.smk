@@ -1,12 +1,12 @@
-# Evaluation: every compared model answers each language's held-out test prompts; a judge compares
-# the merged model with each opponent in both orders (win-rates with bootstrap intervals); the
-# merged, base and family models run the lm-eval benchmarks; lineage records what made every artifact
-# and what it cost; one report gathers it all.
+# Evaluation: every compared model answers each language's held-out test prompts (prepared from the
+# eval file alone, rules/prompts.smk); a judge compares the merged model with each opponent in both
+# orders (win-rates with bootstrap intervals); the merged, base and family models run the lm-eval
+# benchmarks; lineage records what made every artifact and what it cost; one report gathers it all.
 
 
 rule generate_eval:
     input:
-        prompts=L.PROMPTS,
+        prompts=L.EVAL_PROMPTS,
         model=from_params(ws.eval_model_inputs, "model"),
     output:
         answers=L.EVAL_ANSWERS,
@@ -32,7 +32,7 @@ rule generate_eval:
 rule judge_pairwise:
     input:
         answers=from_params(ws.eval_answer_files, "lang"),
-        prompts=L.PROMPTS,
+        prompts=L.EVAL_PROMPTS,
         wins=L.WINS,
         judge_model=from_params(ws.judge_inputs),
     output:

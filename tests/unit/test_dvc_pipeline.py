@@ -35,6 +35,9 @@ def test_stage_names_of_phases_and_of_single_jobs():
         == "benchmarks-family_asian"
     )
     assert group_name_of("merge_stage", {"scale": "8b", "stage": "a.b"}, FAMILIES) == "merge_stage-a_b"
+    # phases without keys: one stage for every language's jobs
+    assert group_name_of("prepare_eval_prompts", {"scale": "tiny", "lang": "fr"}, FAMILIES) == "test_prompts"
+    assert group_name_of("judge_pairwise", {"scale": "tiny", "lang": "fr"}, FAMILIES) == "eval"
     with pytest.raises(RuleError, match="rule build_pairs: no wildcard family"):
         group_name_of("build_pairs", {"scale": "tiny", "lang": "xx"}, FAMILIES)
     with pytest.raises(RuleError, match="rule eval: named like a phase"):

@@ -240,9 +240,49 @@ def test_a_hidden_scales_pipeline_runs_through_its_own_file(repo):
     assert not (repo / "out/a.json").exists()  # the default scale's stages did not run
 
 
+def test_a_pipeline_of_several_files_runs_as_one(repo):
+    """A phase's stages in their own file (pipelines/<scale>/<phase>/dvc.yaml, run at the root, with
+    their own dvc.lock): ordered, run and recorded with the main file's, and cut off by them."""
+    (repo / ".dvcignore").write_text("/pipelines/*/\n!/pipelines/tiny/\n")
+    (repo / "pipelines/tiny/join").mkdir(parents=True)
+    pipeline = {"stages": {"c": {**PIPELINE["stages"]["c"], "wdir": "../../.."}}}
+    (repo / "pipelines/tiny/join/dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {n: PIPELINE["stages"][n] for n in "ab"}}))
+    p = dvc_repro.load_pipeline(repo, ["dvc.yaml", "pipelines/tiny/join/dvc.yaml"])
+    assert p.upstream == {"a": set(), "b": set(), "c": {"a", "b"}}
+    assert [p.target(n) for n in "abc"] == ["a", "b", "pipelines/tiny/join/dvc.yaml:c"]
+    run(repo, "repro")
+    c = output(repo, "c")
+    assert c["start"] >= max(output(repo, n)["end"] for n in "ab")
+    assert set(yaml.safe_load((repo / "dvc.lock").read_text())["stages"]) == {"a", "b"}
+    assert set(yaml.safe_load((repo / "pipelines/tiny/join/dvc.lock").read_text())["stages"]) == {"c"}
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == "{}"
+    )
+    # an edit to a's input reruns a, then c (in the other file), and not b
+    b = output(repo, "b")
+    (repo / "in/a.txt").write_text("A\n")
+    proc = run(repo, "repro")
+    assert "2 stages reproduced" in proc.stdout and output(repo, "a")["data"] == "A\n"
+    assert output(repo, "c")["data"] == (repo / "out/a.json").read_text() + (repo / "out/b.json").read_text()
+    assert output(repo, "b") == b
+    assert run(repo, "repro").stdout.strip() == "Data and pipelines are up to date."
+    # a stage name given twice is a one-line error naming both files
+    (repo / "pipelines/tiny/join/dvc.yaml").write_text(yaml.safe_dump({"stages": {"a": pipeline["stages"]["c"]}}))
+    proc = run(repo, "repro", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "error: pipelines/tiny/join/dvc.yaml: stage a is in dvc.yaml too; stage names must be unique"
+    )
+
+
 def test_a_stage_name_that_is_not_in_the_pipeline_is_one_line_error(repo):
     proc = run(repo, "repro", "nope", check=False)
-    assert proc.returncode == 1 and proc.stderr.strip() == "error: repro nope: no such stage in dvc.yaml"
+    assert proc.returncode == 1 and proc.stderr.strip() == (
+        "error: repro nope: no such stage in dvc.yaml or pipelines/tiny/*/dvc.yaml"
+    )
     assert not (repo / "logs").exists()
 
 

@@ -9,7 +9,7 @@ from conftest import REPO
 
 from expanse.errors import DataError
 from expanse.languages import LANGUAGES
-from expanse.prompts import prepare_prompts, read_prompt_file
+from expanse.prompts import prepare_eval_prompts, prepare_prompts, read_prompt_file
 
 FR = [
     "Explique-moi pourquoi le ciel est bleu pendant la journée et rouge au coucher du soleil.",
@@ -278,3 +278,26 @@ def test_rule_script_takes_the_limit_from_params_and_fails_in_one_line(tmp_path)
     assert run.returncode == 1 and run.stderr.splitlines() == [error]
     assert (tmp_path / "log/p.log").read_text().splitlines()[-1] == error
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["e.jsonl", "fr.jsonl", "log"]
+
+
+def test_the_test_prompts_prepared_alone_are_the_test_split(tmp_path):
+    """prepare_eval_prompts (read by the eval answers and judges) gives the rows prepare_prompts puts
+    in its test split, in the same order, without reading the training file."""
+    both = prepare_prompts(
+        str(REPO / "data/prompts/de.jsonl"),
+        str(REPO / "data/eval/prompts/de.jsonl"),
+        "de",
+        str(tmp_path / "both.parquet"),
+        seed=3,
+        dev_fraction=0.2,
+    )
+    alone = prepare_eval_prompts(str(REPO / "data/eval/prompts/de.jsonl"), "de", str(tmp_path / "test.parquet"))
+    assert alone.equals(both.filter(pl.col("split") == "test")) and len(alone) >= 10
+    assert pl.read_parquet(tmp_path / "test.parquet").equals(alone)
+    # a repeat is dropped as in the split; a bad line is the file:line error, and nothing is written
+    dup = write(tmp_path / "dup.jsonl", [*fr_rows(2), {"id": "fr-x", "prompt": FR[0]}])
+    assert prepare_eval_prompts(dup, "fr", str(tmp_path / "dup.parquet"))["id"].to_list() == ["fr-0", "fr-1"]
+    bad = write(tmp_path / "bad.jsonl", [fr_rows(1)[0], {"id": "fr-2", "prompt": "   "}])
+    with pytest.raises(DataError, match=r"bad.jsonl:2: empty prompt"):
+        prepare_eval_prompts(bad, "fr", str(tmp_path / "bad.parquet"))
+    assert not (tmp_path / "bad.parquet").exists()

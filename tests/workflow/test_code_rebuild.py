@@ -15,6 +15,7 @@ import yaml
 from shrink import REPO
 from smk import TARGET_RULES, params_of, snakemake
 
+from expanse.dvc_pipeline import pipeline_files
 from expanse.fingerprint import fingerprint
 
 pytestmark = pytest.mark.workflow
@@ -40,7 +41,11 @@ def planned_with_reasons(cwd: Path, *targets: str) -> list[tuple[str, dict, str]
 def test_each_stage_depends_on_the_code_files_of_exactly_its_scripts():
     # a stage runs the jobs of a phase (expanse.dvc_pipeline.PHASES), maybe of several scripts; its
     # code is one dep per script: the code file the code stage writes (script and modules)
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    stages = {
+        name: st
+        for path in pipeline_files(REPO, "tiny")  # the main file and the phase files
+        for name, st in yaml.safe_load((REPO / path).read_text())["stages"].items()
+    }
     code = stages.pop("code")
     entries = code["cmd"].split(" --scale tiny ", 1)[1].split()
     assert code["deps"] == sorted({f for e in entries for f in (e, *fingerprint(e, REPO).modules)})

@@ -19,7 +19,7 @@ import yaml
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
 
-from expanse.dvc_pipeline import group_name_of, pipelines, scales_of
+from expanse.dvc_pipeline import group_name_of, pipeline_files, pipelines, scales_of
 
 pytestmark = pytest.mark.workflow
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
@@ -42,8 +42,13 @@ def pipeline(root: Path, *args: str, check: bool = True):
     return run(root, sys.executable, "-m", "expanse.dvc_pipeline", *args, check=check)
 
 
-def stages_of(root: Path, path: str = "dvc.yaml") -> dict:
-    return yaml.safe_load((root / path).read_text())["stages"]
+def stages_of(root: Path, scale: str = "tiny") -> dict:
+    """Every stage of a scale's pipeline: its main file's and its phase files'."""
+    return {
+        name: st
+        for path in pipeline_files(root, scale)
+        for name, st in yaml.safe_load((root / path).read_text())["stages"].items()
+    }
 
 
 def stage_of(rule: str, wildcards: dict, params: dict) -> str:
@@ -76,7 +81,7 @@ def downstream(stages: dict, roots: set[str]) -> set[str]:
 
 
 def changed_stages(root: Path) -> set[str]:
-    out = dvc(root, "status", "dvc.yaml", "--json").stdout
+    out = dvc(root, "status", "--json").stdout  # plain: the tiny pipeline, every file of it
     return {name.split(":")[-1] for name in json.loads(out or "{}")}
 
 
@@ -125,11 +130,25 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
         f"dpo-{f}" for f in params_of(REPO)["families"]
     }
     for scale in scales_of(REPO)[1:]:
-        st = stages_of(REPO, f"pipelines/{scale}/dvc.yaml")
-        assert all(
-            s["wdir"] == "../.." and all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values()
-        )
+        st = stages_of(REPO, scale)
+        assert all(all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values())
     assert all(o.startswith("results/tiny/") for s in tiny.values() for o in s["outs"])
+    # the main file holds the code stage and the stages of one job; each phase its own file (and
+    # lock), every stage running at the root
+    for scale in scales_of(REPO):
+        main, *phases = pipeline_files(REPO, scale)
+        assert main == ("dvc.yaml" if scale == "tiny" else f"pipelines/{scale}/dvc.yaml")
+        assert phases == [
+            f"pipelines/{scale}/{p}/dvc.yaml"
+            for p in sorted({"arbitrage", "sft", "dpo", "online", "test_prompts", "answers", "eval", "benchmarks"})
+        ], scale
+        for path in pipeline_files(REPO, scale):
+            wdir = {"dvc.yaml": None, main: "../.."}.get(path, "../../..")
+            stages = yaml.safe_load((REPO / path).read_text())["stages"]
+            assert all(st.get("wdir") == wdir for st in stages.values()), path
+            if path in phases:
+                assert all(n.split("-")[0] == path.split("/")[2] for n in stages), path
+    assert "code" in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
 def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params, jobs):
@@ -182,12 +201,12 @@ def test_a_stage_depends_on_exactly_the_params_keys_its_jobs_read(shipped_params
     gen = jobs["generate_teacher-fr-euro"]["params"]
     assert "scales.tiny.teachers.euro" in gen and not any("teachers.east" in p for p in gen)
     # every key exists in params.yaml (DVC refuses a stage whose param is missing)
-    for path in pipelines(REPO).values():
-        for name, st in stages_of(REPO, path).items():
+    for scale in pipelines(REPO):
+        for name, st in stages_of(REPO, scale).items():
             for key in (p for p in st.get("params", []) if isinstance(p, str)):
                 node = shipped_params
                 for part in key.split("."):
-                    assert isinstance(node, dict) and part in node, f"{path}: {name}: {key} is not in params.yaml"
+                    assert isinstance(node, dict) and part in node, f"{scale}: {name}: {key} is not in params.yaml"
                     node = node[part]
 
 
@@ -199,7 +218,8 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
     assert proc.returncode == 1
     assert "dvc.yaml: stale; regenerate with `python -m expanse.dvc_pipeline`" in proc.stderr
     assert "pipelines/keys.yaml: stale" in proc.stderr
-    # a dvc.lock (as DVC writes it) from a run before vi was removed: regenerating drops vi's entry
+    # a dvc.lock (as DVC writes it) from a run before vi was removed, and before the arbitrage
+    # stages had their own file: regenerating drops vi's entry and moves fr's to the phase's lock
     from dvc.utils.serialize import dumps_yaml
 
     def entry(lang, md5):
@@ -209,29 +229,41 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
             "outs": [{"path": out, "hash": "md5", "md5": md5, "size": 1234} for out in st["outs"]],
         }
 
+    for old in root.rglob("dvc.lock"):
+        old.unlink()
     lock = {"schema": "2.0", "stages": {"arbitrage-vi": entry("vi", "1" * 32), "arbitrage-fr": entry("fr", "0" * 32)}}
     (root / "dvc.lock").write_text(dumps_yaml(lock))
     out = pipeline(root, "generate", "--scale", "tiny").stdout
+    assert "tiny: 1 dvc.lock entries moved to the lock of the stage's pipeline file" in out
     assert "dvc.lock: dropped 1 stages no longer in dvc.yaml (arbitrage-vi)" in out
-    del lock["stages"]["arbitrage-vi"]
-    assert (root / "dvc.lock").read_text() == dumps_yaml(lock)
+    assert (root / "dvc.lock").read_text() == dumps_yaml({"schema": "2.0", "stages": {}})
+    moved = {"schema": "2.0", "stages": {"arbitrage-fr": entry("fr", "0" * 32)}}
+    assert (root / "pipelines/tiny/arbitrage/dvc.lock").read_text() == dumps_yaml(moved)
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
     assert set(stages_of(REPO)) - set(stages_of(root)) == {
         n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n
     }
+    # a phase file no longer generated is stale too, and regenerating removes it with its lock
+    (root / "pipelines/tiny/old").mkdir()
+    (root / "pipelines/tiny/old/dvc.yaml").write_text("stages: {}\n")
+    (root / "pipelines/tiny/old/dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    proc = pipeline(root, "check", check=False)
+    assert proc.returncode == 1 and "pipelines/tiny/old/dvc.yaml: no longer generated" in proc.stderr
+    assert "pipelines/tiny/old/dvc.yaml: removed" in pipeline(root, "generate").stdout
+    assert not (root / "pipelines/tiny/old").exists()
+    assert pipeline(root, "check", check=False).returncode == 0
 
 
 def test_plain_dvc_commands_see_only_the_tiny_pipeline():
     """.dvcignore hides the 8b and 32b pipelines (built on a cluster) from plain DVC commands; the
     `dvc SCALE` command runs DVC with one of them visible."""
-    listed = {line.split()[0] for line in dvc(REPO, "stage", "list", "--all").stdout.splitlines()}
-    assert listed == set(stages_of(REPO))
-    hidden = dvc(REPO, "stage", "list", "pipelines/32b/dvc.yaml", check=False)
-    assert hidden.returncode != 0 and "is dvc-ignored" in hidden.stderr
-    shown = pipeline(REPO, "dvc", "32b", "stage", "list", "pipelines/32b/dvc.yaml").stdout
-    assert {line.split()[0] for line in shown.splitlines()} == {
-        f"pipelines/32b/dvc.yaml:{n}" for n in stages_of(REPO, "pipelines/32b/dvc.yaml")
-    }
+    listed = {line.split()[0].split(":")[-1] for line in dvc(REPO, "stage", "list", "--all").stdout.splitlines()}
+    assert listed == set(stages_of(REPO))  # the root dvc.yaml and the tiny phase files
+    for path in ("pipelines/32b/dvc.yaml", "pipelines/32b/arbitrage/dvc.yaml"):
+        hidden = dvc(REPO, "stage", "list", path, check=False)
+        assert hidden.returncode != 0 and "is dvc-ignored" in hidden.stderr
+    shown = pipeline(REPO, "dvc", "32b", "stage", "list", "-R", "pipelines/32b").stdout
+    assert {line.split()[0].split(":")[-1] for line in shown.splitlines()} == set(stages_of(REPO, "32b"))
     both = {
         line.split()[0].split(":")[0]
         for line in pipeline(REPO, "dvc", "8b,32b", "stage", "list", "--all").stdout.splitlines()
@@ -253,7 +285,7 @@ def recorded(built, tmp_path_factory):
     git(root, "init", "-q")
     pipeline(root)
     out = pipeline(root, "record").stdout
-    assert "recorded in dvc.lock" in out
+    assert "recorded in dvc.lock and pipelines/tiny/*/dvc.lock" in out
     git(root, "add", "-A")
     git(root, "commit", "-qm", "built and recorded")
     return root
@@ -267,10 +299,12 @@ def repo(recorded, tmp_path):
 
 
 def test_after_record_both_tools_see_nothing_to_do(repo, recorded):
-    assert "Data and pipelines are up to date" in dvc(repo, "status", "dvc.yaml").stdout
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
     assert "Nothing to be done" in run(repo, sys.executable, "-m", "snakemake", "-n", "all").stdout
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    assert set(lock) == set(stages_of(repo))
+    # each pipeline file's lock records exactly its stages
+    for path in pipeline_files(repo, "tiny"):
+        lock = yaml.safe_load((repo / path).with_name("dvc.lock").read_text())["stages"]
+        assert set(lock) == set(yaml.safe_load((repo / path).read_text())["stages"]), path
     # checkpoints are directory outputs, stored once (hardlinks: the workspace file is the cache
     # object; `repo` is a copy, so look at the recorded original)
     weights = recorded / "results/tiny/checkpoints/romance/sft/model.safetensors"
@@ -295,6 +329,9 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     # fr's chain, its family's chain, the merge and the eval; no other language's arbitrage
     assert {"arbitrage-fr", "sft-romance", "online-romance-2", "merge_families", "eval_report"} <= snakemake_plan
     assert not any(n.startswith(("arbitrage-es", "sft-asian", "dpo-asian")) for n in snakemake_plan)
+    # the test prompts come from the eval files alone: only the retrained models answer them again
+    family = params_of(repo)["languages"]["fr"]["family"]
+    assert {n for n in snakemake_plan if n.startswith("answers-")} == {"answers-merged", f"answers-family_{family}"}
     # `dvc_pipeline repro` would run those stages, each after the stages it reads from
     planned = pipeline(repo, "repro", "--dry").stdout.split()
     assert set(planned) == snakemake_plan and len(planned) == len(snakemake_plan)
@@ -347,18 +384,16 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     winrates = (repo / "results/tiny/eval/winrates/fr.json").read_bytes()
     snakemake_plan = planned_stages(repo, "all")
     roots = changed_stages(repo)
-    families = {cfg["family"] for cfg in params["languages"].values()}
-    # judge_pairwise: one stage per family
-    assert roots == {n for n in stages_of(repo) if n.startswith("eval-")} == {f"eval-{f}" for f in families}
+    # judge_pairwise: one stage for every language's judge
+    assert roots == {"eval"}
     assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"lineage", "eval_report"}
-    # DVC runs one of them (through Snakemake); then both tools agree on what is left
-    romance = "eval-" + params["languages"]["fr"]["family"]
-    out = dvc(repo, "repro", "--single-item", romance).stdout
-    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == [romance]
+    # DVC runs it (through Snakemake); then both tools agree on what is left
+    out = dvc(repo, "repro", "--single-item", "eval").stdout
+    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["eval"]
     assert (repo / "results/tiny/eval/winrates/fr.json").read_bytes() != winrates
     left = changed_stages(repo)
-    assert left == (roots - {romance}) | {"lineage", "eval_report"}  # their fr input is new now
-    assert planned_stages(repo, "all") == downstream(stages_of(repo), left) == snakemake_plan - {romance}
+    assert left == {"lineage", "eval_report"}  # their judge inputs are new now
+    assert planned_stages(repo, "all") == downstream(stages_of(repo), left) == snakemake_plan - {"eval"}
 
 
 def test_stages_dvc_restores_from_its_run_cache_leave_snakemake_nothing_to_do(repo):
@@ -378,7 +413,7 @@ def test_stages_dvc_restores_from_its_run_cache_leave_snakemake_nothing_to_do(re
     families = {cfg["family"] for cfg in params["languages"].values()}
     assert restored and int(restored[1]) >= len(families), again
     assert "Nothing to be done" in run(repo, sys.executable, "-m", "snakemake", "-n", "all").stdout
-    assert "Data and pipelines are up to date" in dvc(repo, "status", "dvc.yaml").stdout
+    assert "Data and pipelines are up to date" in dvc(repo, "status").stdout
 
 
 def test_record_refuses_while_snakemake_has_work(repo):
@@ -389,7 +424,7 @@ def test_record_refuses_while_snakemake_has_work(repo):
     proc = pipeline(repo, "record", check=False)
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines()[-1].startswith("error: Snakemake still has jobs to run")
-    assert not git(repo, "status", "--porcelain", "dvc.lock").stdout  # dvc.lock untouched
+    assert not git(repo, "status", "--porcelain", "dvc.lock", "pipelines").stdout  # the locks untouched
 
 
 @pytest.fixture
@@ -419,19 +454,19 @@ def test_push_to_both_remotes_clone_pull_sync_and_import(repo, tmp_path, s3_serv
     (moto on loopback; credentials from the environment only); a fresh clone pulls from S3, is
     byte-identical, and after `sync` Snakemake has nothing to do; another project imports the
     merged checkpoint from the directory remote."""
-    dvc(repo, "push", "dvc.yaml")
+    dvc(repo, "push")
     assert any((tmp_path / "expanse-dvc-store").rglob("*"))
     dvc(repo, "remote", "add", "s3", "s3://expanse-artifacts/dvcstore")
     dvc(repo, "remote", "modify", "s3", "endpointurl", s3_server)
     dvc(repo, "remote", "modify", "s3", "region", "us-east-1")
     assert "testing" not in (repo / ".dvc/config").read_text()
-    dvc(repo, "push", "-r", "s3", "dvc.yaml")
+    dvc(repo, "push", "-r", "s3")
     git(repo, "commit", "-qam", "s3 remote")
     clone = tmp_path / "clone"
     run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
     assert not (clone / "results").exists()
-    dvc(clone, "pull", "-r", "s3", "dvc.yaml")
-    assert "Data and pipelines are up to date" in dvc(clone, "status", "dvc.yaml").stdout
+    dvc(clone, "pull", "-r", "s3")
+    assert "Data and pipelines are up to date" in dvc(clone, "status").stdout
     assert "nothing to be done" in pipeline(clone, "sync").stdout
     assert "Nothing to be done" in run(clone, sys.executable, "-m", "snakemake", "-n", "all").stdout
     files = sorted(
