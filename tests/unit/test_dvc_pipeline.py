@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from expanse.dvc_pipeline import OLD_CMD, check_acyclic, group_name_of, regroup_lock
+from expanse.dvc_pipeline import OLD_CMD, check_acyclic, dvcignore_text, group_name_of, phase_path, regroup_lock
 from expanse.errors import RuleError
 
 FAMILIES = {"fr": "romance", "es": "romance", "ja": "asian"}
@@ -42,6 +42,19 @@ def test_stage_names_of_phases_and_of_single_jobs():
         group_name_of("build_pairs", {"scale": "tiny", "lang": "xx"}, FAMILIES)
     with pytest.raises(RuleError, match="rule eval: named like a phase"):
         group_name_of("eval", {"scale": "tiny"}, FAMILIES)
+
+
+def test_the_default_scales_folder_is_shown_right_after_the_line_hiding_every_scale():
+    text = "# mine\n.venv/\n/pipelines/*/\nlogs/\n"
+    assert dvcignore_text(text, "tiny") == "# mine\n.venv/\n/pipelines/*/\n!/pipelines/tiny/\nlogs/\n"
+    # the default scale changed (params.yaml's first scale): the line follows, nothing else moves
+    shown = dvcignore_text(text, "tiny")
+    assert dvcignore_text(shown, "8b") == shown.replace("!/pipelines/tiny/", "!/pipelines/8b/")
+    assert dvcignore_text(shown, "tiny") == shown
+    # no such line yet: added at the end, with its comment
+    added = dvcignore_text("logs/\n", "tiny").splitlines()
+    assert added[0] == "logs/" and added[-2:] == ["/pipelines/*/", "!/pipelines/tiny/"]
+    assert phase_path("tiny", "sft") == "pipelines/tiny/sft/dvc.yaml"
 
 
 def test_a_cycle_between_stages_is_refused():
