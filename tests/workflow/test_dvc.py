@@ -143,7 +143,7 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
             for p in sorted({"arbitrage", "sft", "dpo", "online", "test_prompts", "answers", "eval", "benchmarks"})
         ], scale
         for path in pipeline_files(REPO, scale):
-            wdir = {"dvc.yaml": None, main: "../.."}.get(path, "../../..")
+            wdir = None if path == "dvc.yaml" else "../.." if path == main else "../../.."
             stages = yaml.safe_load((REPO / path).read_text())["stages"]
             assert all(st.get("wdir") == wdir for st in stages.values()), path
             if path in phases:
@@ -388,8 +388,9 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     assert roots == {"eval"}
     assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"lineage", "eval_report"}
     # DVC runs it (through Snakemake); then both tools agree on what is left
-    out = dvc(repo, "repro", "--single-item", "eval").stdout
-    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == ["eval"]
+    target = "pipelines/tiny/eval/dvc.yaml:eval"  # a phase file's stage, named with its path
+    out = dvc(repo, "repro", "--single-item", target).stdout
+    assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == [target]
     assert (repo / "results/tiny/eval/winrates/fr.json").read_bytes() != winrates
     left = changed_stages(repo)
     assert left == {"lineage", "eval_report"}  # their judge inputs are new now
