@@ -16,6 +16,7 @@ their sizes; the first `dvc status` after the commit is reported separately.
     .venv/bin/python benchmarks/dvc_overhead.py                 # 32b
     .venv/bin/python benchmarks/dvc_overhead.py --scale 8b --repeat 3
     .venv/bin/python benchmarks/dvc_overhead.py --built /tmp/dvcfull --scale tiny  # a real built repo, as it is
+    .venv/bin/python benchmarks/dvc_overhead.py --built /tmp/dvcfull --scale tiny --edit ar  # then ar's rebuild
     .venv/bin/python benchmarks/dvc_overhead.py --shrink --keep /tmp/dvcshrink       # cold builds (about 40 min)
     .venv/bin/python benchmarks/dvc_overhead.py --shrink --only "snakemake -c2 all,dvc_pipeline repro"
     .venv/bin/python benchmarks/dvc_overhead.py --cold --only "snakemake -c2 all,dvc_pipeline repro"  # full graph
@@ -106,7 +107,7 @@ def fill(root: Path, stages: dict, shards: int) -> tuple[int, int]:
 
 
 def all_stages(root: Path, files: list[str]) -> dict:
-    """The stages of a scale's pipeline files (its main file and its phase files)."""
+    """The stages of a scale's pipeline files (its main file and its stages' own files)."""
     return {n: st for f in files for n, st in yaml.safe_load((root / f).read_text())["stages"].items()}
 
 
@@ -241,8 +242,8 @@ def main() -> None:
         metavar="LANG",
         nargs="?",
         const="",
-        help="--shrink/--cold: then edit LANG's prompts (default: the first language) in the DVC-built copy "
-        "and time dvc_pipeline repro's rebuild",
+        help="--shrink/--cold (or --built DIR --scale tiny): then edit LANG's prompts (default: the first "
+        "language) in the DVC-built copy (DIR) and time dvc_pipeline repro's rebuild",
     )
     args = ap.parse_args()
     if args.shrink or args.cold:
@@ -259,7 +260,7 @@ def main() -> None:
     if args.built:
         files = pipeline_files(args.built, args.scale)
         stages = all_stages(args.built, files)
-        print(f"{args.built}: {files[0]} and {len(files) - 1} phase files, {len(stages)} stages")
+        print(f"{args.built}: {files[0]} and {len(files) - 1} more pipeline files, {len(stages)} stages")
         # a 'no-op' repro of a pipeline that is not built and recorded would run its stages for real
         _, out = dvc(args.built, "status", "--quiet", *files, scale=args.scale)
         if out.returncode != 0:
@@ -268,6 +269,8 @@ def main() -> None:
                 "--built times only a built, recorded pipeline (for tiny add --scale tiny)"
             )
         timed_runs(args.built, files, args.repeat, args.scale)
+        if args.edit is not None and args.scale == DEFAULT:  # then the one-language rebuild there
+            one_language_rebuild(args.built, None, args.edit or None)
         return
     with tempfile.TemporaryDirectory() as tmp:
         root = copy_repo(args.keep or Path(tmp) / "repo")
@@ -276,7 +279,7 @@ def main() -> None:
         stages = all_stages(root, pipeline)
         files, dirs = fill(root, stages, args.shards)
         print(
-            f"{pipeline[0]} and {len(pipeline) - 1} phase files: {len(stages)} stages, {files} files written "
+            f"{pipeline[0]} and {len(pipeline) - 1} more pipeline files: {len(stages)} stages, {files} files written "
             f"({dirs} checkpoint directories of {len(CHECKPOINT_FILES) + args.shards} files)"
         )
         seconds, out = dvc(root, "commit", "--force", "--quiet", *pipeline, scale=args.scale)

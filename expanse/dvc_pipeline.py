@@ -31,13 +31,14 @@ whole lock file (round-trip YAML, in Python) after every stage it runs.
 Scales get separate files so `dvc repro` of one never runs another's stages: the default scale's
 (the first of params.yaml's `scales:`, tiny as shipped) main file is `dvc.yaml` at the root (plain
 `dvc repro`), every other scale's `pipelines/{scale}/dvc.yaml`. The main file holds the code stage
-and the stages of one job; each phase's stages are in their own file,
-`pipelines/{scale}/{phase}/dvc.yaml` (every stage runs at the root: `wdir`), with their own
-dvc.lock: DVC parses and rewrites the whole lock file of a stage's dvc.yaml after running it
-(round-trip YAML, in Python: ~2 CPU-s for one lock of the whole tiny graph, a third of a stage's
-fixed cost). `.dvcignore` hides every scale's folder (`/pipelines/*/`: a plain `dvc status` would
-otherwise check ~200 planned, unbuilt stages each) but the default scale's (the line after it,
-which the generator writes); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with
+and the stages no other stage reads (so `dvc repro` of it builds everything); every other stage is
+in a file of its own, `pipelines/{scale}/{phase}/{rest of its name}/dvc.yaml` (stage_path; every
+stage runs at the root: `wdir`), with its own dvc.lock: DVC parses and rewrites the whole lock file
+of a stage's dvc.yaml after running it (round-trip YAML, in Python: ~0.5 CPU-ms per lock line, ~7
+CPU-s for one lock of the whole tiny graph), so a stage pays only for its own entry.
+`.dvcignore` hides every scale's folder (`/pipelines/*/`: a plain `dvc status` would otherwise
+check ~200 planned, unbuilt stages each) but the default scale's (the line after it, which the
+generator writes); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with
 pipelines/32b visible. A scale added to params.yaml gets its pipeline, its targets and its ignores
 with no other edit.
 
@@ -66,6 +67,7 @@ from pydantic import BaseModel
 from expanse import fingerprint as fp
 from expanse import layout as L
 from expanse.config import Strict
+from expanse.dvc_repro import LOADER, links, lock_of
 from expanse.errors import ConfigError, ExpanseError, RuleError, StateError
 from expanse.graph import Graph, Job, stage_name_of
 from expanse.graph import load as load_graph
@@ -81,9 +83,7 @@ def scales_of(root: Path) -> list[str]:
     when the workflow loads it."""
     path = Path(root) / "params.yaml"
     try:
-        scales = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))[
-            "scales"
-        ]
+        scales = yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)["scales"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
         raise ConfigError(f"{path}: cannot read the scales ({type(e).__name__})") from None
     if not isinstance(scales, dict) or not scales:
@@ -102,24 +102,25 @@ def pipelines(root: Path) -> dict[str, str]:
     return {scale: pipeline_path(scale, scales) for scale in scales}
 
 
-def phase_path(scale: str, phase: str) -> str:
-    """Where the stages of one phase (PHASES) of `scale` are: pipelines/<scale>/<phase>/dvc.yaml. Each
-    file has its own dvc.lock, and after running a stage DVC parses and rewrites the whole lock file
-    of its dvc.yaml (round-trip YAML, in Python: ~2 CPU-s for one lock of the full tiny graph), so
-    a phase's lock costs a fraction of that."""
-    return f"pipelines/{scale}/{phase}/dvc.yaml"
+def stage_path(scale: str, name: str) -> str:
+    """The pipeline file of the stage `name` of `scale` when it is not in the main file:
+    pipelines/<scale>/<phase or rule>/<the rest of its name>/dvc.yaml (`arbitrage-ar` ->
+    pipelines/tiny/arbitrage/ar/dvc.yaml), pipelines/<scale>/<name>/dvc.yaml for a name without
+    `-` (`merge_families`, `eval`). One stage per file: each file has its own dvc.lock, and after
+    running a stage DVC parses and rewrites the whole lock file of its dvc.yaml (round-trip YAML,
+    in Python: ~0.5 CPU-ms per lock line, ~1.4 CPU-s for the 2,950 lines of the 16 stages that
+    shared the main file, ~2.2 for the 4,460 of a file of the 23 languages' arbitrage), while a
+    stage's own lock is ~100-300 lines."""
+    head, _, rest = name.partition("-")
+    return f"pipelines/{scale}/{head}/{rest}/dvc.yaml" if rest else f"pipelines/{scale}/{head}/dvc.yaml"
 
 
 def pipeline_files(root: Path, scale: str) -> list[str]:
-    """The pipeline files of `scale` on disk: its main file, then its phase files."""
+    """The pipeline files of `scale` on disk: its main file, then its stages' files (stage_path)."""
     root = Path(root)
-    phases = sorted(p.relative_to(root).as_posix() for p in (root / "pipelines" / scale).glob("*/dvc.yaml"))
-    return [pipelines(root)[scale], *phases]
-
-
-def lock_of(path: str) -> str:
-    """The dvc.lock of the pipeline file at `path`."""
-    return PurePosixPath(path).with_name("dvc.lock").as_posix()
+    main = pipelines(root)[scale]
+    found = (p.relative_to(root).as_posix() for p in (root / "pipelines" / scale).rglob("dvc.yaml"))
+    return [main, *sorted(p for p in found if p != main)]
 
 
 def _wdir(path: str) -> str:
@@ -314,6 +315,10 @@ PHASES = {
     # and a Snakemake start (~6 CPU-s) for ~1 s jobs
     "judge_pairwise": ("eval", ()),
     "run_benchmark": ("benchmarks", ("model",)),
+    # the lineage and the report: lineage reads every artifact the report reads, and only the report
+    # reads lineage, so both always rerun together; one stage saves a DVC and Snakemake start
+    "lineage": ("report", ()),
+    "eval_report": ("report", ()),
 }
 
 
@@ -444,9 +449,21 @@ def folder_deps(deps: list[str], root: Path, writes: set[str]) -> list[str]:
     return out
 
 
-def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str) -> tuple[dict, Reads]:
-    """The DVC stage running `jobs` (sorted by job name) in one Snakemake process: their deps but
-    its own outputs, their outputs, the params keys any of them reads."""
+# How a stage starts Snakemake: on a scale whose jobs ask for no GPU (tiny) the Snakemake process
+# is forked from the warm worker (expanse/worker.py), which has Snakemake's modules and plugins
+# imported already (~1.5 CPU-s of each stage's start; its jobs run warm either way); a GPU scale's
+# stages start Snakemake as they are, where its jobs go to SLURM.
+SNAKEMAKE = {True: "python -m expanse.worker snakemake", False: "snakemake"}
+
+
+def runs_warm(jobs: list[Job]) -> bool:
+    """Whether a scale's stages start Snakemake through the warm worker: none of its jobs asks for a GPU."""
+    return not any(int(j.resources.get("gpu", 0) or 0) for j in jobs)
+
+
+def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str, warm: bool = False) -> tuple[dict, Reads]:
+    """The DVC stage running `jobs` (sorted by job name) in one Snakemake process (SNAKEMAKE[warm]):
+    their deps but its own outputs, their outputs, the params keys any of them reads."""
     deps, outs, reads = [], [], Reads()
     for job in jobs:
         d, o, r = job_parts(job, graph, root, scale)
@@ -456,7 +473,7 @@ def stage(jobs: list[Job], graph: Graph, root: Path, raw: dict, scale: str) -> t
         reads.keysets |= r.keysets
     own = set(outs)
     rules = list(dict.fromkeys(j.rule for j in jobs))
-    cmd = f"snakemake --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs)
+    cmd = f"{SNAKEMAKE[warm]} --cores all --force --allowed-rules {' '.join(rules)} --quiet all -- " + " ".join(outs)
     deps = [d for d in dict.fromkeys(deps) if d not in own]
     st = {"cmd": cmd, "deps": folder_deps(deps, root, {f"{L.RESULTS_DIR}/{scale}"})}
     params = reads.minimal(raw)
@@ -531,19 +548,26 @@ def generate(root: Path, scales: list[str] | None = None, members: dict | None =
             if CODE_STAGE in groups:
                 raise RuleError(f"{path}: a stage of jobs is named {CODE_STAGE}, the name of the code stage")
             codes = [c for c in map(job_code, graph.jobs) if c is not None]
-            # the main file: the code stage and the stages of one job; a phase's stages: its own file
-            by_file: dict[str, dict] = {path: {CODE_STAGE: code_stage(codes, scale)} if codes else {}}
+            built: dict[str, dict] = {CODE_STAGE: code_stage(codes, scale)} if codes else {}
+            jobs_of: dict[str, list[str]] = {}
+            warm = runs_warm(graph.jobs)
             for name in sorted(groups):
                 group = sorted(groups[name], key=stage_name)
-                st, reads = stage(group, graph, root, raw, scale)
-                phase = PHASES[group[0].rule][0] if group[0].rule in PHASES else None
-                file = path if phase is None else phase_path(scale, phase)
-                by_file.setdefault(file, {})[name] = st
+                built[name], reads = stage(group, graph, root, raw, scale, warm)
+                jobs_of[name] = [stage_name(j) for j in group]
                 for ks in reads.keysets:
                     keysets[ks] = sorted(_lookup_keys(graph.globals("PARAMS"), ks))
-                if members is not None:
-                    members.setdefault(file, {})[name] = [stage_name(j) for j in group]
-            check_acyclic({name: st for stages in by_file.values() for name, st in stages.items()}, path)
+            check_acyclic(built, path)
+            # the main file: the code stage and the stages no other stage reads (a plain `dvc repro`
+            # of it builds everything); every other stage: a file of its own
+            upstream, _ = links(built)
+            read = set().union(*upstream.values()) if upstream else set()
+            by_file: dict[str, dict] = {path: {}}
+            for name, st in built.items():
+                file = path if name == CODE_STAGE or name not in read else stage_path(scale, name)
+                by_file.setdefault(file, {})[name] = st
+                if members is not None and name in jobs_of:
+                    members.setdefault(file, {})[name] = jobs_of[name]
         for file, stages in by_file.items():
             if file != "dvc.yaml":
                 for st in stages.values():
@@ -654,7 +678,7 @@ def prune_lock(root: Path, path: str, text: str) -> list[str]:
 
     from expanse.io import write_text
 
-    lock = root / Path(path).with_name("dvc.lock")
+    lock = root / lock_of(path)
     if not lock.is_file():
         return []
     data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
@@ -721,7 +745,7 @@ def regroup_lock(root: Path, path: str, text: str, members: dict[str, list[str]]
 
     from expanse.io import write_text
 
-    lock = root / Path(path).with_name("dvc.lock")
+    lock = root / lock_of(path)
     if not lock.is_file():
         return []
     data = parse_yaml_for_update(lock.read_text(encoding="utf-8"), str(lock))
@@ -859,7 +883,7 @@ def record(root: Path, scale: str) -> str:
     for f, ns in stamps.items():
         if f.exists():
             os.utime(f, ns=ns, follow_symlinks=False)
-    return f"recorded in {lock_of(path)} and pipelines/{scale}/*/dvc.lock; commit them with git and `dvc push`"
+    return f"recorded in {lock_of(path)} and pipelines/{scale}/**/dvc.lock; commit them with git and `dvc push`"
 
 
 def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, dry: bool = False) -> int:
@@ -872,7 +896,7 @@ def repro(root: Path, scale: str, targets: list[str], cores: int | None = None, 
     pipeline = dvc_repro.load_pipeline(root, files)
     unknown = [t for t in targets if t not in pipeline.upstream]
     if unknown:
-        raise ConfigError(f"repro {unknown[0]}: no such stage in {path} or pipelines/{scale}/*/dvc.yaml")
+        raise ConfigError(f"repro {unknown[0]}: no such stage in {path} or pipelines/{scale}/**/dvc.yaml")
     cpus = dvc_repro.available_cores(cores)
     started = time.monotonic()
     status = _dvc(root, "status", "--json", *pipeline_arg(root, scale), scale=scale)
@@ -1016,14 +1040,16 @@ def main(argv=None) -> int:
     for p in obsolete:
         for f in (root / p, root / lock_of(p)):
             f.unlink(missing_ok=True)
-        if not any((root / p).parent.iterdir()):
-            (root / p).parent.rmdir()
-        print(f"{p}: removed (no stage of this phase left)")
+        folder = (root / p).parent
+        while folder != root / "pipelines" and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+        print(f"{p}: removed (no stage lives there now)")
     return 0
 
 
 def obsolete_files(root: Path, files: dict[str, str]) -> list[str]:
-    """Phase files on disk (of the scales in `files`) that the generator no longer writes."""
+    """Pipeline files on disk (of the scales in `files`) that the generator no longer writes."""
     return [
         p
         for scale, main in pipelines(root).items()

@@ -43,6 +43,13 @@ import yaml
 
 from expanse.errors import ConfigError, StateError
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
+
+
+def lock_of(path: str) -> str:
+    """The dvc.lock of the pipeline file at `path`."""
+    return PurePosixPath(path).with_name("dvc.lock").as_posix()
+
 
 @dataclass
 class Pipeline:
@@ -115,23 +122,11 @@ def _closure(roots, edges: dict[str, set[str]]) -> set[str]:
     return seen
 
 
-def load_pipeline(root: Path, paths: str | list[str]) -> Pipeline:
-    """The stages of the dvc.yaml file(s) at `paths` (relative to root; the first is the main one)
-    and which feeds which: B depends on A when one of B's deps is one of A's outs, inside one, or a
-    folder holding one. Every stage runs at the root (their `wdir`), so paths compare as written."""
-    paths = [paths] if isinstance(paths, str) else list(paths)
-    stages: dict[str, dict] = {}
-    files: dict[str, str] = {}
-    for path in paths:
-        try:
-            text = (root / path).read_text(encoding="utf-8")
-            found = (yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}).get("stages") or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"{path}: cannot read the pipeline: {str(e).splitlines()[0]}") from e
-        for name, st in found.items():
-            if name in files:
-                raise ConfigError(f"{path}: stage {name} is in {files[name]} too; stage names must be unique")
-            stages[name], files[name] = st, path
+def links(stages: dict[str, dict]) -> tuple[dict[str, set[str]], dict[str, dict[str, set[str] | None]]]:
+    """Which stage reads which: ({stage: the stages it reads outputs of}, {stage: {upstream stage:
+    the outs of it the stage reads, None for all of them}}). B reads A when one of B's deps is one
+    of A's outs, inside one, or a folder holding one; paths compare as written (every stage runs
+    at the root)."""
     writer: dict[str, str] = {}  # an out, or a folder holding outs, -> the stage(s) writing it
     holders: dict[str, set[str]] = {}
     for name, st in stages.items():
@@ -155,6 +150,26 @@ def load_pipeline(root: Path, paths: str | list[str]) -> Pipeline:
         read.pop(name, None)
         upstream[name] = set(read)
         reads[name] = read
+    return upstream, reads
+
+
+def load_pipeline(root: Path, paths: str | list[str]) -> Pipeline:
+    """The stages of the dvc.yaml file(s) at `paths` (relative to root; the first is the main one)
+    and which feeds which (`links`)."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    stages: dict[str, dict] = {}
+    files: dict[str, str] = {}
+    for path in paths:
+        try:
+            text = (root / path).read_text(encoding="utf-8")
+            found = (yaml.load(text, Loader=LOADER) or {}).get("stages") or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{path}: cannot read the pipeline: {str(e).splitlines()[0]}") from e
+        for name, st in found.items():
+            if name in files:
+                raise ConfigError(f"{path}: stage {name} is in {files[name]} too; stage names must be unique")
+            stages[name], files[name] = st, path
+    upstream, reads = links(stages)
     sizes = {name: len(st.get("outs") or []) for name, st in stages.items()}
     return Pipeline(paths[0], upstream, sizes, reads, {n: f for n, f in files.items() if f != paths[0]})
 
@@ -187,12 +202,12 @@ def lock_outs(root: Path, paths: str | list[str]) -> dict[str, tuple]:
     whether it changed anything."""
     outs = {}
     for path in [paths] if isinstance(paths, str) else paths:
-        lock = root / PurePosixPath(path).with_name("dvc.lock")
+        lock = root / lock_of(path)
         try:
             text = lock.read_text(encoding="utf-8")
         except FileNotFoundError:
             continue
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+        data = yaml.load(text, Loader=LOADER) or {}
         outs.update(
             (name, tuple((o.get("path"), o.get("md5") or o.get("hash")) for o in entry.get("outs") or []))
             for name, entry in (data.get("stages") or {}).items()

@@ -1,4 +1,4 @@
-"""Warm execution of rule scripts: a fork server that holds the heavy imports.
+"""Warm execution of rule scripts and of Snakemake: a fork server that holds the heavy imports.
 
 A job that loads a model pays several CPU-seconds before any work: `import torch`, the modules the
 first `from_pretrained` pulls in, trl's trainers, lm-eval. At tiny scale that fixed cost is most of
@@ -35,6 +35,29 @@ What keeps a job what it was:
   and the server serves only connections from its own user (SO_PEERCRED).
 - The server exits after EXPANSE_WARM_IDLE seconds (default 600) without a job.
 
+Snakemake itself, warm: `python -m expanse.worker snakemake ARGS...` is `snakemake ARGS...` (every
+argument after `snakemake` is Snakemake's, options included), for commands that start Snakemake
+many times, such as the DVC stages (`snakemake --cores all --force --allowed-rules R --quiet all --
+OUTS`). A `snakemake` start spends ~1.5 CPU-s importing its CLI, scheduler and persistence
+modules and collecting every installed plugin (the SLURM executor imports pandas) before it reads
+the Snakefile; the server has done that once (SNAKEMAKE_PRELOAD, its plugin registries filled), so
+Snakemake runs in a child forked from it:
+- What a user sees is Snakemake's own output on the command's stdout/stderr and its exit status
+  (128 + signal if it was killed). The child takes the command's streams, directory, umask, cores,
+  sys.path and environment, that last one unchanged: the script jobs it starts forward to the
+  server themselves. A Snakefile that asks for os.getpid() sees the child, not the command.
+  Measured on a stage of the tiny graph (merge_families, one job): 3.3-3.6 s wall and ~2.1 CPU-s
+  for Snakemake cold, 1.5-1.6 s and ~0.55 CPU-s warm (the rest is parsing the Snakefile and the
+  `expanse` modules it imports, which are re-imported from disk in every child).
+- Ctrl-C works as in a terminal: SIGINT, SIGTERM and SIGHUP sent to the command go to the child's
+  process group (Snakemake and the job processes it started) while the command waits for its exit,
+  so Snakemake cancels its jobs, releases .snakemake/locks and marks incomplete outputs (on
+  SIGTERM Snakemake waits for its running jobs, as always). Only a SIGKILL of the command makes
+  the server SIGKILL that group, leaving the lock as a killed Snakemake does. A server that is
+  stopped interrupts a Snakemake run with SIGINT and gives it STOP_GRACE_S before it kills it.
+- Same rules as for jobs: EXPANSE_WARM=0 or SLURM_JOB_ID runs Snakemake in the command's own
+  process, as does a server that cannot be reached (the command then says why on stderr).
+
 Scope: local runs only. A job inside a SLURM allocation (SLURM_JOB_ID set) or one that asks for a
 GPU starts its own process as before (forking after CUDA use is unsafe, and at GPU scale the
 weights, not the imports, dominate). EXPANSE_WARM=0 turns the mode off. Snakemake's `benchmark:`
@@ -62,6 +85,7 @@ ENV_SWITCH = "EXPANSE_WARM"
 ENV_IDLE = "EXPANSE_WARM_IDLE"
 DEFAULT_IDLE_S = 600.0
 START_TIMEOUT_S = 180.0
+STOP_GRACE_S = 10.0  # how long a stopping server lets a Snakemake run clean up after its SIGINT
 # Environment variables that libraries read when they are imported: a server started with other
 # values would hand its children stale settings, so they are part of the server's identity.
 IMPORT_TIME_ENV = (
@@ -133,6 +157,36 @@ PRELOAD = (
     "lm_eval.models.huggingface",
     "lingua",
 )
+# What a `snakemake` start imports before it reads the Snakefile (measured with -X importtime and
+# cProfile on a stage of this project: ~1.5 CPU-s): its CLI, API, workflow, DAG and scheduler
+# modules, the persistence layer (sqlmodel, sqlalchemy), the executor plugins (the SLURM one
+# imports pandas), and what it imports lazily on the way (profiles with yte, storage, the report
+# plugin with jinja2 and docutils, the source cache's smart_open with boto3, nbformat). The
+# plugin registries are filled by _warm_snakemake. Not polars (a Snakefile may import it): it
+# starts its thread pool when imported, and a forked child of a process with that pool can hang.
+SNAKEMAKE_PRELOAD = (
+    "snakemake",
+    "snakemake.cli",
+    "snakemake.api",
+    "snakemake.workflow",
+    "snakemake.dag",
+    "snakemake.parser",
+    "snakemake.persistence",
+    "snakemake.scheduling.job_scheduler",
+    "snakemake.executors.local",
+    "snakemake.profiles",
+    "snakemake.benchmark",
+    "snakemake.storage",
+    "snakemake.assets",
+    "snakemake.sourcecache",
+    "snakemake.report",
+    "snakemake.report.html_reporter",
+    "snakemake.script",
+    "nbformat",  # imported by snakemake.script for every `script:` job, to tell notebooks apart
+    "jsonschema",
+    "smart_open",
+    "smart_open.s3",
+)
 SERVING: int | None = None  # the server's PID, in the server (a job's fresh import of this module has None)
 _HEADER = struct.Struct("!I")
 MAX_REQUEST = 16 << 20
@@ -169,7 +223,7 @@ def server_key(env=None) -> str:
             h.update(f"\0{name}={env[name]}".encode())
     # where this process would import the preloaded libraries from (PYTHONPATH may shadow one); the
     # project's own modules are always imported afresh by the job, so its place does not matter
-    for top in sorted({name.split(".")[0] for name in PRELOAD}):
+    for top in sorted({name.split(".")[0] for name in PRELOAD + SNAKEMAKE_PRELOAD}):
         spec = importlib.util.find_spec(top) if top not in sys.modules else sys.modules[top].__spec__
         h.update(f"\0{top}:{spec.origin if spec else None}".encode())
     return h.hexdigest()[:20]
@@ -193,13 +247,17 @@ def job_script() -> str | None:
     return os.path.abspath(real) if os.path.isfile(real) else None
 
 
-def wanted(smk) -> bool:
-    """Whether this job should run in the warm server."""
+def allowed() -> bool:
+    """Whether this process may use a warm server at all: not switched off (EXPANSE_WARM=0) and
+    not inside a SLURM allocation."""
     if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "off", "false", "no"):
         return False
-    if job_script() is None:
-        return False
-    if os.environ.get("SLURM_JOB_ID"):
+    return not os.environ.get("SLURM_JOB_ID")
+
+
+def wanted(smk) -> bool:
+    """Whether this job should run in the warm server."""
+    if not allowed() or job_script() is None:
         return False
     try:
         gpus = int(getattr(smk, "resources", {}).get("gpu", 0) or 0)
@@ -335,41 +393,39 @@ def read_usage(log_text: str) -> dict | None:
     }
 
 
-def forward() -> int:
-    """Run this job's script in the warm server; returns the exit status to exit with."""
-    script = job_script()
-    if script is None:
-        raise ConnectionError("not a Snakemake script job")
-    sock = connect()
-    env = dict(os.environ)
-    env[ENV_SWITCH] = "0"
+def _context() -> dict:
+    """What a child takes on from this process: directory, environment, sys.path, umask, cores."""
     umask = os.umask(0)
     os.umask(umask)
+    return {
+        "cwd": os.getcwd(),
+        "env": dict(os.environ),
+        "path": sys.path,
+        "umask": umask,
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+    }
+
+
+def _submit(sock: socket.socket, request: dict) -> None:
+    """Send the request with this process's stdin/stdout/stderr (a closed one is /dev/null there)."""
     fds, opened = [], []
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
             fds.append(fd)
-        except OSError:  # a closed standard stream is /dev/null in the child
+        except OSError:
             opened.append(os.open(os.devnull, os.O_RDWR))
             fds.append(opened[-1])
     try:
-        _send(
-            sock,
-            {
-                "script": script,
-                "argv": sys.argv,
-                "cwd": os.getcwd(),
-                "env": env,
-                "path": sys.path,
-                "umask": umask,
-                "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            },
-            fds=fds,
-        )
+        _send(sock, request, fds=fds)
     finally:
         for fd in opened:
             os.close(fd)
+
+
+def _outcome(sock: socket.socket, what: str, on_pid=None) -> int:
+    """Wait for the child's exit message (on_pid gets the child's PID first); the exit status to
+    exit with: the child's, 128 + signal if it was killed, 1 if the server went away."""
     result: dict = {}
     try:
         while True:
@@ -377,9 +433,11 @@ def forward() -> int:
             if "exit" in msg:
                 result = msg
                 break
+            if on_pid is not None and "pid" in msg:
+                on_pid(int(msg["pid"]))
     except (ConnectionError, ValueError):
         print(
-            "error: the warm worker went away while running this job (EXPANSE_WARM=0 runs jobs in their own process)",
+            f"error: the warm worker went away while running {what} (EXPANSE_WARM=0 runs it in this process)",
             file=sys.stderr,
             flush=True,
         )
@@ -392,16 +450,115 @@ def forward() -> int:
     return int(result["exit"])
 
 
+def forward() -> int:
+    """Run this job's script in the warm server; returns the exit status to exit with."""
+    script = job_script()
+    if script is None:
+        raise ConnectionError("not a Snakemake script job")
+    sock = connect()
+    request = {**_context(), "script": script, "argv": sys.argv}
+    request["env"][ENV_SWITCH] = "0"  # the child runs main itself, and so do its subprocesses
+    _submit(sock, request)
+    return _outcome(sock, "this job")
+
+
+# What a terminal or a supervisor sends to stop a command: forwarded to the warm Snakemake's
+# process group (Snakemake and the jobs it started), which cleans up as after Ctrl-C.
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def forward_snakemake(args: list[str]) -> int:
+    """Run `snakemake ARGS` in a child of the warm server, with this process's standard streams,
+    directory, environment (unchanged: its script jobs forward to the server themselves), sys.path,
+    umask and cores; returns its exit status. While it runs, SIGINT, SIGTERM and SIGHUP sent to
+    this process go to the child's process group and this process keeps waiting for the exit.
+    An OSError or StateError means nothing was started (the server could not be reached)."""
+    sock = connect()
+    child: int | None = None
+    pending: list[int] = []
+
+    def on_signal(signum, frame):
+        if child is None:
+            pending.append(signum)
+        else:
+            _signal_group(child, signum)
+
+    def on_pid(pid: int) -> None:
+        nonlocal child
+        child = pid
+        while pending:  # signals that came before the child's PID did
+            _signal_group(pid, pending.pop(0))
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in FORWARDED_SIGNALS}
+    try:
+        try:
+            _submit(sock, {**_context(), "snakemake": list(args)})
+        except OSError:
+            sock.close()
+            raise
+        return _outcome(sock, "Snakemake", on_pid)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child is None and pending:  # nobody to hand them to: they stop this process
+            signal.signal(pending[0], signal.SIG_DFL)
+            os.kill(os.getpid(), pending[0])
+
+
+def _exit_code(e: SystemExit) -> int:
+    if e.code is None:
+        return 0
+    if isinstance(e.code, int):
+        return e.code
+    print(e.code, file=sys.stderr)
+    return 1
+
+
+def _snakemake_here(args: list[str]) -> int:
+    """Run Snakemake's command line in this process, as the `snakemake` executable does."""
+    try:
+        from snakemake.cli import main as snakemake_main
+    except ImportError as e:
+        print(f"error: Snakemake is not installed ({e})", file=sys.stderr, flush=True)
+        return 1
+    sys.argv = ["snakemake", *args]
+    try:
+        snakemake_main(list(args))
+    except SystemExit as e:
+        return _exit_code(e)
+    return 0
+
+
+def run_snakemake(args: list[str]) -> int:
+    """`python -m expanse.worker snakemake ARGS`: `snakemake ARGS` in a child of the warm server when
+    warm mode is allowed, else (or when no server can be reached) in this process."""
+    if allowed():
+        try:
+            return forward_snakemake(args)
+        except (OSError, StateError) as e:  # ConnectionError is an OSError
+            note = f"note: warm worker unavailable ({e}); running Snakemake in this process"
+            print(note, file=sys.stderr, flush=True)
+    return _snakemake_here(args)
+
+
 # ---------------------------------------------------------------------------------------------
 # server
 class _Job:
-    __slots__ = ("conn", "pid", "pidfd", "started")
+    __slots__ = ("conn", "pid", "pidfd", "started", "snakemake")
 
-    def __init__(self, conn, pid, pidfd):
+    def __init__(self, conn, pid, pidfd, snakemake=False):
         self.conn, self.pid, self.pidfd, self.started = conn, pid, pidfd, time.monotonic()
+        self.snakemake = snakemake  # a Snakemake run, not a script job
 
 
-def preload(names=PRELOAD) -> list[str]:
+def preload(names=PRELOAD + SNAKEMAKE_PRELOAD) -> list[str]:
     """Import the heavy libraries; returns the ones that are not installed."""
     import importlib
     import warnings
@@ -414,7 +571,36 @@ def preload(names=PRELOAD) -> list[str]:
                 importlib.import_module(name)
             except ImportError:
                 missing.append(name)
+    if "snakemake.cli" not in missing:
+        _warm_snakemake()
     return missing
+
+
+def _warm_snakemake() -> None:
+    """Fill Snakemake's plugin registries (singletons: a `snakemake` start otherwise finds and
+    imports every installed plugin again) and build its argument parser once (it imports the
+    profile parser and asks each plugin for its options). Neither starts a thread or keeps a file
+    open; a failure here only leaves the work to each run."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for module, registry in (
+            ("snakemake_interface_executor_plugins.registry", "ExecutorPluginRegistry"),
+            ("snakemake_interface_storage_plugins.registry", "StoragePluginRegistry"),
+            ("snakemake_interface_report_plugins.registry", "ReportPluginRegistry"),
+            ("snakemake_interface_logger_plugins.registry", "LoggerPluginRegistry"),
+            ("snakemake_interface_scheduler_plugins.registry", "SchedulerPluginRegistry"),
+        ):
+            try:
+                getattr(importlib.import_module(module), registry)()
+            except Exception:
+                pass
+        try:
+            importlib.import_module("snakemake.cli").get_argument_parser()
+        except Exception:
+            pass
 
 
 def _pdeathsig() -> None:
@@ -427,8 +613,10 @@ def _pdeathsig() -> None:
         pass
 
 
-def _run_child(req: dict, fds: list[int], keep_closed: list) -> None:
-    """In the forked child: become the job's process and run its script; never returns."""
+def _run_child(req: dict, fds: list[int], keep_closed: list, mask=()) -> None:
+    """In the forked child: become the job's process and run its script, or Snakemake's command
+    line; never returns. `mask`: the signal mask to restore once the child is ready (the server
+    forks with the forwarded signals blocked, so one sent meanwhile waits instead of being lost)."""
     import atexit
     import runpy
     import traceback
@@ -460,20 +648,24 @@ def _run_child(req: dict, fds: list[int], keep_closed: list) -> None:
                 pass
         os.environ.clear()
         os.environ.update(req["env"])
-        sys.argv = list(req["argv"])
+        snakemake_args = req.get("snakemake")
+        sys.argv = ["snakemake", *snakemake_args] if snakemake_args is not None else list(req["argv"])
         sys.path[:] = list(req["path"])
         for name in [m for m in sys.modules if m == "expanse" or m.startswith("expanse.")]:
             del sys.modules[name]  # the job imports the project's code from disk, as it is now
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         code = 0
-        runpy.run_path(req["script"], run_name="__main__")
-    except SystemExit as e:
-        if e.code is None:
-            code = 0
-        elif isinstance(e.code, int):
-            code = e.code
+        if snakemake_args is not None:
+            from snakemake.cli import main as snakemake_main
+            from snakemake.workflow import Workflow
+
+            if hasattr(Workflow, "_rundir"):  # taken when the server imported it (directory /)
+                Workflow._rundir = os.getcwd()
+            snakemake_main(list(snakemake_args))
         else:
-            print(e.code, file=sys.stderr)
-            code = 1
+            runpy.run_path(req["script"], run_name="__main__")
+    except SystemExit as e:
+        code = _exit_code(e)
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -551,14 +743,39 @@ def serve(path: Path, idle_s: float) -> None:
             if not jobs and time.monotonic() - last > idle_s:
                 break
     finally:
-        for job in jobs.values():
-            _kill(job.pid)
         try:
             if os.stat(path).st_ino == inode:  # not a newer server's socket
                 os.unlink(path)
         except OSError:
             pass
         listener.close()
+        _wind_down(jobs, sel)
+
+
+def _wind_down(jobs: dict[int, _Job], sel) -> None:
+    """The server stops with jobs running: a script job's child is killed at once (the job fails
+    and Snakemake reruns it); a Snakemake run is interrupted as by Ctrl-C and given STOP_GRACE_S
+    to cancel its jobs, release its lock and mark its incomplete outputs before it is killed."""
+    import select
+
+    for job in jobs.values():
+        if job.snakemake:
+            _signal_group(job.pid, signal.SIGINT)
+        else:
+            _kill(job.pid)
+    waiting = {job.pidfd: job for job in jobs.values() if job.snakemake}
+    deadline = time.monotonic() + STOP_GRACE_S
+    while waiting and deadline > time.monotonic():
+        try:
+            ready, _, _ = select.select(list(waiting), [], [], deadline - time.monotonic())
+        except InterruptedError:
+            continue
+        for fd in ready:
+            job = waiting.pop(fd)
+            jobs.pop(job.pid, None)
+            _finish(job, sel)  # its client gets Snakemake's exit status
+    for job in jobs.values():
+        _kill(job.pid)
 
 
 def _kill(pid: int) -> None:
@@ -580,7 +797,7 @@ def _start_job(conn: socket.socket, listener, sel, jobs) -> _Job | None:
         conn.settimeout(10.0)
         req, fds = _recv(conn, with_fds=3)
         conn.settimeout(None)
-        if len(fds) != 3 or not isinstance(req.get("script"), str) or not os.path.isfile(req["script"]):
+        if len(fds) != 3 or not _valid(req):
             raise ValueError("bad request")
     except (OSError, ValueError, KeyError):
         conn.close()
@@ -588,6 +805,7 @@ def _start_job(conn: socket.socket, listener, sel, jobs) -> _Job | None:
     sys.stdout.flush()
     sys.stderr.flush()
     others = [listener, sel, conn] + [j.conn for j in jobs.values() if j.conn] + [j.pidfd for j in jobs.values()]
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED_SIGNALS)
     pid = os.fork()
     if pid == 0:
         closers = [o for o in others if not isinstance(o, int)]
@@ -596,14 +814,29 @@ def _start_job(conn: socket.socket, listener, sel, jobs) -> _Job | None:
                 os.close(fd)
             except OSError:
                 pass
-        _run_child(req, fds, closers)
+        _run_child(req, fds, closers, mask)
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    try:
+        os.setpgid(pid, pid)  # the group exists before its client is told the PID (the child does it too)
+    except OSError:
+        pass
     for fd in fds:
         os.close(fd)
     try:
         _send(conn, {"pid": pid})
     except OSError:
         pass
-    return _Job(conn, pid, os.pidfd_open(pid))
+    return _Job(conn, pid, os.pidfd_open(pid), snakemake="snakemake" in req)
+
+
+def _valid(req) -> bool:
+    """A request names a script file to run, or Snakemake's arguments (a list of strings)."""
+    if not isinstance(req, dict):
+        return False
+    if "snakemake" in req:
+        args = req["snakemake"]
+        return isinstance(args, list) and all(isinstance(a, str) for a in args)
+    return isinstance(req.get("script"), str) and os.path.isfile(req["script"])
 
 
 def _finish(job: _Job, sel) -> None:
@@ -663,7 +896,8 @@ def idle_seconds(arg: float | None, env=None) -> float:
 
 
 def main(argv=None) -> int:
-    """The command line: serve, status, stop. An ExpanseError is printed as one line, exit status 1."""
+    """The command line: serve, status, stop, snakemake. An ExpanseError is printed as one line,
+    exit status 1."""
     try:
         return _command(argv)
     except ExpanseError as e:
@@ -674,6 +908,9 @@ def main(argv=None) -> int:
 def _command(argv) -> int:
     import argparse
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["snakemake"]:  # everything after it is Snakemake's, options included
+        return run_snakemake(argv[1:])
     ap = argparse.ArgumentParser(prog="python -m expanse.worker", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="run a server (jobs start one themselves when none answers)")
@@ -686,6 +923,11 @@ def _command(argv) -> int:
     )
     sub.add_parser("status", help="list this user's servers")
     sub.add_parser("stop", help="stop this user's servers (running jobs fail and are rerun by Snakemake)")
+    sub.add_parser(
+        "snakemake",
+        help="run `snakemake ARGS...` in a child of the warm server (ARGS are passed as they are)",
+        add_help=False,
+    )
     args = ap.parse_args(argv)
     if args.cmd == "serve":
         serve(args.socket or socket_path(), idle_seconds(args.idle))

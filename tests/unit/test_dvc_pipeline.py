@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from expanse.dvc_pipeline import OLD_CMD, check_acyclic, dvcignore_text, group_name_of, phase_path, regroup_lock
+from expanse.dvc_pipeline import OLD_CMD, check_acyclic, dvcignore_text, group_name_of, regroup_lock, stage_path
 from expanse.errors import RuleError
 
 FAMILIES = {"fr": "romance", "es": "romance", "ja": "asian"}
@@ -54,7 +54,9 @@ def test_the_default_scales_folder_is_shown_right_after_the_line_hiding_every_sc
     # no such line yet: added at the end, with its comment
     added = dvcignore_text("logs/\n", "tiny").splitlines()
     assert added[0] == "logs/" and added[-2:] == ["/pipelines/*/", "!/pipelines/tiny/"]
-    assert phase_path("tiny", "sft") == "pipelines/tiny/sft/dvc.yaml"
+    assert stage_path("tiny", "sft-romance") == "pipelines/tiny/sft/romance/dvc.yaml"
+    assert stage_path("8b", "pretrain_teacher-asia") == "pipelines/8b/pretrain_teacher/asia/dvc.yaml"
+    assert stage_path("tiny", "merge_families") == "pipelines/tiny/merge_families/dvc.yaml"
 
 
 def test_a_cycle_between_stages_is_refused():

@@ -241,7 +241,7 @@ def test_a_hidden_scales_pipeline_runs_through_its_own_file(repo):
 
 
 def test_a_pipeline_of_several_files_runs_as_one(repo):
-    """A phase's stages in their own file (pipelines/<scale>/<phase>/dvc.yaml, run at the root, with
+    """Stages in another file (pipelines/<scale>/.../dvc.yaml, run at the root, with
     their own dvc.lock): ordered, run and recorded with the main file's, and cut off by them."""
     (repo / ".dvcignore").write_text("/pipelines/*/\n!/pipelines/tiny/\n")
     (repo / "pipelines/tiny/join").mkdir(parents=True)
@@ -281,7 +281,7 @@ def test_a_pipeline_of_several_files_runs_as_one(repo):
 def test_a_stage_name_that_is_not_in_the_pipeline_is_one_line_error(repo):
     proc = run(repo, "repro", "nope", check=False)
     assert proc.returncode == 1 and proc.stderr.strip() == (
-        "error: repro nope: no such stage in dvc.yaml or pipelines/tiny/*/dvc.yaml"
+        "error: repro nope: no such stage in dvc.yaml or pipelines/tiny/**/dvc.yaml"
     )
     assert not (repo / "logs").exists()
 

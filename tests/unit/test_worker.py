@@ -312,3 +312,132 @@ def test_a_warm_child_reuses_freed_memory_instead_of_faulting_it_in_again(job):
     warm = json.loads(job.out.read_text())
     assert warm["faults"][0] > pages // 2  # the first buffer is new memory either way
     assert warm["faults"][1] < pages // 20, warm
+
+
+# ---- `python -m expanse.worker snakemake ARGS`: Snakemake itself in a child of the server
+SNAKEFILE = r"""
+import json, os, sys
+
+onstart:  # run by the Snakemake process itself (a `run:` job may run in a process of its own)
+    with open("snakemake.json", "w") as f:
+        json.dump({"pid": os.getpid(), "ppid": os.getppid(), "warm_env": os.environ.get("EXPANSE_WARM"),
+                   "torch_preloaded": "torch" in sys.modules, "cwd": os.getcwd()}, f)
+
+rule all:
+    input: "out.txt"
+
+rule write:
+    output: "out.txt"
+    shell: "echo hello > {output}"
+
+rule fail:
+    output: "fail.txt"
+    shell: "echo 'rule fail: prompts/fr.jsonl is broken' >&2; exit 3"
+
+rule slow:
+    output: "slow.txt"
+    shell: "echo $$ > slow.pid; exec sleep 60"
+"""
+
+
+@pytest.fixture
+def smk(tmp_path, rundir):
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+
+    def run(*targets, env=None, **kw):
+        full = {k: v for k, v in os.environ.items() if k not in ("SLURM_JOB_ID", worker.ENV_SWITCH)}
+        full.update({"XDG_RUNTIME_DIR": str(rundir), **(env or {})})
+        return subprocess.Popen(
+            [sys.executable, "-m", "expanse.worker", "snakemake", "-c1", "-s", "Snakefile"]
+            + ["--directory", str(tmp_path), "--", *targets],
+            env=full,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **kw,
+        )
+
+    run.seen = lambda: json.loads((tmp_path / "snakemake.json").read_text())
+    return run
+
+
+def test_snakemake_runs_in_a_child_of_the_server_with_the_callers_environment(smk, tmp_path, rundir):
+    proc = smk("all", env={worker.ENV_SWITCH: "1"})
+    rc, _, err = finish(proc)
+    assert rc == 0, err
+    assert (tmp_path / "out.txt").read_text() == "hello\n"
+    seen = smk.seen()
+    assert seen["pid"] != proc.pid and seen["ppid"] == server_pid(rundir)
+    assert seen["torch_preloaded"] is True and seen["cwd"] == str(tmp_path)
+    assert seen["warm_env"] == "1"  # unchanged: the script jobs it starts forward to the server themselves
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_a_failing_rule_fails_the_command_with_snakemakes_error(smk, warm):
+    rc, _, err = finish(smk("fail.txt", env={worker.ENV_SWITCH: warm}))
+    assert rc == 1
+    assert "Error in rule fail" in err and "rule fail: prompts/fr.jsonl is broken" in err
+    assert (smk.seen()["warm_env"], "warm worker" in err) == (warm, False)
+
+
+@pytest.mark.parametrize("env", [{"EXPANSE_WARM": "0"}, {"SLURM_JOB_ID": "42"}, {"XDG_RUNTIME_DIR": "refused"}])
+def test_snakemake_runs_in_the_callers_own_process_when_it_must_not_be_forwarded(smk, tmp_path, env):
+    if env.get("XDG_RUNTIME_DIR"):  # a socket directory others can open: refused, Snakemake runs here
+        (tmp_path / "xdg" / "expanse-worker").mkdir(parents=True)
+        (tmp_path / "xdg" / "expanse-worker").chmod(0o755)
+        env = {"XDG_RUNTIME_DIR": str(tmp_path / "xdg")}
+    proc = smk("all", env=env)
+    rc, _, err = finish(proc)
+    assert rc == 0, err
+    assert (tmp_path / "out.txt").read_text() == "hello\n"
+    seen = smk.seen()
+    assert seen["pid"] == proc.pid and seen["torch_preloaded"] is False
+    assert ("warm worker unavailable" in err) == ("XDG_RUNTIME_DIR" in env)
+
+
+def test_an_interrupted_snakemake_cleans_up_and_leaves_no_process(smk, tmp_path):
+    """Ctrl-C (SIGINT) to the command reaches Snakemake and its jobs, which stop as in a terminal:
+    the lock is released, and the command exits with Snakemake's status."""
+    proc = smk("slow.txt", start_new_session=True)
+    pidfile = tmp_path / "slow.pid"
+    deadline = time.monotonic() + 60
+    while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    snakemake, shell = smk.seen()["pid"], int(pidfile.read_text())
+    assert snakemake != proc.pid and list((tmp_path / ".snakemake" / "locks").iterdir())
+    os.kill(proc.pid, signal.SIGINT)
+    rc, _, err = finish(proc, timeout=30)
+    assert rc != 0, err
+    deadline = time.monotonic() + 10
+    while (_alive(snakemake) or _alive(shell) or _group(snakemake)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(snakemake) and not _alive(shell) and not _group(snakemake)
+    locks = tmp_path / ".snakemake" / "locks"
+    assert not locks.exists() or not list(locks.iterdir())
+    assert not (tmp_path / "slow.txt").exists()
+
+
+def test_the_server_refuses_a_snakemake_request_that_is_not_a_list_of_strings(rundir, monkeypatch):
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(rundir))
+    for args in (["-c1", 2], "-c1 all", None):
+        sock = next(worker._connect(path) for path, pid in worker.servers() if pid)
+        worker._send(sock, {"snakemake": args, "cwd": "/", "env": {}, "path": [], "umask": 0o22}, fds=[0, 1, 2])
+        with pytest.raises(ConnectionError):
+            worker._recv(sock)
+        sock.close()
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group pgid."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(") ", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                out.append(int(entry))
+    return out

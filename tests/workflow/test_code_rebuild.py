@@ -43,7 +43,7 @@ def test_each_stage_depends_on_the_code_files_of_exactly_its_scripts():
     # code is one dep per script: the code file the code stage writes (script and modules)
     stages = {
         name: st
-        for path in pipeline_files(REPO, "tiny")  # the main file and the phase files
+        for path in pipeline_files(REPO, "tiny")  # the main file and the stages' own files
         for name, st in yaml.safe_load((REPO / path).read_text())["stages"].items()
     }
     code = stages.pop("code")

@@ -19,7 +19,8 @@ import yaml
 from shrink import REPO, copy_repo
 from smk import params_of, planned_jobs, write_params
 
-from expanse.dvc_pipeline import group_name_of, pipeline_files, pipelines, scales_of
+from expanse.dvc_pipeline import group_name_of, pipeline_files, pipelines, scales_of, stage_path
+from expanse.dvc_repro import links
 
 pytestmark = pytest.mark.workflow
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
@@ -43,7 +44,7 @@ def pipeline(root: Path, *args: str, check: bool = True):
 
 
 def stages_of(root: Path, scale: str = "tiny") -> dict:
-    """Every stage of a scale's pipeline: its main file's and its phase files'."""
+    """Every stage of a scale's pipeline: its main file's and its stages' own files'."""
     return {
         name: st
         for path in pipeline_files(root, scale)
@@ -114,7 +115,8 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
     for name, st in tiny.items():
         members = [j for j in jobs.values() if j["stage"] == name]
         assert st["outs"] == [o for j in members for o in j["outs"]]
-        assert st["cmd"].startswith("snakemake --cores all --force --allowed-rules ")
+        # forked from the warm worker at tiny (no job asks for a GPU); plain Snakemake at 8b/32b
+        assert st["cmd"].startswith("python -m expanse.worker snakemake --cores all --force --allowed-rules ")
         assert st["cmd"].endswith(" -- " + " ".join(st["outs"]))
     assert sorted(n for n, j in jobs.items() if j["stage"] == "arbitrage-fr") == [
         "generate_teacher-fr-asia",
@@ -133,21 +135,34 @@ def test_generated_pipelines_are_in_sync_with_the_job_graph(jobs):
         st = stages_of(REPO, scale)
         assert all(all(o.startswith(f"results/{scale}/") for o in s["outs"]) for s in st.values())
     assert all(o.startswith("results/tiny/") for s in tiny.values() for o in s["outs"])
-    # the main file holds the code stage and the stages of one job; each phase its own file (and
-    # lock), every stage running at the root
+    # the main file holds the code stage and the stages no stage reads (plain `dvc repro` of it
+    # builds everything); every other stage a file (and lock) of its own, named after it, every
+    # stage running at the root
     for scale in scales_of(REPO):
-        main, *phases = pipeline_files(REPO, scale)
+        main, *others = pipeline_files(REPO, scale)
         assert main == ("dvc.yaml" if scale == "tiny" else f"pipelines/{scale}/dvc.yaml")
-        assert phases == [
-            f"pipelines/{scale}/{p}/dvc.yaml"
-            for p in sorted({"arbitrage", "sft", "dpo", "online", "test_prompts", "answers", "eval", "benchmarks"})
-        ], scale
+        every = stages_of(REPO, scale)
+        upstream, _ = links(every)
+        read = set().union(*upstream.values())
+        main_stages = yaml.safe_load((REPO / main).read_text())["stages"]
+        assert set(main_stages) == {"code"} | (set(every) - read), scale
+        assert "report" in main_stages and "merge_families" in read
+        assert len(others) == len(every) - len(main_stages)
         for path in pipeline_files(REPO, scale):
-            wdir = None if path == "dvc.yaml" else "../.." if path == main else "../../.."
+            wdir = None if path == "dvc.yaml" else "/".join([".."] * (path.count("/")))
             stages = yaml.safe_load((REPO / path).read_text())["stages"]
             assert all(st.get("wdir") == wdir for st in stages.values()), path
-            if path in phases:
-                assert all(n.split("-")[0] == path.split("/")[2] for n in stages), path
+            if path != main:
+                (name,) = stages
+                assert path == stage_path(scale, name)
+    assert stage_path("tiny", "arbitrage-fr") == "pipelines/tiny/arbitrage/fr/dvc.yaml"
+    assert stage_path("tiny", "online-romance-2") == "pipelines/tiny/online/romance-2/dvc.yaml"
+    assert stage_path("tiny", "eval") == "pipelines/tiny/eval/dvc.yaml"
+    assert all(
+        st["cmd"].startswith("snakemake --cores all --force ")
+        for st in stages_of(REPO, "8b").values()
+        if "--allowed-rules" in st["cmd"]
+    )
     assert "code" in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
@@ -219,7 +234,7 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
     assert "dvc.yaml: stale; regenerate with `python -m expanse.dvc_pipeline`" in proc.stderr
     assert "pipelines/keys.yaml: stale" in proc.stderr
     # a dvc.lock (as DVC writes it) from a run before vi was removed, and before the arbitrage
-    # stages had their own file: regenerating drops vi's entry and moves fr's to the phase's lock
+    # stages had their own files: regenerating drops vi's entry and moves fr's to its stage's lock
     from dvc.utils.serialize import dumps_yaml
 
     def entry(lang, md5):
@@ -238,12 +253,13 @@ def test_removing_a_language_makes_the_pipelines_stale_and_regenerating_prunes_d
     assert "dvc.lock: dropped 1 stages no longer in dvc.yaml (arbitrage-vi)" in out
     assert (root / "dvc.lock").read_text() == dumps_yaml({"schema": "2.0", "stages": {}})
     moved = {"schema": "2.0", "stages": {"arbitrage-fr": entry("fr", "0" * 32)}}
-    assert (root / "pipelines/tiny/arbitrage/dvc.lock").read_text() == dumps_yaml(moved)
+    assert (root / "pipelines/tiny/arbitrage/fr/dvc.lock").read_text() == dumps_yaml(moved)
+    assert not (root / "pipelines/tiny/arbitrage/vi").exists()
     assert not any(n.endswith("-vi") or "-vi-" in n for n in stages_of(root))
     assert set(stages_of(REPO)) - set(stages_of(root)) == {
         n for n in stages_of(REPO) if n.endswith("-vi") or "-vi-" in n
     }
-    # a phase file no longer generated is stale too, and regenerating removes it with its lock
+    # a pipeline file no longer generated is stale too, and regenerating removes it with its lock
     (root / "pipelines/tiny/old").mkdir()
     (root / "pipelines/tiny/old/dvc.yaml").write_text("stages: {}\n")
     (root / "pipelines/tiny/old/dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
@@ -258,8 +274,8 @@ def test_plain_dvc_commands_see_only_the_tiny_pipeline():
     """.dvcignore hides the 8b and 32b pipelines (built on a cluster) from plain DVC commands; the
     `dvc SCALE` command runs DVC with one of them visible."""
     listed = {line.split()[0].split(":")[-1] for line in dvc(REPO, "stage", "list", "--all").stdout.splitlines()}
-    assert listed == set(stages_of(REPO))  # the root dvc.yaml and the tiny phase files
-    for path in ("pipelines/32b/dvc.yaml", "pipelines/32b/arbitrage/dvc.yaml"):
+    assert listed == set(stages_of(REPO))  # the root dvc.yaml and the tiny stages' own files
+    for path in ("pipelines/32b/dvc.yaml", "pipelines/32b/arbitrage/fr/dvc.yaml"):
         hidden = dvc(REPO, "stage", "list", path, check=False)
         assert hidden.returncode != 0 and "is dvc-ignored" in hidden.stderr
     shown = pipeline(REPO, "dvc", "32b", "stage", "list", "-R", "pipelines/32b").stdout
@@ -285,7 +301,7 @@ def recorded(built, tmp_path_factory):
     git(root, "init", "-q")
     pipeline(root)
     out = pipeline(root, "record").stdout
-    assert "recorded in dvc.lock and pipelines/tiny/*/dvc.lock" in out
+    assert "recorded in dvc.lock and pipelines/tiny/**/dvc.lock" in out
     git(root, "add", "-A")
     git(root, "commit", "-qm", "built and recorded")
     return root
@@ -327,7 +343,7 @@ def test_editing_one_languages_prompts_reruns_the_same_jobs_in_dvc_and_snakemake
     assert roots == {"arbitrage-fr"}
     assert downstream(stages_of(repo), roots) == snakemake_plan
     # fr's chain, its family's chain, the merge and the eval; no other language's arbitrage
-    assert {"arbitrage-fr", "sft-romance", "online-romance-2", "merge_families", "eval_report"} <= snakemake_plan
+    assert {"arbitrage-fr", "sft-romance", "online-romance-2", "merge_families", "report"} <= snakemake_plan
     assert not any(n.startswith(("arbitrage-es", "sft-asian", "dpo-asian")) for n in snakemake_plan)
     # the test prompts come from the eval files alone: only the retrained models answer them again
     family = params_of(repo)["languages"]["fr"]["family"]
@@ -372,7 +388,7 @@ def test_a_benchmark_item_edit_reruns_the_benchmarks_and_a_readme_edit_nothing(r
         f.write("\n")
     roots = changed_stages(repo)
     assert roots == {n for n in stages_of(repo) if n.startswith("benchmarks-")} and roots
-    assert planned_stages(repo, "all") - {"lineage", "eval_report"} == roots
+    assert planned_stages(repo, "all") - {"report"} == roots
 
 
 def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(repo):
@@ -386,14 +402,14 @@ def test_a_params_edit_reruns_the_same_jobs_and_dvc_repro_keeps_them_agreeing(re
     roots = changed_stages(repo)
     # judge_pairwise: one stage for every language's judge
     assert roots == {"eval"}
-    assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"lineage", "eval_report"}
+    assert downstream(stages_of(repo), roots) == snakemake_plan == roots | {"report"}
     # DVC runs it (through Snakemake); then both tools agree on what is left
-    target = "pipelines/tiny/eval/dvc.yaml:eval"  # a phase file's stage, named with its path
+    target = "pipelines/tiny/eval/dvc.yaml:eval"  # a stage of a file of its own, named with its path
     out = dvc(repo, "repro", "--single-item", target).stdout
     assert [line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")] == [target]
     assert (repo / "results/tiny/eval/winrates/fr.json").read_bytes() != winrates
     left = changed_stages(repo)
-    assert left == {"lineage", "eval_report"}  # their judge inputs are new now
+    assert left == {"report"}  # its judge inputs are new now (lineage and the report)
     assert planned_stages(repo, "all") == downstream(stages_of(repo), left) == snakemake_plan - {"eval"}
 
 
