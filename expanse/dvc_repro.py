@@ -329,6 +329,9 @@ def run(
     free = list(cores)
     total = len(todo)
     log_dir.mkdir(parents=True, exist_ok=True)
+    # the stages' commands (`snakemake`, `python -m expanse.worker snakemake`) from this interpreter's
+    # environment, also when it was started by path without activating it (.venv/bin/python -m ...)
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     t0 = time.monotonic()
 
     def note(line: str) -> None:  # each line with the time since the start, as a build log reads
@@ -364,6 +367,7 @@ def run(
                             stderr=subprocess.STDOUT,
                             preexec_fn=_pinned(share),
                             start_new_session=True,
+                            env=env,
                         )
                     running.append(_Running(name, proc, share, log, time.monotonic()))
                     on = ("cores " if len(share) > 1 else "core ") + ",".join(map(str, share))

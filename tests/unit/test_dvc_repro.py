@@ -107,6 +107,27 @@ def test_independent_stages_run_side_by_side_and_a_stage_after_what_it_reads(rep
     assert {n: (repo / f"out/{n}.json").read_bytes() for n in "abc"} == before
 
 
+def test_the_stages_commands_come_from_the_drivers_environment_when_it_is_not_on_path(repo):
+    """`.venv/bin/python -m expanse.dvc_pipeline repro` without the virtualenv activated: the stages'
+    commands (`snakemake`, `python -m expanse.worker snakemake`) still run the virtualenv's."""
+    import dvc
+
+    pipeline = {"stages": {"v": {"cmd": "dvc --version > out/v.txt", "deps": ["in/a.txt"], "outs": ["out/v.txt"]}}}
+    (repo / "dvc.yaml").write_text(yaml.safe_dump(pipeline))
+    (repo / "out").mkdir()
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    assert subprocess.run(["sh", "-c", "command -v dvc"], env=env, capture_output=True).returncode != 0
+    proc = subprocess.run(
+        [sys.executable, "-m", "expanse.dvc_pipeline", "repro", "--root", str(repo)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (repo / "out/v.txt").read_text().strip() == dvc.__version__
+
+
 def test_an_edit_reruns_what_it_feeds_and_a_target_limits_the_run(repo):
     run(repo, "repro")
     before = {n: (repo / f"out/{n}.json").read_bytes() for n in "abc"}
