@@ -34,8 +34,8 @@ Scales get separate files so `dvc repro` of one never runs another's stages: the
 and the stages no other stage reads (so `dvc repro` of it builds everything); every other stage is
 in a file of its own, `pipelines/{scale}/{phase}/{rest of its name}/dvc.yaml` (stage_path; every
 stage runs at the root: `wdir`), with its own dvc.lock: DVC parses and rewrites the whole lock file
-of a stage's dvc.yaml after running it (round-trip YAML, in Python: ~0.5 CPU-ms per lock line, ~7
-CPU-s for one lock of the whole tiny graph), so a stage pays only for its own entry.
+of a stage's dvc.yaml after running it (round-trip YAML, in Python: ~0.17 CPU-ms per lock line,
+~2.7 CPU-s for one lock of the whole tiny graph), so a stage pays only for its own entry.
 `.dvcignore` hides every scale's folder (`/pipelines/*/`: a plain `dvc status` would otherwise
 check ~200 planned, unbuilt stages each) but the default scale's (the line after it, which the
 generator writes); `python -m expanse.dvc_pipeline dvc 32b ARGS` runs `dvc ARGS` with
@@ -108,9 +108,9 @@ def stage_path(scale: str, name: str) -> str:
     pipelines/tiny/arbitrage/ar/dvc.yaml), pipelines/<scale>/<name>/dvc.yaml for a name without
     `-` (`merge_families`, `eval`). One stage per file: each file has its own dvc.lock, and after
     running a stage DVC parses and rewrites the whole lock file of its dvc.yaml (round-trip YAML,
-    in Python: ~0.5 CPU-ms per lock line, ~1.4 CPU-s for the 2,950 lines of the 16 stages that
-    shared the main file, ~2.2 for the 4,460 of a file of the 23 languages' arbitrage), while a
-    stage's own lock is ~100-300 lines."""
+    in Python: ~0.17 CPU-ms per lock line, ~0.6 CPU-s for the 4,460 lines of one file of the 23
+    languages' arbitrage stages, ~2.7 for one lock of the whole tiny graph), while a stage's own
+    lock is 40-1,000 lines."""
     head, _, rest = name.partition("-")
     return f"pipelines/{scale}/{head}/{rest}/dvc.yaml" if rest else f"pipelines/{scale}/{head}/dvc.yaml"
 
